@@ -1,0 +1,72 @@
+"""``dvvr serve PROJECT``: the standalone server, as the original ran."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+import time
+
+from . import __version__
+
+
+def _serve(args) -> int:
+    started = time.perf_counter()
+    from .engine.project import load_project
+    from .engine.session import Session
+    from .protocol.server import Server, is_loopback
+
+    session = Session(cache_dir=args.cache_dir)
+    networks = load_project(args.project, session)
+    token = args.token
+    if token == "random":
+        token = secrets.token_urlsafe(16)
+    server = Server(session, args.host, args.port, token=token)
+
+    def ready(srv):
+        print(f"dvvr {__version__}: serving {len(networks)} network(s), {len(session.datasets)} dataset(s), "
+              f"{len(session.noise_generators)} noise generator(s) from {args.project} "
+              f"(ready in {time.perf_counter() - started:.1f} s)", flush=True)
+        for network in networks:
+            print(f"  network {network.network_id}: {network.name} ({len(network.layers)} layers)", flush=True)
+        print(f"VR client base URL: {srv.url}", flush=True)
+        if not is_loopback(args.host):
+            print("WARNING: listening beyond loopback: anyone on the network who knows the URL can use it"
+                  + ("" if token else "; pass --token random for an unguessable URL"), file=sys.stderr, flush=True)
+
+    try:
+        server.serve_forever(on_ready=ready)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"dvvr: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        session.close()
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="dvvr", description="Serve PyTorch networks to the DeepVisionVR client.")
+    parser.add_argument("--version", action="version", version=f"dvvr {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve a project folder (or .py file) in the foreground")
+    serve.add_argument("project", help="a folder with project.py, or a .py file")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=5570, help="port (default 5570, the client's default; 0 = any)")
+    serve.add_argument("--token", default=None,
+                       help="capability in the URL path (http://host:port/<token>/); 'random' makes one")
+    serve.add_argument("--cache-dir", default=None, help="where feature visualizations and exports go")
+    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return _serve(args)
+    except (FileNotFoundError, AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+        print(f"dvvr: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

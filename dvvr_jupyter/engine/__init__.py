@@ -1,0 +1,1 @@
+"""The engine: torch only (no Jupyter, no web server)."""

@@ -1,0 +1,117 @@
+"""Record the activations of tracked layers with forward hooks.
+
+Hooks stay installed on the engine's shadow model for its lifetime (never on
+the user's model).  They write into a recorder held in a thread-local, so
+the same shadow (or a deep copy of it, whose hooks are the same functions)
+can run in several threads at once: an input switch and a feature
+visualization never see each other's tensors.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .layers import LayerSpec, StopForward
+
+_recording = threading.local()
+
+
+class _Recorder:
+    def __init__(self, n_layers: int, stop_at: int | None, keep_graph: bool):
+        self.values: list[torch.Tensor | None] = [None] * n_layers
+        self.stop_at = stop_at
+        self.keep_graph = keep_graph
+
+
+def _first_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, dict):
+        # torchvision segmentation models answer {"out": ..., "aux": ...}
+        value = value.get("out", next(iter(value.values()), None))
+        return _first_tensor(value)
+    if isinstance(value, (tuple, list)) and value:
+        return _first_tensor(value[0])
+    return None
+
+
+class HookCapture:
+    """Records ``layers`` (``LayerSpec.source`` names modules of ``model``)."""
+
+    def __init__(self, model: nn.Module, layers: Sequence[LayerSpec]):
+        self.layers = list(layers)
+        modules = dict(model.named_modules())
+        by_module: dict[tuple[str, str], list[int]] = {}
+        for index, layer in enumerate(self.layers):
+            if layer.info_only or layer.source is None:
+                continue
+            if layer.source not in modules:
+                msg = f"tracked layer {layer.name!r} names module {layer.source!r}, which the model does not have"
+                raise ValueError(msg)
+            by_module.setdefault((layer.source, layer.record), []).append(index)
+        self._handles = []
+        for (name, record), indices in by_module.items():
+            module = modules[name]
+            if record == "input":
+                hook = self._make_pre_hook(indices)
+                self._handles.append(module.register_forward_pre_hook(hook))
+            else:
+                hook = self._make_hook(indices)
+                self._handles.append(module.register_forward_hook(hook))
+
+    def _store(self, indices, value):
+        recorder: _Recorder | None = getattr(_recording, "recorder", None)
+        if recorder is None:
+            return
+        tensor = _first_tensor(value)
+        if tensor is None:
+            return
+        for index in indices:
+            if recorder.values[index] is not None:
+                continue  # a module called twice keeps its first call
+            value_i = tensor
+            if self.layers[index].post == "softmax":
+                value_i = torch.softmax(value_i.flatten(1) if value_i.dim() == 2 else value_i, dim=1)
+            recorder.values[index] = value_i if recorder.keep_graph else value_i.detach().clone()
+        if recorder.stop_at is not None and recorder.values[recorder.stop_at] is not None:
+            raise StopForward
+
+    def _make_hook(self, indices):
+        def hook(module, inputs, output):
+            self._store(indices, output)
+
+        return hook
+
+    def _make_pre_hook(self, indices):
+        def hook(module, inputs):
+            self._store(indices, inputs)
+
+        return hook
+
+    def run(self, model: nn.Module, x: torch.Tensor, stop_at: int | None = None, keep_graph: bool = False):
+        """Forward ``x`` through ``model`` (the shadow or a deep copy of it).
+
+        Returns ``(output, activations)`` aligned with ``self.layers``; with
+        ``stop_at`` the pass ends once that layer was recorded and ``output``
+        is ``None``.
+        """
+        recorder = _Recorder(len(self.layers), stop_at, keep_graph)
+        previous = getattr(_recording, "recorder", None)
+        _recording.recorder = recorder
+        output = None
+        try:
+            output = model(x)
+        except StopForward:
+            pass
+        finally:
+            _recording.recorder = previous
+        return _first_tensor(output), recorder.values
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()

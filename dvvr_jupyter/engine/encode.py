@@ -1,0 +1,107 @@
+"""Tensors to what the client reads: base64 PNGs and 16-bin histograms.
+
+Activation layers hold up to a few hundred channels; the client asks for
+every layer on each input change, so PNGs are written directly with zlib
+(which releases the GIL, so layers encode in parallel threads) rather than
+through an image library's per-image overhead.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zlib
+
+import numpy as np
+import torch
+from PIL import Image
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COLOR_TYPE = {1: 0, 3: 2}  # grayscale, RGB
+ZLIB_LEVEL = 1  # measured: level 1 is ~4x faster than 6 for ~10 % more bytes
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """PNG of a uint8 array, HxW (gray) or HxWx3 (RGB)."""
+    if pixels.dtype != np.uint8:
+        raise TypeError(f"png_bytes needs uint8 pixels, got {pixels.dtype}")
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    height, width, channels = pixels.shape
+    rows = np.empty((height, 1 + width * channels), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type "None" per scanline
+    rows[:, 1:] = pixels.reshape(height, width * channels)
+    header = struct.pack(">IIBBBBB", width, height, 8, _COLOR_TYPE[channels], 0, 0, 0)
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(rows.tobytes(), ZLIB_LEVEL)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def png_base64(pixels: np.ndarray) -> str:
+    return base64.b64encode(png_bytes(pixels)).decode("ascii")
+
+
+def pil_to_base64_png(image: Image.Image) -> str:
+    """Colour PNG of a PIL image at its own size (dataset thumbnails)."""
+    return png_base64(np.asarray(image.convert("RGB")))
+
+
+def to_uint8_layer(activation: torch.Tensor) -> tuple[np.ndarray, int]:
+    """Scale one layer ([C, H, W] or [C]) to 0..255 with one min and max.
+
+    Returns ``(pixels [C, H, W] uint8, zero_value)`` where ``zero_value`` is
+    where 0.0 lands on that scale (clamped to 0..255), as the client's colour
+    map expects.
+    """
+    data = activation.detach().float()
+    if data.dim() == 1:
+        data = data.reshape(-1, 1, 1)
+    low, high = float(data.min()), float(data.max())
+    span = high - low
+    if not np.isfinite(span) or span <= 0:
+        span = 1.0
+    scaled = ((data - low) * (255.0 / span)).round_().clamp_(0, 255).to(torch.uint8)
+    zero_value = int(round(min(max((0.0 - low) * 255.0 / span, 0.0), 255.0)))
+    return scaled.cpu().numpy(), zero_value
+
+
+def layer_pngs(activation: torch.Tensor) -> tuple[list[str], int]:
+    """Exactly one base64 grayscale PNG per channel, and the zero value."""
+    pixels, zero_value = to_uint8_layer(activation)
+    return [png_base64(channel) for channel in pixels], zero_value
+
+
+def rgb_pngs(images: torch.Tensor | np.ndarray) -> list[str]:
+    """Base64 colour PNGs of uint8 images [N, 3, H, W]."""
+    array = images.cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    return [png_base64(np.ascontiguousarray(image.transpose(1, 2, 0))) for image in array]
+
+
+def histogram(values: torch.Tensor, bins: int = 16) -> tuple[list[str], list[str]]:
+    """Counts and bin centres as strings, as the original server sent them."""
+    data = values.detach().float().flatten().cpu()
+    finite = data[torch.isfinite(data)]
+    if finite.numel() == 0:
+        finite = torch.zeros(1)
+    low, high = float(finite.min()), float(finite.max())
+    if high <= low:  # one value: numpy's convention of a unit-wide range
+        low, high = low - 0.5, high + 0.5
+    counts = torch.histc(finite, bins=bins, min=low, max=high)
+    edges = torch.linspace(low, high, bins + 1, dtype=torch.float64)
+    centres = (edges[1:] + edges[:-1]) / 2
+    return [str(int(c)) for c in counts.tolist()], [repr(float(c)) for c in centres.tolist()]
+
+
+def decode_png_base64(text: str) -> Image.Image:
+    """Inverse of the encoders, for tests and tools."""
+    return Image.open(io.BytesIO(base64.b64decode(text)))

@@ -1,0 +1,73 @@
+"""Projects: a folder with ``project.py`` (or a ``.py`` file) that defines
+what to serve, with the seed's function names:
+
+- ``get_datasets()`` -> list of datasets (``dvvr.Dataset``, ``dvvr.ImageFolder``,
+  a torch Dataset, a folder path);
+- ``get_dl_networks()`` -> list of dicts of ``dvvr.attach`` keyword arguments
+  plus ``"model"``; ``"dataset"`` may be an index into ``get_datasets()``;
+- ``get_noise_generators()`` -> list of ``dvvr.NoiseGenerator`` (optional).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from .session import Session
+
+PROJECT_FILE = "project.py"
+
+
+def project_file(path) -> Path:
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / PROJECT_FILE
+    if not path.is_file():
+        msg = f"no project at {str(path)!r}: expected a folder holding {PROJECT_FILE} or a .py file"
+        raise FileNotFoundError(msg)
+    return path.resolve()
+
+
+def import_project(path):
+    """Execute a project file as a module of its own and return it."""
+    file = project_file(path)
+    digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
+    module_name = f"dvvr_project_{file.parent.name.replace('-', '_')}_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def load_project(path, session: Session) -> list:
+    """Attach everything a project defines to ``session``; returns the networks."""
+    module = import_project(path)
+    for name in ("get_dl_networks",):
+        if not callable(getattr(module, name, None)):
+            msg = f"project {str(project_file(path))!r} defines no {name}() function"
+            raise AttributeError(msg)
+    datasets = [session.add_dataset(d) for d in (getattr(module, "get_datasets", lambda: [])() or [])]
+    for generator in getattr(module, "get_noise_generators", lambda: [])() or []:
+        session.add_noise_generator(generator)
+    networks = []
+    for entry in module.get_dl_networks():
+        if not isinstance(entry, dict) or "model" not in entry:
+            msg = "get_dl_networks() must return dicts holding at least 'model' (and dvvr.attach keywords)"
+            raise TypeError(msg)
+        kwargs = dict(entry)
+        model = kwargs.pop("model")
+        dataset = kwargs.pop("dataset", 0 if datasets else None)
+        if isinstance(dataset, int):
+            if not 0 <= dataset < len(datasets):
+                msg = f"network {kwargs.get('name', model.__class__.__name__)!r} names dataset {dataset}, but the project has {len(datasets)}"
+                raise IndexError(msg)
+            dataset = datasets[dataset]
+        networks.append(session.attach(model, dataset, **kwargs))
+    return networks

@@ -1,0 +1,149 @@
+"""The answers for one input: computed once, read by dozens of requests.
+
+A ``Result`` is immutable once built: a request takes the network's current
+result once and answers wholly from it, so two inputs never mix inside one
+answer.  PNG encoding of each layer runs once, on a thread pool, and is
+shared by every request that asks for that layer.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Executor, Future
+
+import torch
+
+from ..errors import BadRequest, NotFound
+from . import encode
+from .layers import LayerSpec
+
+
+def layer_tensor(value: torch.Tensor) -> torch.Tensor:
+    """First batch item shaped [C, H, W] (feature map) or [C] (vector)."""
+    item = value[0] if value.dim() >= 1 else value.reshape(1)
+    if item.dim() == 0:
+        return item.reshape(1)
+    if item.dim() == 2:  # [C, L] sequences: a one-row map per channel
+        return item.unsqueeze(1)
+    if item.dim() > 3:
+        return item.flatten(2)
+    return item
+
+
+def check_layer_id(layer_id: int, layers) -> None:
+    if not 0 <= layer_id < len(layers):
+        msg = f"layer id {layer_id} is out of range: this network has {len(layers)} layers (0..{len(layers) - 1})"
+        raise NotFound(msg, field="layerid")
+
+
+def data_type(tensor: torch.Tensor | None) -> str:
+    if tensor is None:
+        return "None"
+    return "2D_feature_map" if tensor.dim() == 3 else "1D_vector"
+
+
+def classification(output: torch.Tensor | None, class_names: list[str], softmax: bool | None):
+    """Top-10 ``(names, confidences)`` of the model output, or empty lists.
+
+    Classifiers ([N, K] scores): percent after softmax (or raw scores with
+    ``softmax=False``).  Segmentation ([N, K, H, W]): the image-level share
+    of each class, the per-pixel softmax averaged over the image, in percent.
+    """
+    if output is None or output.dim() not in (2, 4) or output.shape[1] < 2:
+        return [], []
+    scores = output[0].detach().float().cpu()
+    if scores.dim() == 3:
+        scores = torch.softmax(scores, dim=0).mean(dim=(1, 2)) * 100
+    elif softmax is not False:
+        already_probabilities = bool((scores >= 0).all()) and abs(float(scores.sum()) - 1.0) < 1e-3
+        scores = scores * 100 if already_probabilities else torch.softmax(scores, 0) * 100
+    top = torch.topk(scores, k=min(10, scores.numel()))
+    names = [class_names[i] if i < len(class_names) else f"class {i}" for i in top.indices.tolist()]
+    return names, [f"{v:.2f}" for v in top.values.tolist()]
+
+
+class Result:
+    def __init__(self, *, input_id: int, network_id_fn, layers: list[LayerSpec], activations: list,
+                 output: torch.Tensor | None, class_names: list[str], softmax, weights: dict,
+                 input_tensor: torch.Tensor, description: dict, pool: Executor):
+        self.input_id = input_id
+        self._network_id = network_id_fn
+        self.layers = layers
+        self.activations = [None if a is None else layer_tensor(a) for a in activations]
+        self.output = output
+        self.input_tensor = input_tensor
+        self.description = description
+        self._weights = weights  # layer index -> weight tensor (a copy)
+        self._class_names = class_names
+        self._softmax = softmax
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._encoded: dict[int, Future] = {}
+        self._cache: dict[tuple, dict] = {}
+
+    def _layer(self, layer_id: int, need: str = "any") -> torch.Tensor | None:
+        check_layer_id(layer_id, self.layers)
+        tensor = self.activations[layer_id]
+        if tensor is None:
+            msg = f"layer {layer_id} ({self.layers[layer_id].name!r}) is an info panel (data_type \"None\"): it has no {need}"
+            raise BadRequest(msg, field="layerid")
+        return tensor
+
+    # --- activations -----------------------------------------------------
+    def encode_future(self, layer_id: int) -> Future:
+        """A future of ``(pngs, zero_value)``; encoding starts at most once."""
+        tensor = self._layer(layer_id, "activation")
+        with self._lock:
+            future = self._encoded.get(layer_id)
+            if future is None:
+                future = self._pool.submit(encode.layer_pngs, tensor)
+                self._encoded[layer_id] = future
+            return future
+
+    def prefetch(self) -> None:
+        """Start encoding every layer: the client asks for all of them."""
+        for layer_id, tensor in enumerate(self.activations):
+            if tensor is not None:
+                self.encode_future(layer_id)
+
+    def activation_answer(self, layer_id: int, encoded) -> dict:
+        pngs, zero_value = encoded
+        return {"tensors": pngs, "networkid": self._network_id(), "layerID": layer_id,
+                "zeroValue": zero_value, "mode": "Activation"}
+
+    # --- histograms and classification -----------------------------------
+    def _cached(self, key, build):
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = build()
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+    def activation_histogram(self, layer_id: int) -> dict:
+        tensor = self._layer(layer_id, "activation histogram")
+
+        def build():
+            counts, bins = encode.histogram(tensor)
+            return {"networkid": self._network_id(), "layer_id": layer_id, "counts": counts, "bins": bins}
+
+        return self._cached(("ahist", layer_id), build)
+
+    def weight_histogram(self, layer_id: int) -> dict:
+        check_layer_id(layer_id, self.layers)
+        weights = self._weights.get(layer_id)
+
+        def build():
+            counts, bins = encode.histogram(weights) if weights is not None else ([], [])
+            return {"networkid": self._network_id(), "layer_id": layer_id,
+                    "has_weights": str(weights is not None), "counts": counts, "bins": bins}
+
+        return self._cached(("whist", layer_id), build)
+
+    def classification_answer(self) -> dict:
+        def build():
+            names, values = classification(self.output, self._class_names, self._softmax)
+            return {"networkid": self._network_id(), "class_names": names, "confidence_values": values}
+
+        return self._cached(("classification",), build)

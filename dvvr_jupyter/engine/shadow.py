@@ -1,0 +1,83 @@
+"""The engine's private copy of the user's model.
+
+The user may be training their model in the next cell (or in another
+thread), so the engine never calls ``eval()``, toggles ``requires_grad``,
+registers hooks or runs a forward pass on it.  It keeps a deep copy instead
+(eval mode, no gradients) and, before each computation, copies the live
+weights and buffers into it under a lock: one cheap ``copy_`` per tensor,
+so one answer always sees one consistent set of weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import torch
+from torch import nn
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _signature(state: dict) -> list:
+    return [(key, tuple(value.shape), value.dtype) for key, value in state.items()]
+
+
+class ShadowModel:
+    """A private eval-mode copy of ``live`` that follows its weights."""
+
+    def __init__(self, live: nn.Module, device: torch.device):
+        self.live = live
+        self.device = device
+        self.lock = threading.RLock()
+        self.model = self._copy()
+        self._state_signature = _signature(self.model.state_dict())
+
+    def _copy(self) -> nn.Module:
+        try:
+            clone = copy.deepcopy(self.live)
+        except Exception as exc:  # noqa: BLE001 - any failure means "cannot copy"
+            msg = f"cannot copy the model to inspect it without touching it ({type(exc).__name__}: {exc})"
+            raise TypeError(msg) from exc
+        clone = clone.to(self.device)
+        clone.eval()
+        for module in clone.modules():
+            # The user's own hooks (say, ones filling a dict of theirs) must not
+            # fire for the engine's forward passes.
+            for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                          "_backward_pre_hooks", "_forward_hooks_with_kwargs",
+                          "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called"):
+                table = getattr(module, hooks, None)
+                if table:
+                    table.clear()
+        for parameter in clone.parameters():
+            parameter.requires_grad_(False)
+            parameter.grad = None
+        return clone
+
+    def sync(self) -> bool:
+        """Copy the live weights and buffers in; ``True`` if the structure
+        changed (the copy was rebuilt and tracked layers must be derived
+        again)."""
+        with self.lock, torch.no_grad():
+            live_state = self.live.state_dict()
+            if _signature(live_state) != self._state_signature:
+                self.model = self._copy()
+                self._state_signature = _signature(self.model.state_dict())
+                return True
+            own_state = self.model.state_dict()
+            for key, value in live_state.items():
+                own_state[key].copy_(value, non_blocking=False)
+            return False
+
+    def snapshot(self) -> nn.Module:
+        """An independent copy of the current shadow (for long jobs such as
+        feature visualization, which must not see weights change mid-way)."""
+        with self.lock:
+            return copy.deepcopy(self.model)

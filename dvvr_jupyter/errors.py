@@ -1,0 +1,49 @@
+"""One small exception family carrying an HTTP status.
+
+The engine raises these; the protocol app maps them to JSON answers in one
+place (``protocol/handlers.py``).  Anything else escaping a handler is a bug
+and answers 500.
+"""
+
+from __future__ import annotations
+
+
+class DvvrError(Exception):
+    """Base class: ``status`` is the HTTP status a client request maps to."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_json(self) -> dict:
+        body = {"error": type(self).__name__, "message": self.message, "status": self.status}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class BadRequest(DvvrError):
+    """Malformed body, wrong type, a mode that is not allowed."""
+
+    status = 400
+
+
+class NotFound(DvvrError):
+    """An id (network, dataset, layer, channel, ...) that does not exist."""
+
+    status = 404
+
+
+class Conflict(DvvrError):
+    """The request is valid but the server state does not allow it yet."""
+
+    status = 409
+
+
+class Unavailable(DvvrError):
+    """Nothing can answer right now (no session, kernel gone)."""
+
+    status = 503

@@ -1,0 +1,1 @@
+"""The DeepVisionVR wire protocol over tornado (no jupyter_server imports)."""

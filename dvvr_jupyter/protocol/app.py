@@ -1,0 +1,59 @@
+"""The DeepVisionVR protocol as a tornado Application (no Jupyter imports)."""
+
+from __future__ import annotations
+
+import logging
+
+import tornado.web
+
+from ..engine.session import Session
+from . import handlers as h
+
+access_log = logging.getLogger("dvvr.access")
+
+NUM = r"([^/]+)"
+
+
+def routes(session: Session, prefix: str = "/") -> list:
+    """URL rules for ``session`` under ``prefix`` (which starts and ends with /)."""
+    if not (prefix.startswith("/") and prefix.endswith("/")):
+        raise ValueError(f"prefix must start and end with '/', got {prefix!r}")
+    args = {"session": session}
+    table = [
+        ("", h.RootHandler),
+        ("network", h.CountsHandler),
+        (f"network/{NUM}", h.ArchitectureHandler),
+        (f"network/{NUM}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
+        (f"network/{NUM}/(weight|activation)histogram/layerid/{NUM}", h.HistogramHandler),
+        (f"network/{NUM}/activation/layerid/{NUM}", h.ActivationHandler),
+        (f"network/{NUM}/classificationresult", h.ClassificationHandler),
+        (f"network/{NUM}/prepareforinput", h.PrepareForInputHandler),
+        (f"network/{NUM}/featurevisualization/layerid/{NUM}", h.FeatureVisualizationHandler),
+        (f"network/{NUM}/featurevisualization/progress", h.FeatureVisualizationProgressHandler),
+        (f"network/{NUM}/export/layerid/{NUM}", h.ExportHandler),
+        (f"dataset/{NUM}/images", h.DatasetImagesHandler),
+        (f"noiseimage/{NUM}", h.NoiseImageHandler),
+    ]
+    rules = [(prefix + path + "/?" if path else prefix, handler, args) for path, handler in table]
+    rules.append((prefix + ".*", h.UnknownRouteHandler, args))
+    return rules
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING
+    access_log.log(level, "%d %s %s %.1f ms", status, handler.request.method, handler.request.path,
+                   1000.0 * handler.request.request_time())
+
+
+def make_app(session: Session, *, prefix: str = "/", secret: str | None = None) -> tornado.web.Application:
+    """The protocol app.  With ``secret`` only requests carrying it in the
+    ``X-Dvvr-Secret`` header are answered (the kernel side behind Jupyter)."""
+    return tornado.web.Application(
+        routes(session, prefix),
+        default_handler_class=h.UnknownRouteHandler,
+        default_handler_args={"session": session},
+        dvvr_secret=secret,
+        log_function=_log_request,
+        compress_response=False,
+    )

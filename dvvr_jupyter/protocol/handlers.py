@@ -1,0 +1,206 @@
+"""Tornado handlers for every route of the DeepVisionVR protocol.
+
+Heavy work (forward passes, PNG encoding, feature visualization) runs on
+worker threads; the IO loop only awaits it, so dozens of concurrent requests
+are served together.  Errors become JSON in exactly one place:
+``ProtocolHandler.write_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import traceback
+
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from ..engine import encode
+from ..engine.session import Session
+from ..errors import BadRequest, DvvrError, NotFound
+from .activation_image import parse_activation_image
+
+log = logging.getLogger("dvvr.protocol")
+SECRET_HEADER = "X-Dvvr-Secret"
+
+
+def parse_id(text: str, field: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"{field} in the path must be an integer, got {text!r}", field=field) from None
+
+
+class ProtocolHandler(tornado.web.RequestHandler):
+    session: Session
+
+    def initialize(self, session: Session):
+        self.session = session
+
+    def prepare(self):
+        secret = self.settings.get("dvvr_secret")
+        if secret:
+            given = self.request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                raise tornado.web.HTTPError(403, reason="this server only answers requests carrying its secret")
+
+    def set_default_headers(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def answer(self, body: dict) -> None:
+        self.finish(json.dumps(body, ensure_ascii=False))
+
+    async def offload(self, fn, *args):
+        return await IOLoop.current().run_in_executor(self.session.pool, fn, *args)
+
+    def network(self, network_id: str):
+        return self.session.network(parse_id(network_id, "networkid"))
+
+    # --- the one place where errors become answers --------------------------
+    def write_error(self, status_code: int, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, DvvrError):
+            self.set_status(exc.status)
+            body = exc.to_json()
+        elif isinstance(exc, tornado.web.HTTPError):
+            message = exc.log_message or exc.reason or self._reason
+            body = {"error": self._reason, "message": message % exc.args if exc.args else message,
+                    "status": status_code}
+        else:
+            body = {"error": "InternalServerError", "message": "the server failed on this request (see its log)",
+                    "status": status_code}
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, DvvrError):
+            log.info("%s %s -> %d %s", self.request.method, self.request.path, value.status, value.message)
+        elif isinstance(value, tornado.web.HTTPError):
+            log.info("%s %s -> %d", self.request.method, self.request.path, value.status_code)
+        else:
+            log.error("%s %s failed:\n%s", self.request.method, self.request.path,
+                      "".join(traceback.format_exception(typ, value, tb)))
+
+
+class RootHandler(ProtocolHandler):
+    def get(self):
+        self.answer({"service": "dvvr", "status": "ok", **self.session.counts(),
+                     "networks": [n.name for n in self.session.networks]})
+
+
+class CountsHandler(ProtocolHandler):
+    def get(self):
+        self.answer(self.session.counts())
+
+
+class ArchitectureHandler(ProtocolHandler):
+    def get(self, network_id):
+        self.answer(self.network(network_id).architecture())
+
+
+class FeatVisModeHandler(ProtocolHandler):
+    """``setnetworkgenfeatvis`` / ``setnetworkloadfeatvis`` / ``setnetworkdeletefeatvis``."""
+
+    async def put(self, network_id, action):
+        network = self.network(network_id)
+        if action == "gen":
+            network.featvis.set_mode("generate")
+        elif action == "load":
+            network.featvis.set_mode("load")
+        else:
+            await self.offload(network.featvis.delete)
+        self.answer({"networkid": network.network_id, "featvis_mode": network.featvis.mode})
+
+
+class ActivationHandler(ProtocolHandler):
+    async def get(self, network_id, layer_id):
+        network = self.network(network_id)
+        layer = parse_id(layer_id, "layerid")
+        result = network.peek() or await self.offload(network.result)
+        encoded = await asyncio.wrap_future(result.encode_future(layer))
+        self.answer(result.activation_answer(layer, encoded))
+
+
+class HistogramHandler(ProtocolHandler):
+    async def get(self, network_id, kind, layer_id):
+        network = self.network(network_id)
+        layer = parse_id(layer_id, "layerid")
+        result = network.peek() or await self.offload(network.result)
+        build = result.weight_histogram if kind == "weight" else result.activation_histogram
+        self.answer(await self.offload(build, layer))
+
+
+class ClassificationHandler(ProtocolHandler):
+    async def get(self, network_id):
+        network = self.network(network_id)
+        result = network.peek() or await self.offload(network.result)
+        self.answer(result.classification_answer())
+
+
+class PrepareForInputHandler(ProtocolHandler):
+    async def put(self, network_id):
+        network = self.network(network_id)
+        choice = parse_activation_image(self.request.body)
+        result = await self.offload(self.session.prepare_for_input, network.network_id, choice)
+        self.answer({"networkid": network.network_id, "input_id": result.input_id, "mode": choice["mode"]})
+
+
+class FeatureVisualizationHandler(ProtocolHandler):
+    async def get(self, network_id, layer_id):
+        network = self.network(network_id)
+        layer = parse_id(layer_id, "layerid")
+        images = await asyncio.wrap_future(network.featvis.images(layer))
+        tensors = await self.offload(encode.rgb_pngs, images)
+        self.answer({"tensors": tensors, "networkid": network.network_id, "layerID": layer,
+                     "mode": "FeatureVisualization"})
+
+
+class FeatureVisualizationProgressHandler(ProtocolHandler):
+    def get(self, network_id):
+        network = self.network(network_id)
+        self.answer({"networkid": network.network_id, **network.featvis.progress()})
+
+
+class ExportHandler(ProtocolHandler):
+    async def put(self, network_id, layer_id):
+        from ..engine.export import export_activation, export_featvis
+
+        network = self.network(network_id)
+        layer = parse_id(layer_id, "layerid")
+        choice = parse_activation_image(self.request.body)
+        if choice["mode"] == 2:
+            result = await self.offload(network.result)
+            path, count = await self.offload(export_activation, network, result, layer)
+        elif choice["mode"] == 3:
+            images = await asyncio.wrap_future(network.featvis.images(layer))
+            path, count = await self.offload(export_featvis, network, layer, images)
+        else:
+            raise BadRequest(f"export needs mode 2 (Activation) or 3 (FeatureVisualization), got {choice['mode']}",
+                             field="mode")
+        self.answer({"networkid": network.network_id, "layerID": layer, "mode": choice["mode"],
+                     "files": count, "path": str(path)})
+
+
+class DatasetImagesHandler(ProtocolHandler):
+    async def get(self, dataset_id):
+        dataset = self.session.dataset(parse_id(dataset_id, "datasetid"))
+        self.answer(await self.offload(dataset.page))
+
+
+class NoiseImageHandler(ProtocolHandler):
+    async def get(self, noise_id):
+        generator = self.session.noise_generator(parse_id(noise_id, "noiseid"))
+
+        def make():
+            return encode.pil_to_base64_png(generator.generate())
+
+        self.answer({"tensor": await self.offload(make)})
+
+
+class UnknownRouteHandler(ProtocolHandler):
+    def prepare(self):
+        super().prepare()
+        raise NotFound(f"no such resource: {self.request.method} {self.request.path}")

@@ -1,0 +1,137 @@
+"""Serving the protocol app: on a background thread (``dvvr.serve``, the
+kernel) or in the foreground (``dvvr serve``)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import threading
+
+import tornado.httpserver
+import tornado.netutil
+
+from ..engine.session import Session
+from .app import make_app
+
+log = logging.getLogger("dvvr.server")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_host(host: str) -> str:
+    """A host to put in a URL a headset can use."""
+    if host in ("", "0.0.0.0", "::"):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect(("10.255.255.255", 1))  # no packet is sent: picks the LAN interface
+                return probe.getsockname()[0]
+        except OSError:
+            return socket.gethostname()
+    return f"[{host}]" if ":" in host else host
+
+
+class Server:
+    """The protocol server for ``session``.
+
+    ``url`` is the base URL to type into the VR client (ends with ``/``).
+    ``token`` puts a capability in the path: ``http://host:port/<token>/``.
+    """
+
+    def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
+                 token: str | None = None, secret: str | None = None):
+        self.session = session
+        self.host = host
+        self.port = port
+        self.token = token
+        self.prefix = f"/{token}/" if token else "/"
+        self.app = make_app(session, prefix=self.prefix, secret=secret)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{url_host(self.host)}:{self.port}{self.prefix}"
+
+    def _bind(self) -> None:
+        sockets = tornado.netutil.bind_sockets(self.port, address=self.host or None)
+        self.port = sockets[0].getsockname()[1]
+        self._server = tornado.httpserver.HTTPServer(self.app, max_body_size=1 << 20)
+        self._server.add_sockets(sockets)
+        if not is_loopback(self.host):
+            log.warning("serving beyond loopback on %s: anyone who can reach this port can use it%s",
+                        self.host, "" if self.token else " (add --token to require a capability URL)")
+
+    # --- background thread ---------------------------------------------------
+    def start(self) -> Server:
+        """Bind now (errors such as a taken port raise here) and serve on a
+        thread with its own event loop; returns at once."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                self._bind()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"dvvr-server-{self.port}", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        async def shutdown():
+            if self._server is not None:
+                self._server.stop()
+                await self._server.close_all_connections()
+            asyncio.get_running_loop().stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- foreground ------------------------------------------------------------
+    def serve_forever(self, on_ready=None) -> None:
+        async def main():
+            self._bind()
+            if on_ready is not None:
+                on_ready(self)
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+
+    def __repr__(self) -> str:
+        return f"<dvvr Server {self.url} {'running' if self.running else 'stopped'}>"
