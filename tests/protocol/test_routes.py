@@ -1,0 +1,133 @@
+"""Every route of PROTOCOL.md against a real server on loopback."""
+
+import json
+import time
+
+import pytest
+
+from dvvr_jupyter.protocol.client import (
+    check_architecture,
+    check_dataset,
+    check_feature_visualization,
+    png_size,
+)
+
+
+@pytest.fixture
+def client(tiny_session, serve, client_for):
+    return client_for(serve(tiny_session).url)
+
+
+def test_root_answers_200_quickly(client):
+    answer = client.request("GET", "", timeout=2.0)
+    assert answer.status == 200 and answer.seconds < 2.0
+    assert answer.body["status"] == "ok"
+
+
+def test_counts(client):
+    assert client.get("network") == {"nnetworks": 1, "ndatasets": 1, "nnoiseGenerators": 1}
+
+
+def test_architecture_of_a_tracker_model(client):
+    body = client.get("network/0")
+    layers = check_architecture(body, 0)
+    assert [layer["layer_name"] for layer in layers] == [
+        "Input", "Conv1", "Block", "Conv2", "Skip", "Sum", "Pool", "Scores (display_classnames)"]
+    assert layers[0]["size"] == [1, 3, 32, 36]
+    assert layers[2] == {"pos": [2, 0], "layer_name": "Block", "data_type": "None", "size": [0],
+                         "precursors": [[1, 0]]}
+    assert layers[4]["pos"] == [3, 1] and layers[5]["precursors"] == [[3, 0], [3, 1]]
+    assert layers[7]["data_type"] == "1D_vector" and layers[7]["size"] == [1, 3]
+    assert body["class_names"] == ["circle", "square", "stripes"]
+
+
+def test_dataset_page_has_raw_images_at_original_size(client):
+    page = check_dataset(client.get("dataset/0/images"))
+    assert page["len"] == 6 and page["label_ids"] == [0, 1, 2, 0, 1, 2]
+    assert png_size(page["tensors"][1]) == (46, 44)  # width, height of the untransformed image
+
+
+def test_noise_image_is_new_each_call(client):
+    first, second = client.get("noiseimage/0")["tensor"], client.get("noiseimage/0")["tensor"]
+    assert first != second and png_size(first) == (36, 32)
+
+
+def test_activation_has_exactly_c_images_and_zero_value(client):
+    body = client.get("network/0/activation/layerid/1")
+    assert len(body["tensors"]) == 8 and body["mode"] == "Activation"
+    assert 0 <= body["zeroValue"] <= 255
+    assert png_size(body["tensors"][0]) == (36, 32)
+    vector = client.get("network/0/activation/layerid/7")
+    assert len(vector["tensors"]) == 3 and png_size(vector["tensors"][0]) == (1, 1)
+
+
+def test_histograms(client):
+    weights = client.get("network/0/weighthistogram/layerid/1")
+    assert weights["has_weights"] == "True" and len(weights["counts"]) == 16
+    assert sum(int(c) for c in weights["counts"]) == 8 * 3 * 3 * 3
+    assert client.get("network/0/weighthistogram/layerid/4")["has_weights"] == "False"
+    activations = client.get("network/0/activationhistogram/layerid/1")
+    assert sum(int(c) for c in activations["counts"]) == 8 * 32 * 36
+    centres = [float(b) for b in activations["bins"]]
+    assert centres == sorted(centres)
+
+
+def test_classification_top_classes(client):
+    body = client.get("network/0/classificationresult")
+    assert sorted(body["class_names"]) == ["circle", "square", "stripes"]
+    assert abs(sum(float(v) for v in body["confidence_values"]) - 100) < 0.1
+
+
+def test_prepare_for_input_changes_the_answers(client):
+    before = client.get("network/0/activation/layerid/0")
+    client.put("network/0/prepareforinput", json.dumps({"mode": 1, "datasetID": 0, "imageID": 3}))
+    after = client.get("network/0/activation/layerid/0")
+    assert before["tensors"] != after["tensors"]
+    client.get("noiseimage/0")
+    client.put("network/0/prepareforinput", json.dumps({"mode": 4, "noiseGeneratorID": 0}))
+    assert client.get("network/0/activation/layerid/0")["tensors"] != after["tensors"]
+    client.put("network/0/prepareforinput", json.dumps({"mode": 0}))
+    zero = client.get("network/0/activation/layerid/0")
+    assert zero["zeroValue"] == 0 and len(set(zero["tensors"])) == 1
+
+
+def test_feature_visualization_modes_and_input(client, tiny_session):
+    tiny_session.networks[0].featvis.config = type(tiny_session.networks[0].featvis.config)(steps=4, batch_size=8)
+    layers = client.get("network/0")["architecture"]
+    answer = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 3, "layerID": 1}))
+    assert answer.status == 400 and "feature visualization" in answer.body["message"]
+    client.put("network/0/setnetworkgenfeatvis")
+    body = client.get("network/0/featurevisualization/layerid/1")
+    check_feature_visualization(body, 0, 1, layers[1])
+    assert png_size(body["tensors"][0]) == (36, 32)
+    progress = client.get("network/0/featurevisualization/progress")
+    assert progress["layers"]["1"]["state"] == "done" and progress["mode"] == "generate"
+    client.put("network/0/setnetworkloadfeatvis")
+    assert client.get("network/0/featurevisualization/layerid/1")["tensors"] == body["tensors"]
+    client.put("network/0/prepareforinput", json.dumps({"mode": 3, "layerID": 1, "channelID": 5}))
+    layer0 = client.get("network/0/featurevisualization/layerid/0")
+    assert len(layer0["tensors"]) == 3 and png_size(layer0["tensors"][0]) == (1, 1)
+    client.put("network/0/setnetworkdeletefeatvis")
+    answer = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 3, "layerID": 1}))
+    assert answer.status == 400
+
+
+def test_export_writes_png_files(client, tiny_session):
+    body = client.put("network/0/export/layerid/1", json.dumps({"mode": 2, "layerID": 1}))
+    files = sorted(p.name for p in __import__("pathlib").Path(body["path"]).iterdir())
+    assert body["files"] == 8 and files == sorted(f"{i}.png" for i in range(8))
+
+
+def test_feature_visualization_does_not_block_other_requests(client, tiny_session):
+    network = tiny_session.networks[0]
+    network.featvis.config = type(network.featvis.config)(steps=400, batch_size=8)
+    client.put("network/0/setnetworkgenfeatvis")
+    pending = client.pool.submit(client.get, "network/0/featurevisualization/layerid/3")
+    time.sleep(0.3)
+    began = time.perf_counter()
+    client.put("network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 2}))
+    client.get("network/0/activation/layerid/1")
+    assert time.perf_counter() - began < 2.0
+    assert not pending.done()  # still visualising while the switch was answered
+    network.featvis.delete()  # cancels the job
+    assert pending.exception(timeout=60) is not None
