@@ -12,37 +12,52 @@ from . import __version__
 
 
 def _serve(args) -> int:
+    """Listen first, then load: the base URL answers within a fraction of a
+    second (the client gives it 2 s), and the other routes wait for the
+    project, which takes seconds (torch import, weights, tracing)."""
     started = time.perf_counter()
-    from .engine.project import load_project
-    from .engine.session import Session
+    from concurrent.futures import Future
+
     from .protocol.server import Server, is_loopback
 
-    session = Session(cache_dir=args.cache_dir)
-    networks = load_project(args.project, session)
-    token = args.token
-    if token == "random":
-        token = secrets.token_urlsafe(16)
-    server = Server(session, args.host, args.port, token=token)
-
-    def ready(srv):
-        print(f"dvvr {__version__}: serving {len(networks)} network(s), {len(session.datasets)} dataset(s), "
-              f"{len(session.noise_generators)} noise generator(s) from {args.project} "
-              f"(ready in {time.perf_counter() - started:.1f} s)", flush=True)
-        for network in networks:
-            print(f"  network {network.network_id}: {network.name} ({len(network.layers)} layers)", flush=True)
-        print(f"VR client base URL: {srv.url}", flush=True)
-        if not is_loopback(args.host):
-            print("WARNING: listening beyond loopback: anyone on the network who knows the URL can use it"
-                  + ("" if token else "; pass --token random for an unguessable URL"), file=sys.stderr, flush=True)
-
+    token = secrets.token_urlsafe(16) if args.token == "random" else args.token
+    loading: Future = Future()
+    server = Server(loading, args.host, args.port, token=token)
     try:
-        server.serve_forever(on_ready=ready)
-    except KeyboardInterrupt:
-        pass
+        server.start()
     except OSError as exc:
         print(f"dvvr: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
+    print(f"dvvr {__version__}: listening after {time.perf_counter() - started:.2f} s; loading {args.project}",
+          flush=True)
+    session = None
+    try:
+        from .engine.project import load_project
+        from .engine.session import Session
+
+        session = Session(cache_dir=args.cache_dir)
+        networks = load_project(args.project, session)
+    except BaseException as exc:
+        loading.set_exception(exc)
+        server.stop()
+        raise
+    loading.set_result(session)
+    print(f"serving {len(networks)} network(s), {len(session.datasets)} dataset(s), "
+          f"{len(session.noise_generators)} noise generator(s) (ready in {time.perf_counter() - started:.1f} s)",
+          flush=True)
+    for network in networks:
+        print(f"  network {network.network_id}: {network.name} ({len(network.layers)} layers)", flush=True)
+    print(f"VR client base URL: {server.url}", flush=True)
+    if not is_loopback(args.host):
+        print("WARNING: listening beyond loopback: anyone on the network who knows the URL can use it"
+              + ("" if token else "; pass --token random for an unguessable URL"), file=sys.stderr, flush=True)
+    try:
+        while server.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.stop()
         session.close()
     return 0
 

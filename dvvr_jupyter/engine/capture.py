@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -18,6 +19,47 @@ from torch import nn
 from .layers import LayerSpec, StopForward
 
 _recording = threading.local()
+
+
+class ForwardGate:
+    """Many forward passes at once, or one torch.fx trace alone.
+
+    fx tracing patches ``nn.Module.__call__`` process-wide while it runs, so a
+    forward pass in another thread (the server answering while a notebook
+    attaches a second model) would be traced by mistake.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._running = 0
+        self._tracing = False
+
+    @contextmanager
+    def forward(self):
+        with self._cond:
+            self._cond.wait_for(lambda: not self._tracing)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def trace(self):
+        with self._cond:
+            self._cond.wait_for(lambda: not self._tracing and self._running == 0)
+            self._tracing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._tracing = False
+                self._cond.notify_all()
+
+
+GATE = ForwardGate()
 
 
 class _Recorder:
@@ -104,7 +146,8 @@ class HookCapture:
         _recording.recorder = recorder
         output = None
         try:
-            output = model(x)
+            with GATE.forward():
+                output = model(x)
         except StopForward:
             pass
         finally:

@@ -74,7 +74,7 @@ class FeatVisService:
             if job is None or (job.done() and self.mode == GENERATE):
                 job = self._executor.submit(self._run, layer_id, self._generation)
                 self._jobs[layer_id] = job
-                job.add_done_callback(lambda _f, l=layer_id: self._forget(l, _f))
+                job.add_done_callback(lambda f, layer=layer_id: self._forget(layer, f))
             return job
 
     def _forget(self, layer_id: int, job: Future) -> None:

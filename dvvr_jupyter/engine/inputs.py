@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision.transforms import v2
 from torchvision.transforms import functional as TF
+from torchvision.transforms import v2
 
 try:  # torchvision keeps the v1 API beside v2
     from torchvision.transforms import Normalize as NormalizeV1

@@ -100,7 +100,7 @@ class Network:
                 "size": [0] if t is None else [1, *t.shape],
                 "precursors": [list(p) for p in layer.precursors],
             }
-            for layer, t in zip(layers, shapes)
+            for layer, t in zip(layers, shapes, strict=True)
         ]
 
     def architecture(self) -> dict:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import tornado.web
 
-from ..engine.session import Session
 from . import handlers as h
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
 
 access_log = logging.getLogger("dvvr.access")
 

@@ -13,14 +13,16 @@ import hmac
 import json
 import logging
 import traceback
+from typing import TYPE_CHECKING
 
 import tornado.web
 from tornado.ioloop import IOLoop
 
-from ..engine import encode
-from ..engine.session import Session
-from ..errors import BadRequest, DvvrError, NotFound
+from ..errors import BadRequest, DvvrError, NotFound, Unavailable
 from .activation_image import parse_activation_image
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
 
 log = logging.getLogger("dvvr.protocol")
 SECRET_HEADER = "X-Dvvr-Secret"
@@ -34,17 +36,32 @@ def parse_id(text: str, field: str) -> int:
 
 
 class ProtocolHandler(tornado.web.RequestHandler):
+    """Base of every route.  ``session`` is a Session, or a future of one
+    while ``dvvr serve`` is still loading the project (so the base URL can
+    answer at once and the other routes wait for the project)."""
+
     session: Session
+    waits_for_session = True
 
-    def initialize(self, session: Session):
-        self.session = session
+    def initialize(self, session):
+        self._session_slot = session
 
-    def prepare(self):
+    async def prepare(self):
         secret = self.settings.get("dvvr_secret")
         if secret:
             given = self.request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), secret.encode()):
                 raise tornado.web.HTTPError(403, reason="this server only answers requests carrying its secret")
+        slot = self._session_slot
+        if hasattr(slot, "add_done_callback"):  # still loading
+            if not slot.done() and not self.waits_for_session:
+                self.session = None
+                return
+            try:
+                slot = await asyncio.wrap_future(slot)
+            except Exception as exc:  # noqa: BLE001 - reported to the client
+                raise Unavailable(f"the project failed to load: {exc}") from None
+        self.session = slot
 
     def set_default_headers(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -86,7 +103,12 @@ class ProtocolHandler(tornado.web.RequestHandler):
 
 
 class RootHandler(ProtocolHandler):
+    waits_for_session = False  # the client gives the base URL 2 seconds
+
     def get(self):
+        if self.session is None:
+            self.answer({"service": "dvvr", "status": "loading"})
+            return
         self.answer({"service": "dvvr", "status": "ok", **self.session.counts(),
                      "networks": [n.name for n in self.session.networks]})
 
@@ -153,7 +175,9 @@ class FeatureVisualizationHandler(ProtocolHandler):
         network = self.network(network_id)
         layer = parse_id(layer_id, "layerid")
         images = await asyncio.wrap_future(network.featvis.images(layer))
-        tensors = await self.offload(encode.rgb_pngs, images)
+        from ..engine.encode import rgb_pngs
+
+        tensors = await self.offload(rgb_pngs, images)
         self.answer({"tensors": tensors, "networkid": network.network_id, "layerID": layer,
                      "mode": "FeatureVisualization"})
 
@@ -195,12 +219,16 @@ class NoiseImageHandler(ProtocolHandler):
         generator = self.session.noise_generator(parse_id(noise_id, "noiseid"))
 
         def make():
-            return encode.pil_to_base64_png(generator.generate())
+            from ..engine.encode import pil_to_base64_png
+
+            return pil_to_base64_png(generator.generate())
 
         self.answer({"tensor": await self.offload(make)})
 
 
 class UnknownRouteHandler(ProtocolHandler):
-    def prepare(self):
-        super().prepare()
+    waits_for_session = False
+
+    async def prepare(self):
+        await super().prepare()
         raise NotFound(f"no such resource: {self.request.method} {self.request.path}")

@@ -1,5 +1,5 @@
-"""Serving the protocol app: on a background thread (``dvvr.serve``, the
-kernel) or in the foreground (``dvvr serve``)."""
+"""Serving the protocol app on a background thread with its own event loop
+(``dvvr.serve``, ``dvvr serve``, the kernel side)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import ipaddress
 import logging
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 import tornado.httpserver
 import tornado.netutil
 
-from ..engine.session import Session
 from .app import make_app
+
+if TYPE_CHECKING:
+    from ..engine.session import Session
 
 log = logging.getLogger("dvvr.server")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -122,16 +125,6 @@ class Server:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-    # --- foreground ------------------------------------------------------------
-    def serve_forever(self, on_ready=None) -> None:
-        async def main():
-            self._bind()
-            if on_ready is not None:
-                on_ready(self)
-            await asyncio.Event().wait()
-
-        asyncio.run(main())
 
     def __repr__(self) -> str:
         return f"<dvvr Server {self.url} {'running' if self.running else 'stopped'}>"

@@ -75,7 +75,7 @@ class ResNet(nn.Module):
         self.tracker_maxpool = TrackerModule((depth.next(), 0), "Maxpool", precursors=[(depth.value - 1, 0)])
         inplanes = 64
         stages = []
-        for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks)):
+        for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks, strict=True)):
             layers = []
             for index in range(count):
                 stride = 2 if stage > 0 and index == 0 else 1

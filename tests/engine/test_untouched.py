@@ -2,10 +2,9 @@
 
 import json
 
+import tiny
 import torch
 import torchvision
-
-import tiny
 
 
 def fingerprint(model):

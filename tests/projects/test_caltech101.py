@@ -7,9 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO, SHARED
+from PIL import Image
 
 FIXTURE = SHARED / "fixtures" / "deepvisionvr" / "network_architecture_resource.json"
 
