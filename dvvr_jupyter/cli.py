@@ -11,11 +11,24 @@ import time
 from . import __version__
 
 
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own 64 MB arena; the
+    server's worker threads would otherwise add hundreds of MB of peak RSS."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
 def _serve(args) -> int:
     """Listen first, then load: the base URL answers within a fraction of a
     second (the client gives it 2 s), and the other routes wait for the
     project, which takes seconds (torch import, weights, tracing)."""
     started = time.perf_counter()
+    _limit_malloc_arenas()
     from concurrent.futures import Future
 
     from .protocol.server import Server, is_loopback

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]  # jp_serverapp, jp_fetch for tests/serverext
+
 HERE = Path(__file__).parent
 REPO = HERE.parent
 SHARED = REPO.parent / "shared"

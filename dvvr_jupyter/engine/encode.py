@@ -75,10 +75,30 @@ def to_uint8_layer(activation: torch.Tensor) -> tuple[np.ndarray, int]:
     return scaled.cpu().numpy(), zero_value
 
 
+_IEND = _chunk(b"IEND", b"")
+_IDAT_CRC = zlib.crc32(b"IDAT")
+
+
+def gray_pngs_base64(pixels: np.ndarray) -> list[str]:
+    """Base64 grayscale PNGs of uint8 images [N, H, W], sharing the per-layer
+    work (scanline layout, header) so each image costs one zlib call."""
+    count, height, width = pixels.shape
+    rows = np.zeros((count, height, 1 + width), dtype=np.uint8)  # filter byte 0 per scanline
+    rows[:, :, 1:] = pixels
+    head = _PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    pack, crc32, compress, b64 = struct.pack, zlib.crc32, zlib.compress, base64.b64encode
+    out = []
+    for image in rows:
+        data = compress(image.tobytes(), ZLIB_LEVEL)
+        idat = pack(">I", len(data)) + b"IDAT" + data + pack(">I", crc32(data, _IDAT_CRC) & 0xFFFFFFFF)
+        out.append(b64(head + idat + _IEND).decode("ascii"))
+    return out
+
+
 def layer_pngs(activation: torch.Tensor) -> tuple[list[str], int]:
     """Exactly one base64 grayscale PNG per channel, and the zero value."""
     pixels, zero_value = to_uint8_layer(activation)
-    return [png_base64(channel) for channel in pixels], zero_value
+    return gray_pngs_base64(pixels), zero_value
 
 
 def rgb_pngs(images: torch.Tensor | np.ndarray) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import encode
 from .capture import HookCapture
 from .inputs import InputPipeline
 from .layers import LayerSpec
@@ -70,6 +71,7 @@ class Network:
         self._lock = threading.RLock()  # one forward pass at a time on the shadow
         self._result: Result | None = None
         self._input: tuple[torch.Tensor, dict] | None = None
+        self._weight_histograms: dict[tuple[int, int], dict] = {}
         self._build_tracking()
         self.cache_dir = Path(cache_dir) / slug(name)
         from .featvis_service import FeatVisService
@@ -131,28 +133,37 @@ class Network:
                 batch = tensor.unsqueeze(0).to(self.device)
                 with torch.no_grad():
                     output, activations = self.capture.run(self.shadow.model, batch)
-                weights = self._weight_copies()
             result = Result(
-                input_id=next(_input_ids), network_id_fn=lambda: self.network_id, layers=self.layers,
+                input_id=next(_input_ids), network_id=self.network_id, layers=self.layers,
                 activations=[None if a is None else a.cpu() for a in activations],
                 output=None if output is None else output.detach().cpu(), class_names=self.class_names,
-                softmax=self.softmax, weights=weights, input_tensor=tensor, description=description or {},
-                pool=self._pool,
+                softmax=self.softmax, weight_histogram=self.weight_histogram, input_tensor=tensor,
+                description=description or {}, pool=self._pool,
             )
             self._input = (tensor, description or {})
             self._result = result
         result.prefetch()
         return result
 
-    def _weight_copies(self) -> dict[int, torch.Tensor]:
-        modules = dict(self.shadow.model.named_modules())
-        weights = {}
-        for layer_id, layer in enumerate(self.layers):
-            module = modules.get(layer.weight_module) if layer.weight_module else None
-            weight = getattr(module, "weight", None)
-            if isinstance(weight, torch.Tensor):
-                weights[layer_id] = weight.detach().to("cpu", copy=True)
-        return weights
+    def weight_histogram(self, layer_id: int) -> dict:
+        """The ``weighthistogram`` answer from the shadow's current weights,
+        cached until they change (training moves them; serving does not)."""
+        with self.shadow.lock:
+            key = (self.shadow.generation, layer_id)
+            cached = self._weight_histograms.get(key)
+            if cached is not None:
+                return cached
+            layer = self.layers[layer_id]
+            modules = dict(self.shadow.model.named_modules())
+            weight = getattr(modules.get(layer.weight_module), "weight", None) if layer.weight_module else None
+            has_weights = isinstance(weight, torch.Tensor)
+            counts, bins = encode.histogram(weight) if has_weights else ([], [])
+            answer = {"networkid": self.network_id, "layer_id": layer_id, "has_weights": str(has_weights),
+                      "counts": counts, "bins": bins}
+            if self._weight_histograms and next(iter(self._weight_histograms))[0] != self.shadow.generation:
+                self._weight_histograms.clear()
+            self._weight_histograms[key] = answer
+            return answer
 
     def _default_input(self) -> tuple[torch.Tensor, dict]:
         if self.dataset is not None and len(self.dataset):

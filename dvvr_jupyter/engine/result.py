@@ -8,6 +8,7 @@ shared by every request that asks for that layer.
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import Executor, Future
 
@@ -63,25 +64,29 @@ def classification(output: torch.Tensor | None, class_names: list[str], softmax:
 
 
 class Result:
-    def __init__(self, *, input_id: int, network_id_fn, layers: list[LayerSpec], activations: list,
-                 output: torch.Tensor | None, class_names: list[str], softmax, weights: dict,
+    """Answers for one input.  Each layer's activation PNGs and histogram are
+    made by one task on the pool, serialised to JSON once, and shared by every
+    request for that layer."""
+
+    def __init__(self, *, input_id: int, network_id: int, layers: list[LayerSpec], activations: list,
+                 output: torch.Tensor | None, class_names: list[str], softmax, weight_histogram,
                  input_tensor: torch.Tensor, description: dict, pool: Executor):
         self.input_id = input_id
-        self._network_id = network_id_fn
+        self.network_id = network_id
         self.layers = layers
         self.activations = [None if a is None else layer_tensor(a) for a in activations]
         self.output = output
         self.input_tensor = input_tensor
         self.description = description
-        self._weights = weights  # layer index -> weight tensor (a copy)
-        self._class_names = class_names
-        self._softmax = softmax
+        self._weight_histogram = weight_histogram  # layer id -> answer dict (cached by the network)
         self._pool = pool
         self._lock = threading.Lock()
-        self._encoded: dict[int, Future] = {}
-        self._cache: dict[tuple, dict] = {}
+        self._layer_answers: dict[int, Future] = {}
+        names, values = classification(output, class_names, softmax)
+        self.classification = json.dumps({"networkid": network_id, "class_names": names,
+                                          "confidence_values": values}, ensure_ascii=False)
 
-    def _layer(self, layer_id: int, need: str = "any") -> torch.Tensor | None:
+    def _layer(self, layer_id: int, need: str = "any") -> torch.Tensor:
         check_layer_id(layer_id, self.layers)
         tensor = self.activations[layer_id]
         if tensor is None:
@@ -89,61 +94,30 @@ class Result:
             raise BadRequest(msg, field="layerid")
         return tensor
 
-    # --- activations -----------------------------------------------------
-    def encode_future(self, layer_id: int) -> Future:
-        """A future of ``(pngs, zero_value)``; encoding starts at most once."""
-        tensor = self._layer(layer_id, "activation")
+    def _answers_for(self, layer_id: int, tensor: torch.Tensor) -> tuple[str, str]:
+        pngs, zero_value = encode.layer_pngs(tensor)
+        activation = json.dumps({"tensors": pngs, "networkid": self.network_id, "layerID": layer_id,
+                                 "zeroValue": zero_value, "mode": "Activation"})
+        counts, bins = encode.histogram(tensor)
+        histogram = json.dumps({"networkid": self.network_id, "layer_id": layer_id, "counts": counts, "bins": bins})
+        return activation, histogram
+
+    def layer_answers(self, layer_id: int, need: str = "activation") -> Future:
+        """A future of ``(activation JSON, activation histogram JSON)``."""
+        tensor = self._layer(layer_id, need)
         with self._lock:
-            future = self._encoded.get(layer_id)
+            future = self._layer_answers.get(layer_id)
             if future is None:
-                future = self._pool.submit(encode.layer_pngs, tensor)
-                self._encoded[layer_id] = future
+                future = self._pool.submit(self._answers_for, layer_id, tensor)
+                self._layer_answers[layer_id] = future
             return future
 
     def prefetch(self) -> None:
-        """Start encoding every layer: the client asks for all of them."""
+        """Start every layer now: the client asks for all of them at once."""
         for layer_id, tensor in enumerate(self.activations):
             if tensor is not None:
-                self.encode_future(layer_id)
-
-    def activation_answer(self, layer_id: int, encoded) -> dict:
-        pngs, zero_value = encoded
-        return {"tensors": pngs, "networkid": self._network_id(), "layerID": layer_id,
-                "zeroValue": zero_value, "mode": "Activation"}
-
-    # --- histograms and classification -----------------------------------
-    def _cached(self, key, build):
-        with self._lock:
-            if key in self._cache:
-                return self._cache[key]
-        value = build()
-        with self._lock:
-            self._cache[key] = value
-        return value
-
-    def activation_histogram(self, layer_id: int) -> dict:
-        tensor = self._layer(layer_id, "activation histogram")
-
-        def build():
-            counts, bins = encode.histogram(tensor)
-            return {"networkid": self._network_id(), "layer_id": layer_id, "counts": counts, "bins": bins}
-
-        return self._cached(("ahist", layer_id), build)
+                self.layer_answers(layer_id)
 
     def weight_histogram(self, layer_id: int) -> dict:
         check_layer_id(layer_id, self.layers)
-        weights = self._weights.get(layer_id)
-
-        def build():
-            counts, bins = encode.histogram(weights) if weights is not None else ([], [])
-            return {"networkid": self._network_id(), "layer_id": layer_id,
-                    "has_weights": str(weights is not None), "counts": counts, "bins": bins}
-
-        return self._cached(("whist", layer_id), build)
-
-    def classification_answer(self) -> dict:
-        def build():
-            names, values = classification(self.output, self._class_names, self._softmax)
-            return {"networkid": self._network_id(), "class_names": names, "confidence_values": values}
-
-        return self._cached(("classification",), build)
+        return self._weight_histogram(layer_id)

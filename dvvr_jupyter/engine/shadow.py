@@ -38,6 +38,8 @@ class ShadowModel:
         self.lock = threading.RLock()
         self.model = self._copy()
         self._state_signature = _signature(self.model.state_dict())
+        #: bumped whenever the shadow's weights change (caches key on it)
+        self.generation = 0
 
     def _copy(self) -> nn.Module:
         try:
@@ -62,18 +64,29 @@ class ShadowModel:
         return clone
 
     def sync(self) -> bool:
-        """Copy the live weights and buffers in; ``True`` if the structure
-        changed (the copy was rebuilt and tracked layers must be derived
-        again)."""
+        """Copy the live weights and buffers in where they differ; ``True``
+        if the structure changed (the copy was rebuilt and tracked layers
+        must be derived again).
+
+        Tensors are compared rather than trusting version counters: code that
+        writes through ``param.data`` changes weights without bumping them.
+        """
         with self.lock, torch.no_grad():
             live_state = self.live.state_dict()
             if _signature(live_state) != self._state_signature:
                 self.model = self._copy()
                 self._state_signature = _signature(self.model.state_dict())
+                self.generation += 1
                 return True
             own_state = self.model.state_dict()
+            changed = False
             for key, value in live_state.items():
-                own_state[key].copy_(value, non_blocking=False)
+                own = own_state[key]
+                if not torch.equal(own, value.to(own.device)):
+                    own.copy_(value)
+                    changed = True
+            if changed:
+                self.generation += 1
             return False
 
     def snapshot(self) -> nn.Module:

@@ -10,12 +10,13 @@ client would break.
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import sys
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -60,19 +61,44 @@ class VRClient:
         self.base_url = base_url
         self.timeout = timeout
         self.headers = dict(headers or {})
+        self._url = urllib.parse.urlsplit(base_url)
+        self._local = threading.local()
         self.pool = ThreadPoolExecutor(max_workers=concurrency)
 
     # --- raw requests ----------------------------------------------------------
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        # One keep-alive connection per thread, as Unity's web requests reuse them.
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            factory = http.client.HTTPSConnection if self._url.scheme == "https" else http.client.HTTPConnection
+            connection = factory(self._url.hostname, self._url.port, timeout=timeout)
+            self._local.connection = connection
+        connection.timeout = timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
+        return connection
+
     def request(self, method: str, resource: str, body: bytes | str | None = None,
                 timeout: float | None = None) -> Answer:
         data = body.encode() if isinstance(body, str) else body
-        req = urllib.request.Request(self.base_url + resource, data=data, method=method, headers=self.headers)
+        path = self._url.path + resource
         began = time.perf_counter()
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
+        for attempt in (1, 2):
+            connection = self._connection(timeout or self.timeout)
+            try:
+                connection.request(method, path, body=data, headers=self.headers)
+                response = connection.getresponse()
+                status, raw = response.status, response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                connection.close()  # the server closed an idle keep-alive connection: retry once
+                self._local.connection = None
+                if attempt == 2:
+                    raise
+            except BaseException:
+                connection.close()
+                self._local.connection = None
+                raise
         seconds = time.perf_counter() - began
         try:
             parsed = json.loads(raw) if raw else {}

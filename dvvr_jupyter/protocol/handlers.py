@@ -142,8 +142,8 @@ class ActivationHandler(ProtocolHandler):
         network = self.network(network_id)
         layer = parse_id(layer_id, "layerid")
         result = network.peek() or await self.offload(network.result)
-        encoded = await asyncio.wrap_future(result.encode_future(layer))
-        self.answer(result.activation_answer(layer, encoded))
+        activation, _ = await asyncio.wrap_future(result.layer_answers(layer))
+        self.finish(activation)
 
 
 class HistogramHandler(ProtocolHandler):
@@ -151,15 +151,18 @@ class HistogramHandler(ProtocolHandler):
         network = self.network(network_id)
         layer = parse_id(layer_id, "layerid")
         result = network.peek() or await self.offload(network.result)
-        build = result.weight_histogram if kind == "weight" else result.activation_histogram
-        self.answer(await self.offload(build, layer))
+        if kind == "weight":
+            self.answer(await self.offload(result.weight_histogram, layer))
+        else:
+            _, histogram = await asyncio.wrap_future(result.layer_answers(layer, "activation histogram"))
+            self.finish(histogram)
 
 
 class ClassificationHandler(ProtocolHandler):
     async def get(self, network_id):
         network = self.network(network_id)
         result = network.peek() or await self.offload(network.result)
-        self.answer(result.classification_answer())
+        self.finish(result.classification)
 
 
 class PrepareForInputHandler(ProtocolHandler):

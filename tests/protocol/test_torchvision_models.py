@@ -1,9 +1,8 @@
 """Unmodified torchvision models, auto-tracked and read by the client."""
 
 import pytest
-import torchvision
-
 import tiny
+import torchvision
 
 
 @pytest.mark.parametrize("build", [
