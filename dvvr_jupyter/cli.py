@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 import time
+from dataclasses import replace
 
 from . import __version__
 
@@ -50,6 +51,9 @@ def _serve(args) -> int:
 
         session = Session(cache_dir=args.cache_dir)
         networks = load_project(args.project, session)
+        if args.featvis_steps is not None:
+            for network in networks:
+                network.featvis.config = replace(network.featvis.config, steps=args.featvis_steps)
     except BaseException as exc:
         loading.set_exception(exc)
         server.stop()
@@ -86,6 +90,8 @@ def main(argv=None) -> int:
     serve.add_argument("--token", default=None,
                        help="capability in the URL path (http://host:port/<token>/); 'random' makes one")
     serve.add_argument("--cache-dir", default=None, help="where feature visualizations and exports go")
+    serve.add_argument("--featvis-steps", type=int, default=None,
+                       help="gradient steps per feature visualization (default 96; fewer is faster on a CPU)")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
