@@ -1,6 +1,7 @@
 """``import dvvr``: the short import name of dvvr_jupyter's public API.
 
 Attributes resolve lazily through ``dvvr_jupyter``, so importing is cheap.
+``%load_ext dvvr`` loads the kernel side (``dvvr_jupyter.kernel``).
 """
 
 import dvvr_jupyter as _impl
@@ -15,3 +16,15 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(__all__)
+
+
+def load_ipython_extension(ipython):
+    from dvvr_jupyter.kernel import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from dvvr_jupyter.kernel import unload
+
+    unload(ipython)

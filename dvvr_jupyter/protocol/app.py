@@ -49,14 +49,17 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
                    1000.0 * handler.request.request_time())
 
 
-def make_app(session: Session, *, prefix: str = "/", secret: str | None = None) -> tornado.web.Application:
+def make_app(session: Session, *, prefix: str = "/", secret: str | None = None,
+             log_function=None) -> tornado.web.Application:
     """The protocol app.  With ``secret`` only requests carrying it in the
-    ``X-Dvvr-Secret`` header are answered (the kernel side behind Jupyter)."""
+    ``X-Dvvr-Secret`` header are answered (the kernel side behind Jupyter).
+    ``log_function(handler)`` replaces the access log (the kernel counts
+    clients with it: an access log would print into the running cell)."""
     return tornado.web.Application(
         routes(session, prefix),
         default_handler_class=h.UnknownRouteHandler,
         default_handler_args={"session": session},
         dvvr_secret=secret,
-        log_function=_log_request,
+        log_function=log_function or _log_request,
         compress_response=False,
     )

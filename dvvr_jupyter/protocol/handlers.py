@@ -20,12 +20,12 @@ from tornado.ioloop import IOLoop
 
 from ..errors import BadRequest, DvvrError, NotFound, Unavailable
 from .activation_image import parse_activation_image
+from .headers import SECRET_HEADER
 
 if TYPE_CHECKING:
     from ..engine.session import Session
 
 log = logging.getLogger("dvvr.protocol")
-SECRET_HEADER = "X-Dvvr-Secret"
 
 
 def parse_id(text: str, field: str) -> int:

@@ -51,13 +51,13 @@ class Server:
     """
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
-                 token: str | None = None, secret: str | None = None):
+                 token: str | None = None, secret: str | None = None, log_function=None):
         self.session = session
         self.host = host
         self.port = port
         self.token = token
         self.prefix = f"/{token}/" if token else "/"
-        self.app = make_app(session, prefix=self.prefix, secret=secret)
+        self.app = make_app(session, prefix=self.prefix, secret=secret, log_function=log_function)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -1,0 +1,201 @@
+"""The kernel's dvvr service: the secret-guarded loopback server the Jupyter
+server forwards to, its registration, and the optional direct server.
+
+One per kernel process (``current()``).  The protocol server runs on its own
+thread and event loop, so the VR client is answered while a cell runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import threading
+import time
+import warnings
+from pathlib import Path
+
+from ..serverext import registry
+from ..serverext.token import read_token, rotate_token
+from .clients import ClientTracker
+from .urls import jupyter_server_info, vr_url
+
+
+def kernel_id() -> str:
+    """This kernel's id from its connection file ``kernel-<id>.json``; the
+    pid outside a Jupyter kernel (plain IPython)."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        stem = Path(get_connection_file()).stem
+        if stem.startswith("kernel-") and len(stem) > len("kernel-"):
+            return stem[len("kernel-") :]
+    except Exception:  # noqa: BLE001 - no kernel app: plain IPython or a script
+        pass
+    return f"pid-{os.getpid()}"
+
+
+def default_name(kid: str) -> str:
+    """The notebook's file stem when Jupyter tells us (stable across
+    restarts and re-opens), else the kernel id's first 8 characters."""
+    notebook = os.environ.get("JPY_SESSION_NAME")
+    if notebook:
+        return registry.slug(Path(notebook).stem)
+    return kid[:8]
+
+
+def quiet_access_logs() -> None:
+    # Access lines would print into whatever cell is running.
+    for name in ("dvvr.access", "tornado.access"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class KernelService:
+    def __init__(self, session=None):
+        if session is None:
+            from ..engine.session import default_session
+
+            session = default_session()
+        self.session = session
+        self.kernel_id = kernel_id()
+        self.name = default_name(self.kernel_id)
+        self.clients = ClientTracker()
+        self.server = None  # behind Jupyter: loopback + secret
+        self.direct = None  # %dvvr serve: for clients that keep a direct URL
+        self.secret = None
+        self.started = None
+        self._lock = threading.RLock()
+        self._atexit = False
+
+    # --- life cycle ----------------------------------------------------------
+    def start(self) -> KernelService:
+        from ..protocol.server import Server
+
+        with self._lock:
+            if self.running:
+                return self
+            quiet_access_logs()
+            self.secret = secrets.token_urlsafe(32)
+            server = Server(self.session, "127.0.0.1", 0, secret=self.secret, log_function=self.clients.log_function)
+            self.server = server.start()
+            self.started = time.time()
+            self.register()
+            registry.set_active(self.kernel_id)
+            if not self._atexit:
+                atexit.register(self.stop)
+                self._atexit = True
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            for server in (self.server, self.direct):
+                if server is not None:
+                    server.stop()
+            if self.server is not None:
+                registry.remove_entry(self.kernel_id, os.getpid())
+            self.server = self.direct = None
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None and self.server.running
+
+    # --- registration --------------------------------------------------------
+    def entry(self) -> dict:
+        return {
+            "kernel_id": self.kernel_id,
+            "pid": os.getpid(),
+            "port": self.server.port,
+            "secret": self.secret,
+            "name": self.name,
+            "started": self.started,
+            "notebook_path": os.environ.get("JPY_SESSION_NAME"),
+            "networks": self.network_names(),
+        }
+
+    def register(self) -> None:
+        """(Re)write the registration file the Jupyter server reads."""
+        if self.running:
+            registry.write_entry(self.entry())
+
+    def activate(self) -> None:
+        if not self.running:
+            msg = "dvvr is stopped in this kernel: run %dvvr start first"
+            raise RuntimeError(msg)
+        self.register()
+        registry.set_active(self.kernel_id)
+
+    def rename(self, name: str) -> str:
+        self.name = registry.slug(name)
+        self.register()
+        return self.name
+
+    def rotate(self) -> str:
+        return rotate_token()
+
+    def serve(self, port: int = 5570, host: str = "127.0.0.1"):
+        """A direct, unsecreted server (the VR client's default URL is
+        ``http://127.0.0.1:5570/``)."""
+        from ..protocol.server import Server, is_loopback
+
+        with self._lock:
+            if self.direct is not None:
+                self.direct.stop()
+                self.direct = None
+            if not is_loopback(host):
+                warnings.warn(
+                    f"serving on {host}: anyone who can reach port {port} sees your networks "
+                    "and can run them (no token on a direct server); prefer the Jupyter URL "
+                    "(%dvvr url)",
+                    stacklevel=3,
+                )
+            quiet_access_logs()
+            logging.getLogger("dvvr.server").setLevel(logging.ERROR)  # warned above already
+            direct = Server(self.session, host, port, log_function=self.clients.log_function)
+            try:
+                self.direct = direct.start()
+            except OSError as exc:
+                msg = (
+                    f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another port "
+                    f"(%dvvr serve --port 5571) and type that URL into the VR client"
+                )
+                raise OSError(msg) from exc
+        return self.direct
+
+    # --- what the user sees ----------------------------------------------------
+    def network_names(self) -> list[str]:
+        return [network.name for network in self.session.networks]
+
+    def urls(self) -> dict:
+        """``vr_url`` (through Jupyter, stable), ``named_url`` and ``direct_url``."""
+        info = jupyter_server_info()
+        token = read_token(create=True) if info else None
+        return {
+            "vr_url": vr_url(info, token) if info else None,
+            "named_url": vr_url(info, token, self.name) if info else None,
+            "direct_url": self.direct.url if self.direct is not None and self.direct.running else None,
+        }
+
+    def status(self) -> dict:
+        if self.running:
+            self.register()  # keeps the server's view of the networks fresh
+        return {
+            "running": self.running,
+            "kernel_id": self.kernel_id,
+            "name": self.name,
+            "active": self.running and registry.active_kernel_id() == self.kernel_id,
+            "port": self.server.port if self.running else None,
+            "networks": self.network_names(),
+            "clients": self.clients.recent(),
+            **self.urls(),
+        }
+
+
+_current: KernelService | None = None
+
+
+def current(create: bool = True) -> KernelService | None:
+    global _current
+    if _current is None and create:
+        _current = KernelService()
+    return _current

@@ -1,0 +1,109 @@
+"""Where kernels that loaded dvvr say where they serve: ``<runtime>/dvvr/``.
+
+``kernel-<kernel id>.json`` (0600: it holds the kernel's secret) per kernel,
+and ``active``: the kernel id the stable VR URL routes to.  The kernel
+writes these, the server extension reads them.  No jupyter_server imports:
+the kernel side uses this module too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_runtime_dir
+
+_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def registry_dir() -> Path:
+    return Path(jupyter_runtime_dir()) / "dvvr"
+
+
+def entry_path(kernel_id: str) -> Path:
+    return registry_dir() / f"kernel-{kernel_id}.json"
+
+
+def slug(text: str) -> str:
+    """A session name that fits in a URL path segment."""
+    return _NAME.sub("-", text).strip("-.") or "session"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)  # readers never see half a file
+
+
+def write_entry(entry: dict) -> Path:
+    path = entry_path(entry["kernel_id"])
+    _write_private(path, json.dumps(entry, indent=1))
+    return path
+
+
+def remove_entry(kernel_id: str, pid: int | None = None) -> None:
+    """Remove the entry (only if it is still ``pid``'s: a restarted kernel
+    with the same id may have written its own already)."""
+    path = entry_path(kernel_id)
+    if pid is not None:
+        entry = read_entry(path)
+        if entry is not None and entry.get("pid") != pid:
+            return
+    path.unlink(missing_ok=True)
+    if active_kernel_id() == kernel_id:
+        (registry_dir() / "active").unlink(missing_ok=True)
+
+
+def read_entry(path: Path) -> dict | None:
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or not {"kernel_id", "pid", "port", "secret"} <= entry.keys():
+        return None
+    return entry
+
+
+def entries() -> list[dict]:
+    """Every readable entry, newest first."""
+    found = [read_entry(path) for path in registry_dir().glob("kernel-*.json")]
+    return sorted((e for e in found if e), key=lambda e: e.get("started", 0), reverse=True)
+
+
+def set_active(kernel_id: str) -> None:
+    _write_private(registry_dir() / "active", kernel_id)
+
+
+def active_kernel_id() -> str | None:
+    try:
+        return (registry_dir() / "active").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def pid_alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def remove_dead() -> None:
+    """Drop entries of killed kernels (their atexit never ran)."""
+    for entry in entries():
+        if not pid_alive(entry["pid"]):
+            remove_entry(entry["kernel_id"], entry["pid"])
+
+
+# The contract between the two sides' requests (the protocol app checks the
+# secret header; importing it here would load torch into the Jupyter server).

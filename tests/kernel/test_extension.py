@@ -1,0 +1,157 @@
+"""``%load_ext dvvr`` in a real IPython shell: the kernel-side server, its
+secret, the registration the Jupyter server reads, and the ``%dvvr`` magic."""
+
+import json
+import os
+import stat
+
+import pytest
+from IPython.core.error import UsageError
+
+pytestmark = pytest.mark.jupyter
+
+
+@pytest.fixture
+def ip(tmp_path, monkeypatch, session):
+    """A real IPython shell whose dvvr service shows ``session``, with
+    private Jupyter runtime and data dirs."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dvvr_jupyter.kernel import service
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    for var in ("JPY_SESSION_NAME", "JPY_PARENT_PID", "DVVR_PUBLIC_URL", "JUPYTERHUB_PUBLIC_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(service, "_current", service.KernelService(session))
+    shell = InteractiveShell.instance()
+    yield shell
+    if "dvvr" in shell.extension_manager.loaded:
+        shell.run_line_magic("unload_ext", "dvvr")
+
+
+def registration(tmp_path):
+    from dvvr_jupyter.kernel import current
+
+    return tmp_path / "runtime" / "dvvr" / f"kernel-{current().kernel_id}.json"
+
+
+def attach_tiny(session):
+    import tiny
+
+    session.attach(tiny.TinyTracked(), tiny.tiny_images(), name="tiny", class_names=tiny.CLASSES, input_size=(32, 36))
+
+
+def test_load_serves_with_secret_and_registers(ip, tmp_path, session, client_for, capsys):
+    from dvvr_jupyter.kernel import current
+
+    ip.run_line_magic("load_ext", "dvvr")
+    service = current()
+    assert service.running
+    assert "no Jupyter server runs this kernel" in capsys.readouterr().out
+
+    path = registration(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    entry = json.loads(path.read_text())
+    assert entry["pid"] == os.getpid() and entry["port"] == service.server.port
+    assert entry["kernel_id"] == f"pid-{os.getpid()}" and entry["name"] == entry["kernel_id"][:8]
+    assert (tmp_path / "runtime" / "dvvr" / "active").read_text() == entry["kernel_id"]
+
+    attach_tiny(session)
+    base = f"http://127.0.0.1:{entry['port']}/"
+    assert client_for(base).request("GET", "").status == 403
+    assert client_for(base, headers={"X-Dvvr-Secret": "wrong"}).request("GET", "network").status == 403
+    client = client_for(base, headers={"X-Dvvr-Secret": entry["secret"]})
+    state = client.start_up()
+    assert state["counts"]["nnetworks"] == 1
+    client.switch(0, state["networks"][0], {"mode": 1, "imageID": 0})
+    assert service.status()["clients"] == ["127.0.0.1"]
+
+    ip.run_line_magic("unload_ext", "dvvr")
+    assert not path.exists() and not service.running
+    assert not (tmp_path / "runtime" / "dvvr" / "active").exists()
+
+
+def test_attach_in_a_cell_shows_the_status(ip, capsys):
+    ip.run_line_magic("load_ext", "dvvr")
+    capsys.readouterr()
+    ip.run_cell(
+        "import tiny\nfrom dvvr_jupyter.kernel import current\n"
+        "current().session.attach(tiny.TinyTracked(), tiny.tiny_images(), name='tiny-cell', "
+        "input_size=(32, 36))"
+    )
+    out = capsys.readouterr().out
+    assert "networks: tiny-cell" in out
+    ip.run_cell("x = 1")  # nothing new attached: no output
+    assert capsys.readouterr().out == ""
+
+
+def test_magic_status_url_stop_start(ip, tmp_path, session, client_for, capsys):
+    from dvvr_jupyter.kernel import current
+
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    capsys.readouterr()
+    ip.run_line_magic("dvvr", "status")
+    out = capsys.readouterr().out
+    assert "networks: tiny" in out and "VR clients in the last minute: none" in out
+    with pytest.raises(UsageError, match="serve --port 5570"):
+        ip.run_line_magic("dvvr", "url")  # no Jupyter server runs this shell
+
+    # a Jupyter server's info file for our parent process: the URL goes through it
+    runtime = tmp_path / "runtime"
+    (runtime / f"jpserver-{os.getppid()}.json").write_text(
+        json.dumps({"url": "http://localhost:8888/user/demo/", "base_url": "/user/demo/"})
+    )
+    ip.run_line_magic("dvvr", "url")
+    url = capsys.readouterr().out.strip()
+    token_file = tmp_path / "data" / "dvvr" / "vr-token"
+    token = token_file.read_text()
+    assert url == f"http://localhost:8888/user/demo/dvvr/vr/{token}/"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and len(token) >= 32
+    ip.run_line_magic("dvvr", "rotate")
+    assert token_file.read_text() != token and token_file.read_text() in capsys.readouterr().out
+
+    ip.run_line_magic("dvvr", "name my-notebook")
+    assert json.loads(registration(tmp_path).read_text())["name"] == "my-notebook"
+    assert capsys.readouterr().out.strip().endswith("/s/my-notebook/")
+
+    ip.run_line_magic("dvvr", "stop")
+    assert not current().running and not registration(tmp_path).exists()
+    with pytest.raises(UsageError, match="%dvvr start"):
+        ip.run_line_magic("dvvr", "activate")
+    ip.run_line_magic("dvvr", "start")
+    assert current().running and registration(tmp_path).exists()
+    with pytest.raises(UsageError, match="invalid choice"):
+        ip.run_line_magic("dvvr", "bogus")
+
+
+def test_serve_directly(ip, session, client_for, capsys):
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    ip.run_line_magic("dvvr", "serve --port 0")
+    url = capsys.readouterr().out.strip().rsplit(" ", 1)[-1]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+    state = client_for(url).start_up()  # no secret on a direct server
+    assert state["counts"]["nnetworks"] == 1
+    with pytest.warns(UserWarning, match="anyone who can reach"):
+        ip.run_line_magic("dvvr", "serve --port 0 --host 0.0.0.0")
+
+
+def test_import_dvvr_stays_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, dvvr; assert 'torch' not in sys.modules and 'IPython' not in sys.modules, sys.modules.keys()"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_jupyter_server_side_never_imports_torch():
+    # The server extension runs in the Jupyter server: torch there would cost
+    # ~700 MB and seconds of start-up for every user.
+    import subprocess
+    import sys
+
+    code = ("import sys, dvvr_jupyter.serverext.handlers, dvvr_jupyter.serverext.app; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

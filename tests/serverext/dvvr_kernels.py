@@ -1,0 +1,84 @@
+"""Helpers for the Jupyter tests: the kernel code, a kernel driver, timing."""
+
+import asyncio
+import json
+import time
+from functools import partial
+
+from jupyter_client.blocking import BlockingKernelClient
+
+SETUP = """
+%load_ext dvvr
+import torch, dvvr, tiny
+model = tiny.TinyTracked()
+model.train()
+before = {k: v.clone() for k, v in model.state_dict().items()}
+dvvr.attach(model, tiny.tiny_images(), name="tiny", class_names=tiny.CLASSES, input_size=(32, 36))
+"""
+
+UNTOUCHED = """
+after = model.state_dict()
+assert model.training, "the model left train mode"
+assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before), "weights changed"
+"""
+
+
+class Kernel:
+    """A kernel of the Jupyter server under test, and a blocking client."""
+
+    def __init__(self, manager, kernel_id):
+        self.manager = manager
+        self.id = kernel_id
+        self.client = None
+        self.connect()
+
+    def connect(self):
+        if self.client is not None:
+            self.client.stop_channels()
+        self.client = BlockingKernelClient()
+        self.client.load_connection_info(self.manager.get_kernel(self.id).get_connection_info())
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    async def run(self, code: str, timeout: float = 120) -> str:
+        """Execute ``code``; the text of its outputs.  Raises on an error."""
+        outputs = []
+
+        def hook(msg):
+            content = msg["content"]
+            if msg["msg_type"] == "stream":
+                outputs.append(content["text"])
+            elif msg["msg_type"] in ("display_data", "execute_result"):
+                outputs.append(content["data"].get("text/plain", ""))
+                outputs.append(content["data"].get("text/html", ""))
+            elif msg["msg_type"] == "error":
+                outputs.append("\n".join(content["traceback"]))
+
+        run = partial(self.client.execute_interactive, code, timeout=timeout, output_hook=hook)
+        reply = await asyncio.get_running_loop().run_in_executor(None, run)
+        text = "\n".join(outputs)
+        assert reply["content"]["status"] == "ok", text
+        return text
+
+    async def restart(self):
+        await self.manager.restart_kernel(self.id)
+        self.connect()
+
+    async def shutdown(self):
+        self.client.stop_channels()
+        await self.manager.shutdown_kernel(self.id, now=True)
+
+
+async def in_thread(fn, *args):
+    """Blocking HTTP from the test must not block the server's loop (the same loop)."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def timed(client, method, resource, body=None):
+    began = time.perf_counter()
+    answer = await in_thread(partial(client.request, method, resource, body, timeout=10))
+    return answer, time.perf_counter() - began
+
+
+def body_of(error) -> dict:
+    return json.loads(error.response.body)

@@ -1,0 +1,129 @@
+"""The VR path through a real Jupyter server (pytest-jupyter's odd base_url
+``/a%40b/``) to a real kernel that ran ``%load_ext dvvr``."""
+
+import asyncio
+import json
+import time
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from dvvr_jupyter.protocol.client import VRClient
+
+from .dvvr_kernels import SETUP, UNTOUCHED, body_of, in_thread, timed
+
+pytestmark = pytest.mark.jupyter
+
+
+async def test_without_a_session_and_without_credentials(jp_fetch, jp_serverapp, vr_url, client_for):
+    # the sessions API and page keep Jupyter's auth
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_fetch("dvvr", "api", "sessions", headers={"Authorization": ""})
+    assert refused.value.code in (401, 403)
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_fetch("dvvr", "", headers={"Authorization": ""}, follow_redirects=False)
+    assert refused.value.code in (302, 401, 403)
+    assert json.loads((await jp_fetch("dvvr", "api", "sessions")).body) == []
+    page = await jp_fetch("dvvr", "")
+    assert b"%load_ext dvvr" in page.body and b"<svg" in page.body
+
+    # no kernel loaded dvvr: 503 JSON at once; the client's PUT is not stopped by XSRF
+    client = client_for(vr_url())
+    for method, resource in (("GET", ""), ("PUT", "network/0/prepareforinput")):
+        answer, seconds = await timed(client, method, resource, '{"mode": 1}' if method == "PUT" else None)
+        assert answer.status == 503 and seconds < 1.0
+        assert "run %load_ext dvvr" in answer.body["message"]
+    # a wrong capability: 404 JSON (the token file was created by the extension)
+    wrong = client_for(vr_url().replace("/dvvr/vr/", "/dvvr/vr/x"))
+    answer = await in_thread(wrong.request, "GET", "network")
+    assert answer.status == 404 and "%dvvr url" in answer.body["message"]
+
+
+def sequence(url):
+    client = VRClient(url)
+    try:
+        state = client.start_up()
+        for image_id in (0, 1):
+            client.switch(0, state["networks"][0], {"mode": 1, "imageID": image_id})
+        return state
+    finally:
+        client.close()
+
+
+async def test_notebook_model_in_the_headset(jp_fetch, jp_serverapp, jp_http_port, start_kernel, vr_url, client_for):
+    kernel = await start_kernel()
+    shown = await kernel.run(SETUP)
+    url = vr_url()
+    assert url.replace("127.0.0.1", "localhost") in shown  # %load_ext shows the VR URL
+    assert "<svg" in shown and "networks: tiny" in shown  # its QR code; attach showed the status
+    printed = (await kernel.run("%dvvr url")).strip()
+    assert printed == url.replace("127.0.0.1", "localhost")
+
+    state = await in_thread(sequence, url)
+    assert state["counts"] == {"nnetworks": 1, "ndatasets": 1, "nnoiseGenerators": 1}
+
+    sessions = json.loads((await jp_fetch("dvvr", "api", "sessions")).body)
+    assert [(s["kernel_id"], s["active"], s["networks"], s["clients"]) for s in sessions] == [
+        (kernel.id, True, ["tiny"], ["127.0.0.1"])
+    ]
+    assert sessions[0]["vr_url"] == url and sessions[0]["session_url"] == f"{url}s/{kernel.id[:8]}/"
+    name = sessions[0]["name"]
+    assert name == kernel.id[:8]
+    client = client_for(url)
+    assert (await in_thread(client.request, "GET", f"s/{name}/network")).status == 200
+    assert (await in_thread(client.request, "GET", "s/nobody/network")).status == 503
+    assert (await in_thread(client.request, "GET", "network/7")).status == 404  # the kernel's own answer
+    assert "VR clients in the last minute: 127.0.0.1" in await kernel.run("%dvvr status")
+
+    # a cell runs for seconds: the VR client is still answered fast
+    began = time.perf_counter()
+    kernel.client.execute("import time; time.sleep(4)")
+    await asyncio.sleep(0.3)
+    body = json.dumps({"mode": 1, "imageID": 2})
+    for method, resource, payload in [
+        ("PUT", "network/0/prepareforinput", body),
+        ("GET", "network/0/activation/layerid/1", None),
+        ("GET", "network/0/classificationresult", None),
+    ]:
+        answer, seconds = await timed(client, method, resource, payload)
+        assert answer.status == 200 and seconds < 1.0, (resource, seconds)
+    assert time.perf_counter() - began < 3.5, "the cell ended before the requests were checked"
+    await kernel.run("pass")  # waits for the sleeping cell too
+
+    await kernel.run(UNTOUCHED)
+
+    # restart: 503 until dvvr is loaded again, then the SAME URL works
+    await kernel.restart()
+    answer, seconds = await timed(client, "GET", "")
+    assert answer.status == 503 and seconds < 1.0
+    await kernel.run(SETUP)
+    assert (await in_thread(sequence, url))["counts"]["nnetworks"] == 1
+
+    # shutdown: 503 within a second, never a hang
+    await kernel.shutdown()
+    answer, seconds = await timed(client, "GET", "network")
+    assert answer.status == 503 and seconds < 1.0
+    assert json.loads((await jp_fetch("dvvr", "api", "sessions")).body) == []
+
+
+async def test_a_second_kernel_takes_over_and_activate_gives_back(jp_fetch, start_kernel, vr_url, client_for):
+    first, second = await start_kernel("work/first.ipynb"), await start_kernel()
+    await first.run("%load_ext dvvr")  # named after its notebook
+    await second.run("%load_ext dvvr\n%dvvr name second")
+    client = client_for(vr_url())
+
+    async def active():
+        sessions = json.loads((await jp_fetch("dvvr", "api", "sessions")).body)
+        return [s["name"] for s in sessions if s["active"]]
+
+    assert await active() == ["second"]
+    sessions = json.loads((await jp_fetch("dvvr", "api", "sessions")).body)
+    assert {(s["name"], s["notebook_path"]) for s in sessions} == {("first", "work/first.ipynb"), ("second", None)}
+    await first.run("%dvvr activate")
+    assert await active() == ["first"]
+    assert (await in_thread(client.request, "GET", "s/second/")).status == 200
+    await first.shutdown()
+    assert await active() == ["second"]  # the newest live session takes over
+    with pytest.raises(HTTPClientError) as missing:
+        await jp_fetch("dvvr", "vr", "x", "network", headers={"Authorization": ""})
+    assert missing.value.code == 404 and "message" in body_of(missing.value)
