@@ -50,7 +50,7 @@ def _serve(args) -> int:
         from .engine.session import Session
 
         session = Session(cache_dir=args.cache_dir)
-        networks = load_project(args.project, session)
+        networks = load_project(args.project, session, adopt=True)
         if args.featvis_steps is not None:
             for network in networks:
                 network.featvis.config = replace(network.featvis.config, steps=args.featvis_steps)

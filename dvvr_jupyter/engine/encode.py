@@ -56,6 +56,27 @@ def pil_to_base64_png(image: Image.Image) -> str:
     return png_base64(np.asarray(image.convert("RGB")))
 
 
+def _layer_array(activation: torch.Tensor) -> np.ndarray:
+    data = activation.detach().cpu().float().numpy()
+    if data.ndim == 1:
+        data = data.reshape(-1, 1, 1)
+    if not np.isfinite(data).all():
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    return data
+
+
+def _scale(data: np.ndarray) -> tuple[np.ndarray, int, float, float]:
+    # numpy, not torch: several layers encode at once on worker threads, and
+    # torch would run each op on its own intra-op pool on top of them.
+    low, high = float(data.min()), float(data.max())
+    span = high - low if high > low else 1.0
+    scaled = (data - np.float32(low)) * np.float32(255.0 / span)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    zero_value = int(round(min(max(-low * 255.0 / span, 0.0), 255.0)))
+    return scaled.astype(np.uint8), zero_value, low, high
+
+
 def to_uint8_layer(activation: torch.Tensor) -> tuple[np.ndarray, int]:
     """Scale one layer ([C, H, W] or [C]) to 0..255 with one min and max.
 
@@ -63,33 +84,54 @@ def to_uint8_layer(activation: torch.Tensor) -> tuple[np.ndarray, int]:
     where 0.0 lands on that scale (clamped to 0..255), as the client's colour
     map expects.
     """
-    data = activation.detach().float()
-    if data.dim() == 1:
-        data = data.reshape(-1, 1, 1)
-    low, high = float(data.min()), float(data.max())
-    span = high - low
-    if not np.isfinite(span) or span <= 0:
-        span = 1.0
-    scaled = ((data - low) * (255.0 / span)).round_().clamp_(0, 255).to(torch.uint8)
-    zero_value = int(round(min(max((0.0 - low) * 255.0 / span, 0.0), 255.0)))
-    return scaled.cpu().numpy(), zero_value
+    pixels, zero_value, _, _ = _scale(_layer_array(activation))
+    return pixels, zero_value
+
+
+def encode_layer(activation: torch.Tensor, bins: int = 16):
+    """Everything the client reads of one layer, from one pass over it:
+    ``(pngs, zero_value, histogram counts, bin centres)``."""
+    data = _layer_array(activation)
+    pixels, zero_value, low, high = _scale(data)
+    if high > low:
+        index = ((data - np.float32(low)) * np.float32(bins / (high - low))).astype(np.int64)
+        np.minimum(index, bins - 1, out=index)  # the maximum belongs to the last bin, as in numpy
+        counts = np.bincount(index.ravel(), minlength=bins)
+        edges = np.linspace(low, high, bins + 1)
+        centres = (edges[1:] + edges[:-1]) / 2
+        count_strings, bin_strings = [str(int(c)) for c in counts], [repr(float(c)) for c in centres]
+    else:
+        count_strings, bin_strings = histogram(activation, bins)
+    return gray_pngs_base64(pixels), zero_value, count_strings, bin_strings
 
 
 _IEND = _chunk(b"IEND", b"")
 _IDAT_CRC = zlib.crc32(b"IDAT")
+# Below this many bytes a zlib stream with one "stored" block is written by
+# hand: starting deflate costs more than the few bytes it could save.
+STORED_BELOW = 1024
+
+
+def _zlib_stored(raw: bytes) -> bytes:
+    size = len(raw)
+    return (b"\x78\x01\x01" + struct.pack("<HH", size, size ^ 0xFFFF) + raw
+            + struct.pack(">I", zlib.adler32(raw) & 0xFFFFFFFF))
 
 
 def gray_pngs_base64(pixels: np.ndarray) -> list[str]:
     """Base64 grayscale PNGs of uint8 images [N, H, W], sharing the per-layer
     work (scanline layout, header) so each image costs one zlib call."""
     count, height, width = pixels.shape
+    if count == 0:
+        return []
     rows = np.zeros((count, height, 1 + width), dtype=np.uint8)  # filter byte 0 per scanline
     rows[:, :, 1:] = pixels
     head = _PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-    pack, crc32, compress, b64 = struct.pack, zlib.crc32, zlib.compress, base64.b64encode
+    pack, crc32, b64 = struct.pack, zlib.crc32, base64.b64encode
+    compress = _zlib_stored if rows[0].nbytes < STORED_BELOW else (lambda raw: zlib.compress(raw, ZLIB_LEVEL))
     out = []
     for image in rows:
-        data = compress(image.tobytes(), ZLIB_LEVEL)
+        data = compress(image.tobytes())
         idat = pack(">I", len(data)) + b"IDAT" + data + pack(">I", crc32(data, _IDAT_CRC) & 0xFFFFFFFF)
         out.append(b64(head + idat + _IEND).decode("ascii"))
     return out

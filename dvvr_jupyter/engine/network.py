@@ -45,7 +45,7 @@ class Network:
 
     def __init__(self, model: nn.Module, *, name: str, dataset=None, class_names=None, transform=None,
                  input_size=None, softmax=None, track=None, device=None, pool: Executor,
-                 cache_dir: Path):
+                 cache_dir: Path, adopt: bool = False):
         if not isinstance(model, nn.Module):
             msg = f"attach() needs a torch.nn.Module, got {type(model).__name__}"
             raise TypeError(msg)
@@ -67,7 +67,7 @@ class Network:
             input_size = DEFAULT_INPUT_SIZE
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.pipeline = InputPipeline(transform, self.input_size)
-        self.shadow = ShadowModel(model, self.device)
+        self.shadow = ShadowModel(model, self.device, adopt=adopt)
         self._lock = threading.RLock()  # one forward pass at a time on the shadow
         self._result: Result | None = None
         self._input: tuple[torch.Tensor, dict] | None = None

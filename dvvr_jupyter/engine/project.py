@@ -46,8 +46,11 @@ def import_project(path):
     return module
 
 
-def load_project(path, session: Session) -> list:
-    """Attach everything a project defines to ``session``; returns the networks."""
+def load_project(path, session: Session, *, adopt: bool = False) -> list:
+    """Attach everything a project defines to ``session``; returns the networks.
+
+    ``adopt=True`` (``dvvr serve``): the project's models belong to the server,
+    which then keeps no second copy of their weights."""
     module = import_project(path)
     for name in ("get_dl_networks",):
         if not callable(getattr(module, name, None)):
@@ -69,5 +72,5 @@ def load_project(path, session: Session) -> list:
                 msg = f"network {kwargs.get('name', model.__class__.__name__)!r} names dataset {dataset}, but the project has {len(datasets)}"
                 raise IndexError(msg)
             dataset = datasets[dataset]
-        networks.append(session.attach(model, dataset, **kwargs))
+        networks.append(session.attach(model, dataset, adopt=adopt, **kwargs))
     return networks

@@ -95,10 +95,9 @@ class Result:
         return tensor
 
     def _answers_for(self, layer_id: int, tensor: torch.Tensor) -> tuple[str, str]:
-        pngs, zero_value = encode.layer_pngs(tensor)
+        pngs, zero_value, counts, bins = encode.encode_layer(tensor)
         activation = json.dumps({"tensors": pngs, "networkid": self.network_id, "layerID": layer_id,
                                  "zeroValue": zero_value, "mode": "Activation"})
-        counts, bins = encode.histogram(tensor)
         histogram = json.dumps({"networkid": self.network_id, "layer_id": layer_id, "counts": counts, "bins": bins})
         return activation, histogram
 

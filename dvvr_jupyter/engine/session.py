@@ -70,12 +70,15 @@ class Session:
         return generator
 
     def attach(self, model, dataset=None, *, name=None, class_names=None, transform=None, input_size=None,
-               softmax=None, track=None, device=None) -> Network:
+               softmax=None, track=None, device=None, adopt: bool = False) -> Network:
+        """Register ``model``; see ``dvvr.attach``.  ``adopt=True`` (``dvvr
+        serve``) lets the engine use the model object itself instead of a
+        private copy: only for models nobody else holds or trains."""
         wrapped = self.add_dataset(dataset, class_names) if dataset is not None else None
         name = name or type(model).__name__
         network = Network(model, name=name, dataset=wrapped, class_names=class_names, transform=transform,
                           input_size=input_size, softmax=softmax, track=track, device=device, pool=self.pool,
-                          cache_dir=self.cache_dir)
+                          cache_dir=self.cache_dir, adopt=adopt)
         with self._lock:
             if not self.noise_generators:
                 self.noise_generators.append(NoiseGenerator(network.input_size))

@@ -32,9 +32,10 @@ def _signature(state: dict) -> list:
 class ShadowModel:
     """A private eval-mode copy of ``live`` that follows its weights."""
 
-    def __init__(self, live: nn.Module, device: torch.device):
+    def __init__(self, live: nn.Module, device: torch.device, *, adopt: bool = False):
         self.live = live
         self.device = device
+        self.adopt = adopt
         self.lock = threading.RLock()
         self.model = self._copy()
         self._state_signature = _signature(self.model.state_dict())
@@ -42,11 +43,22 @@ class ShadowModel:
         self.generation = 0
 
     def _copy(self) -> nn.Module:
+        if self.adopt:
+            # The model belongs to the server (``dvvr serve`` built it from a
+            # project and nobody else holds it): no second copy in memory.
+            clone = self.live
+        else:
+            clone = self._deepcopy()
+        return self._prepare(clone)
+
+    def _deepcopy(self) -> nn.Module:
         try:
-            clone = copy.deepcopy(self.live)
+            return copy.deepcopy(self.live)
         except Exception as exc:  # noqa: BLE001 - any failure means "cannot copy"
             msg = f"cannot copy the model to inspect it without touching it ({type(exc).__name__}: {exc})"
             raise TypeError(msg) from exc
+
+    def _prepare(self, clone: nn.Module) -> nn.Module:
         clone = clone.to(self.device)
         clone.eval()
         for module in clone.modules():
@@ -71,6 +83,8 @@ class ShadowModel:
         Tensors are compared rather than trusting version counters: code that
         writes through ``param.data`` changes weights without bumping them.
         """
+        if self.adopt:
+            return False  # the shadow is the model itself
         with self.lock, torch.no_grad():
             live_state = self.live.state_dict()
             if _signature(live_state) != self._state_signature:
