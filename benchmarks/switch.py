@@ -8,6 +8,8 @@ For each project, start ``dvvr serve`` in a subprocess and measure:
   and the bytes of one switch;
 - floor, measured in this process in the same run: the bare forward pass plus
   encoding every tracked channel once (sequentially);
+- http only: the same burst again with every answer already computed (what
+  HTTP and JSON cost on their own, client included);
 - peak RSS of the server process (VmHWM).
 
 Run: python benchmarks/switch.py [--switches 15]
@@ -106,6 +108,8 @@ def bench(project: Path, env: dict, switches: int, port: int) -> dict:
         n_images = state["datasets"][0]["len"]
         client.switch(0, layers, {"mode": 1, "imageID": 0})  # warm-up
         runs = [client.switch(0, layers, {"mode": 1, "imageID": (i + 1) % n_images}) for i in range(switches)]
+        # The protocol's own cost: every request of a refresh again, all answers already computed.
+        http_only = statistics.median(client.refresh(0, layers).seconds for _ in range(switches))
         client.close()
         rss = peak_rss_mb(proc.pid)
     finally:
@@ -116,6 +120,7 @@ def bench(project: Path, env: dict, switches: int, port: int) -> dict:
     return {"project": project.name, "layers": len(layers), "requests": runs[0].requests,
             "first_answer_s": round(first, 2), "loaded_s": round(loaded, 2),
             "switch_median_ms": round(median * 1000, 1), "floor_ms": round(floor * 1000, 1),
+            "http_only_ms": round(http_only * 1000, 1),
             "ratio": round(median / floor, 2), "bytes_per_switch": runs[0].nbytes, "peak_rss_mb": round(rss)}
 
 
@@ -132,7 +137,7 @@ def main() -> None:
         rows.append(bench(REPO / "projects" / "caltech101", caltech, args.switches, args.port + 1))
     print(f"$ python benchmarks/switch.py --switches {args.switches}   ({os.cpu_count()} CPUs)")
     header = ["project", "layers", "requests", "first_answer_s", "loaded_s", "switch_median_ms", "floor_ms", "ratio",
-              "bytes_per_switch", "peak_rss_mb"]
+              "http_only_ms", "bytes_per_switch", "peak_rss_mb"]
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row[h]) for h in header))

@@ -49,7 +49,7 @@ def _serve(args) -> int:
         from .engine.project import load_project
         from .engine.session import Session
 
-        session = Session(cache_dir=args.cache_dir)
+        session = Session(cache_dir=args.cache_dir, workers=args.workers)
         networks = load_project(args.project, session, adopt=True)
         if args.featvis_steps is not None:
             for network in networks:
@@ -90,6 +90,8 @@ def main(argv=None) -> int:
     serve.add_argument("--token", default=None,
                        help="capability in the URL path (http://host:port/<token>/); 'random' makes one")
     serve.add_argument("--cache-dir", default=None, help="where feature visualizations and exports go")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="threads that compute and encode answers (default: CPU count + 2, at most 8)")
     serve.add_argument("--featvis-steps", type=int, default=None,
                        help="gradient steps per feature visualization (default 96; fewer is faster on a CPU)")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")

@@ -1,0 +1,483 @@
+"""The Jupyter path: proxy overhead, latency while a cell trains, and the
+training slowdown a connected VR client causes.
+
+Starts a real Jupyter server (subprocess, base_url ``/user/bench/``, the
+dvvr extension enabled, isolated runtime/data/config dirs), starts a kernel
+through its REST API and drives it with jupyter_client; the kernel runs
+``%load_ext dvvr`` + ``dvvr.load_project("projects/demo")`` and attaches a
+torchvision resnet18(num_classes=10) that it trains (64x64, batch 16, SGD).
+Then, every comparison measured side by side in this run:
+
+1. proxy overhead: the VR client's input switch (``VRClient.switch``, same
+   images) through Jupyter (``{base_url}dvvr/vr/<token>/``) vs direct to the
+   kernel's loopback port (with its secret header), interleaved A B / B A,
+   median each and the ratio (goal <= 1.10); the same for a bare
+   ``GET network`` and for the whole start-up sequence;
+2. latency while a training cell runs (~8 s, not awaited): ``GET network``
+   and a full switch of the demo network through Jupyter, median/p95, idle
+   vs during training (only samples inside the training loop's window);
+3. training-step slowdown: the same loop (fixed steps, after warm-up) with
+   no client vs while a client thread here switches continuously through
+   Jupyter, on the trained (attached) network, whose live weights the engine
+   copies on every switch, and on the demo network; and while a client only
+   polls ``GET network/1/classificationresult`` at 10 Hz.  Rounds of
+   none/attached/none/demo/none/poll; median step time each and the
+   slowdown vs no client (goal <= 5 %).  torch.set_num_threads is the same
+   in every variant.  A switch burns CPU the training would use: on a
+   machine with few cores that is contention for cores, not locking.
+
+Run: python benchmarks/jupyter.py [--rounds 10] [--train-rounds 3] [--steps 25] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from dvvr_jupyter.protocol.client import VRClient  # noqa: E402
+from dvvr_jupyter.protocol.headers import SECRET_HEADER  # noqa: E402
+
+BASE_URL = "/user/bench/"
+
+SETUP = """
+%load_ext dvvr
+import json, time
+import numpy as np, torch, torchvision, dvvr
+from PIL import Image
+torch.set_num_threads({threads})
+dvvr.load_project({project!r})
+torch.manual_seed(0)
+bench_model = torchvision.models.resnet18(num_classes=10)
+bench_model.train()
+bench_opt = torch.optim.SGD(bench_model.parameters(), lr=0.01, momentum=0.9)
+bench_x, bench_y = torch.randn(16, 3, 64, 64), torch.randint(0, 10, (16,))
+_rng = np.random.default_rng(0)
+bench_images = [(Image.fromarray((_rng.random((64, 64, 3)) * 255).astype(np.uint8)), i % 10) for i in range(8)]
+dvvr.attach(bench_model, bench_images, name="resnet18 (training)", class_names=[f"class {{i}}" for i in range(10)],
+            input_size=(64, 64))
+
+def bench_step():
+    bench_opt.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.cross_entropy(bench_model(bench_x), bench_y)
+    loss.backward()
+    bench_opt.step()
+
+def bench_train(steps=None, seconds=None, warmup=3):
+    for _ in range(warmup):
+        bench_step()
+    times, began = [], time.perf_counter()
+    start_wall = time.time()
+    while len(times) < (steps or 100000) and (seconds is None or time.perf_counter() - began < seconds):
+        t = time.perf_counter()
+        bench_step()
+        times.append(time.perf_counter() - t)
+    print("BENCH " + json.dumps({{"times": times, "start": start_wall, "end": time.time(),
+                                 "threads": torch.get_num_threads()}}))
+
+print("BENCH " + json.dumps({{"threads": torch.get_num_threads(), "networks": [n.name for n in dvvr.networks()]}}))
+"""
+
+
+# --- small helpers -----------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def median_ms(values) -> float:
+    return round(statistics.median(values) * 1000, 1) if values else float("nan")
+
+
+def p95_ms(values) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)] * 1000, 1)
+
+
+def wait_file(path: Path, deadline: float) -> Path:
+    while time.time() < deadline:
+        if path.exists():
+            return path
+        time.sleep(0.05)
+    raise TimeoutError(f"{path} did not appear")
+
+
+class JupyterServer:
+    """``python -m jupyter_server`` in a subprocess with isolated dirs."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.port = free_port()
+        self.token = secrets.token_hex(24)
+        self.runtime = tmp / "runtime"
+        self.data = tmp / "data"
+        config = tmp / "config"
+        root = tmp / "root"
+        for folder in (self.runtime, self.data, config, root, tmp / "ipython"):
+            folder.mkdir(parents=True)
+        (config / "jupyter_server_config.json").write_text(
+            json.dumps({"ServerApp": {"jpserver_extensions": {"dvvr_jupyter.serverext": True}}}))
+        env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.runtime), "JUPYTER_DATA_DIR": str(self.data),
+               "JUPYTER_CONFIG_DIR": str(config), "IPYTHONDIR": str(tmp / "ipython"),
+               "DVVR_CACHE_DIR": str(tmp / "dvvr-cache"), "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        self.env = env
+        self.log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
+             f"--IdentityProvider.token={self.token}", f"--ServerApp.base_url={BASE_URL}",
+             f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+             *(["--allow-root"] if os.geteuid() == 0 else [])],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root)
+        self.base = f"http://127.0.0.1:{self.port}{BASE_URL}"
+
+    def api(self, method: str, path: str, body: dict | None = None, timeout: float = 30):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Authorization": f"token {self.token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def wait_ready(self, timeout: float = 90) -> float:
+        began = time.time()
+        while time.time() - began < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the Jupyter server exited ({self.proc.returncode}); see {self.tmp}/server.log")
+            try:
+                self.api("GET", "api/status", timeout=2)
+                return time.time() - began
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.1)
+        raise TimeoutError("the Jupyter server did not answer")
+
+    def vr_url(self) -> str:
+        token = wait_file(self.data / "dvvr" / "vr-token", time.time() + 10).read_text().strip()
+        return f"{self.base}dvvr/vr/{token}/"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.api("POST", "api/shutdown", timeout=5)
+            except (OSError, urllib.error.URLError):
+                pass
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(5)
+        self.log.close()
+
+
+class Kernel:
+    """A kernel of that server, driven by a BlockingKernelClient."""
+
+    def __init__(self, server: JupyterServer):
+        from jupyter_client.blocking import BlockingKernelClient
+
+        self.server = server
+        self.id = server.api("POST", "api/kernels", {"name": "python3"})["id"]
+        connection = wait_file(server.runtime / f"kernel-{self.id}.json", time.time() + 60)
+        self.client = BlockingKernelClient()
+        self.client.load_connection_file(str(connection))
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=90)
+
+    def run(self, code: str, timeout: float = 180) -> list[dict]:
+        """Execute ``code``; the ``BENCH {json}`` lines it printed.  Raises on an error."""
+        outputs = []
+
+        def hook(msg):
+            content = msg["content"]
+            if msg["msg_type"] == "stream":
+                outputs.append(content["text"])
+            elif msg["msg_type"] == "error":
+                outputs.append("\n".join(content["traceback"]))
+
+        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
+        text = "".join(outputs)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"kernel cell failed:\n{text}")
+        return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("BENCH ")]
+
+    def registration(self) -> dict:
+        path = wait_file(self.server.runtime / "dvvr" / f"kernel-{self.id}.json", time.time() + 10)
+        return json.loads(path.read_text())
+
+    def shutdown(self) -> None:
+        try:
+            self.client.stop_channels()
+        finally:
+            try:
+                self.server.api("DELETE", f"api/kernels/{self.id}", timeout=20)
+            except (OSError, urllib.error.URLError):
+                pass
+
+
+# --- the measurements -----------------------------------------------------------------
+def proxy_overhead(jupyter_url: str, direct_url: str, secret: str, rounds: int) -> dict:
+    headers = {SECRET_HEADER: secret}
+    make = {"jupyter": lambda: VRClient(jupyter_url), "direct": lambda: VRClient(direct_url, headers=headers)}
+    orders = [("jupyter", "direct"), ("direct", "jupyter")]
+
+    startup = {"jupyter": [], "direct": []}
+    state = None
+    for r in range(3):
+        for way in orders[r % 2]:
+            client = make[way]()
+            began = time.perf_counter()
+            state = client.start_up()
+            startup[way].append(time.perf_counter() - began)
+            client.close()
+
+    clients = {way: make[way]() for way in make}
+    layers = state["networks"][0]
+    n_images = state["datasets"][0]["len"]
+    for way in clients:  # warm-up: connections, caches
+        for i in range(2):
+            clients[way].switch(0, layers, {"mode": 1, "imageID": i % n_images})
+    get = {"jupyter": [], "direct": []}
+    for r in range(max(20, rounds * 2)):
+        for way in orders[r % 2]:
+            get[way].append(clients[way].request("GET", "network", timeout=10).seconds)
+    switch = {"jupyter": [], "direct": []}
+    requests = nbytes = 0
+    for r in range(rounds):
+        for way in orders[r % 2]:
+            stats = clients[way].switch(0, layers, {"mode": 1, "imageID": r % n_images})
+            switch[way].append(stats.seconds)
+            requests, nbytes = stats.requests, stats.nbytes
+    for client in clients.values():
+        client.close()
+    out = {"requests_per_switch": requests, "bytes_per_switch": nbytes, "switches_each": rounds}
+    for name, samples in (("switch", switch), ("get_network", get), ("startup", startup)):
+        j, d = statistics.median(samples["jupyter"]), statistics.median(samples["direct"])
+        out[name] = {"jupyter_ms": round(j * 1000, 1), "direct_ms": round(d * 1000, 1),
+                     "ratio": round(j / d, 3), "added_ms": round((j - d) * 1000, 1)}
+    return out, state
+
+
+def sample_loop(client: VRClient, layers: list, n_images: int, until, max_iters: int):
+    """Repeatedly: 4 x GET network, then a full switch of network 0; (t0, t1, kind, seconds)."""
+    samples = []
+    for i in range(max_iters):
+        if until():
+            break
+        for _ in range(4):
+            t0 = time.time()
+            seconds = client.request("GET", "network", timeout=30).seconds
+            samples.append((t0, time.time(), "get", seconds))
+        t0 = time.time()
+        seconds = client.switch(0, layers, {"mode": 1, "imageID": i % n_images}).seconds
+        samples.append((t0, time.time(), "switch", seconds))
+    return samples
+
+
+def latency_during_training(kernel: Kernel, jupyter_url: str, state: dict, idle_iters: int, seconds: float) -> dict:
+    client = VRClient(jupyter_url)
+    layers, n_images = state["networks"][0], state["datasets"][0]["len"]
+    idle = sample_loop(client, layers, n_images, lambda: False, idle_iters)
+
+    result, errors = {}, []
+
+    def train():
+        try:
+            result["train"] = kernel.run(f"bench_train(seconds={seconds})", timeout=seconds + 120)[0]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    trainer = threading.Thread(target=train, daemon=True)
+    trainer.start()
+    deadline = time.time() + seconds + 120
+    busy = sample_loop(client, layers, n_images, lambda: not trainer.is_alive() or time.time() > deadline, 10000)
+    trainer.join(max(0.0, deadline - time.time()))
+    client.close()
+    if errors:
+        raise errors[0]
+    if "train" not in result:
+        raise TimeoutError("the training cell did not finish")
+    window = (result["train"]["start"], result["train"]["end"])
+    during = [s for s in busy if s[0] >= window[0] and s[1] <= window[1]]
+
+    def pick(samples, kind):
+        return [s[3] for s in samples if s[2] == kind]
+
+    out = {"training_s": round(window[1] - window[0], 1), "training_steps": len(result["train"]["times"]),
+           "training_step_ms": median_ms(result["train"]["times"])}
+    for kind, label in (("get", "get_network"), ("switch", "switch")):
+        a, b = pick(idle, kind), pick(during, kind)
+        out[label] = {"idle_n": len(a), "idle_median_ms": median_ms(a), "idle_p95_ms": p95_ms(a),
+                      "training_n": len(b), "training_median_ms": median_ms(b), "training_p95_ms": p95_ms(b)}
+    return out
+
+
+class ClientLoad:
+    """A client thread here: continuous switches through Jupyter, or polling."""
+
+    def __init__(self, url: str, kind: str, state: dict):
+        self.client = VRClient(url)
+        self.kind = kind
+        self.state = state
+        self.stop = threading.Event()
+        self.done = 0
+        self.error = None
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        try:
+            i = 0
+            while not self.stop.is_set():
+                if self.kind == "switch_attached":  # the trained resnet18: network 1, its images: dataset 1
+                    layers, n = self.state["networks"][1], self.state["datasets"][1]["len"]
+                    self.client.switch(1, layers, {"mode": 1, "datasetID": 1, "imageID": i % n})
+                elif self.kind == "switch_demo":
+                    layers, n = self.state["networks"][0], self.state["datasets"][0]["len"]
+                    self.client.switch(0, layers, {"mode": 1, "datasetID": 0, "imageID": i % n})
+                else:  # poll at 10 Hz
+                    self.client.get("network/1/classificationresult", timeout=30)
+                    self.stop.wait(0.1)
+                self.done += 1
+                i += 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            self.error = exc
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(120)
+        self.client.close()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
+def training_slowdown(kernel: Kernel, jupyter_url: str, state: dict, rounds: int, steps: int) -> dict:
+    order = ["none", "switch_attached", "none", "switch_demo", "none", "poll_cls"]
+    times = {kind: [] for kind in order}
+    client_ops = {kind: 0 for kind in order}
+    run_seconds = {kind: 0.0 for kind in order}
+    code = f"bench_train(steps={steps})"
+    for _ in range(rounds):
+        for kind in order:
+            if kind == "none":
+                res = kernel.run(code, timeout=300)[0]
+            else:
+                with ClientLoad(jupyter_url, kind, state) as load:
+                    time.sleep(0.3)  # the client is mid-flight before the loop starts
+                    res = kernel.run(code, timeout=300)[0]
+                client_ops[kind] += load.done
+            times[kind].extend(res["times"])
+            run_seconds[kind] += res["end"] - res["start"]
+    base = statistics.median(times["none"])
+    out = {"steps_per_run": steps, "rounds": rounds}
+    for kind in order:
+        med = statistics.median(times[kind])
+        out[kind] = {"step_median_ms": round(med * 1000, 1), "step_mean_ms": round(statistics.fmean(times[kind]) * 1000, 1),
+                     "steps": len(times[kind]), "slowdown_pct": round((med / base - 1) * 100, 1),
+                     "client_ops_per_s": round(client_ops[kind] / run_seconds[kind], 2) if kind != "none" else 0}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10, help="switches each way for the proxy overhead")
+    parser.add_argument("--train-rounds", type=int, default=3, help="rounds of none/attached/none/demo/none/poll")
+    parser.add_argument("--steps", type=int, default=25, help="training steps per timed run")
+    parser.add_argument("--train-seconds", type=float, default=8.0, help="the training cell of the latency part")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch.set_num_threads in the kernel")
+    args = parser.parse_args()
+
+    began = time.time()
+    figures: dict = {"cpus": os.cpu_count(), "torch_threads": args.threads}
+    with tempfile.TemporaryDirectory(prefix="dvvr-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        server = JupyterServer(tmp)
+        kernel = None
+        try:
+            figures["server_ready_s"] = round(server.wait_ready(), 1)
+            t = time.time()
+            kernel = Kernel(server)
+            figures["kernel_ready_s"] = round(time.time() - t, 1)
+            t = time.time()
+            info = kernel.run(SETUP.format(threads=args.threads, project=str(REPO / "projects" / "demo")), timeout=300)[0]
+            figures["setup_s"] = round(time.time() - t, 1)
+            figures["kernel_torch_threads"] = info["threads"]
+            figures["networks"] = info["networks"]
+            entry = kernel.registration()
+            jupyter_url, direct_url = server.vr_url(), f"http://127.0.0.1:{entry['port']}/"
+
+            figures["proxy"], state = proxy_overhead(jupyter_url, direct_url, entry["secret"], args.rounds)
+            figures["latency"] = latency_during_training(kernel, jupyter_url, state, idle_iters=max(4, args.rounds // 2),
+                                                         seconds=args.train_seconds)
+            figures["slowdown"] = training_slowdown(kernel, jupyter_url, state, args.train_rounds, args.steps)
+        except BaseException:
+            log = tmp / "server.log"
+            if log.exists():
+                sys.stderr.write("--- Jupyter server log (tail) ---\n" + log.read_text(errors="replace")[-4000:])
+            raise
+        finally:
+            if kernel is not None:
+                kernel.shutdown()
+            server.stop()
+    figures["total_s"] = round(time.time() - began, 1)
+
+    p, lat, slow = figures["proxy"], figures["latency"], figures["slowdown"]
+    print(f"$ python benchmarks/jupyter.py --rounds {args.rounds} --train-rounds {args.train_rounds} "
+          f"--steps {args.steps} --threads {args.threads}   ({os.cpu_count()} CPUs, torch threads in the kernel: "
+          f"{figures['kernel_torch_threads']}, total {figures['total_s']} s)")
+    print(f"server ready {figures['server_ready_s']} s, kernel ready {figures['kernel_ready_s']} s, "
+          f"%load_ext + demo + attach {figures['setup_s']} s; networks: {figures['networks']}")
+    print()
+    print(f"1. proxy overhead (demo network, {p['requests_per_switch']} requests / "
+          f"{p['bytes_per_switch'] / 1e6:.2f} MB per switch, {p['switches_each']} each, interleaved)")
+    print("what | through Jupyter ms | direct ms | ratio | added ms")
+    for name in ("switch", "get_network", "startup"):
+        row = p[name]
+        print(f"{name} | {row['jupyter_ms']} | {row['direct_ms']} | {row['ratio']} | {row['added_ms']}")
+    print("goal: switch ratio <= 1.10")
+    print()
+    print(f"2. latency through Jupyter while a cell trains resnet18 ({lat['training_steps']} steps in "
+          f"{lat['training_s']} s, {lat['training_step_ms']} ms/step)")
+    print("request | idle n | idle median ms | idle p95 ms | training n | training median ms | training p95 ms")
+    for name in ("get_network", "switch"):
+        row = lat[name]
+        print(f"{name} | {row['idle_n']} | {row['idle_median_ms']} | {row['idle_p95_ms']} | {row['training_n']} | "
+              f"{row['training_median_ms']} | {row['training_p95_ms']}")
+    print()
+    print(f"3. training-step slowdown ({slow['rounds']} rounds x {slow['steps_per_run']} steps, interleaved)")
+    print("client | step median ms | step mean ms | steps | slowdown % | client ops/s")
+    for kind in ("none", "switch_attached", "switch_demo", "poll_cls"):
+        row = slow[kind]
+        print(f"{kind} | {row['step_median_ms']} | {row['step_mean_ms']} | {row['steps']} | {row['slowdown_pct']} | "
+              f"{row['client_ops_per_s']}")
+    print("goal: slowdown <= 5 %")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
