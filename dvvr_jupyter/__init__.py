@@ -16,6 +16,7 @@ _EXPORTS = {
     "load_project": ".api",
     "refresh": ".api",
     "networks": ".api",
+    "watch": ".api",
     "TrackerModule": ".engine.tracker",
     "Dataset": ".engine.datasets",
     "ImageFolder": ".engine.datasets",

@@ -42,5 +42,16 @@ def refresh():
     return [network.refresh() for network in default_session().networks]
 
 
+def watch(every_n_steps: int = 10, networks=None):
+    """Keep the VR view following a training loop: call ``.step()`` on the
+    returned watcher after each optimizer step; every ``every_n_steps`` the
+    attached networks (or ``networks``) are recomputed with the new weights,
+    in the background."""
+    from .engine.watch import Watcher
+
+    session = default_session()
+    return Watcher(session.networks if networks is None else networks, every_n_steps, session.pool)
+
+
 def networks():
     return list(default_session().networks)

@@ -117,19 +117,27 @@ class Network:
                 "networkid": self.network_id, "layer_id_to_output_index": output_index}
 
     # --- inputs and results --------------------------------------------------
-    def compute(self, tensor: torch.Tensor | None = None, description: dict | None = None) -> Result:
+    def sync_weights(self) -> None:
+        """Copy the live weights into the engine's copy now."""
+        with self._lock, self.shadow.lock:
+            if self.shadow.sync():
+                log.info("network %r changed structure: tracking it anew", self.name)
+                self._build_tracking()
+
+    def compute(self, tensor: torch.Tensor | None = None, description: dict | None = None, *,
+                sync: bool = True) -> Result:
         """Run one forward pass with the live weights and make it current.
 
-        ``tensor`` (network input [3, H, W]) defaults to the current input.
+        ``tensor`` (network input [3, H, W]) defaults to the current input;
+        ``sync=False`` uses the weights copied at the last sync.
         """
         with self._lock:
             if tensor is None:
                 tensor, description = self._input if self._input else (self._default_input())
             tensor = self.pipeline.fit(tensor.detach().float().cpu())
+            if sync:
+                self.sync_weights()
             with self.shadow.lock:
-                if self.shadow.sync():
-                    log.info("network %r changed structure: tracking it anew", self.name)
-                    self._build_tracking()
                 batch = tensor.unsqueeze(0).to(self.device)
                 with torch.no_grad():
                     output, activations = self.capture.run(self.shadow.model, batch)

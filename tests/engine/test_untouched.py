@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import tiny
 import torch
 import torchvision
@@ -92,3 +93,28 @@ def test_training_between_requests_is_followed_not_disturbed(session):
     for key, value in model.state_dict().items():
         assert torch.equal(value, reference[key])
     assert model.training and all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
+def test_watch_follows_training_without_touching_it(session):
+    from dvvr_jupyter.engine.watch import Watcher
+
+    model = tiny.TinyTracked().train()
+    network = session.attach(model, tiny.tiny_images(), class_names=tiny.CLASSES, input_size=(32, 36))
+    first = network.result().input_id
+    watcher = Watcher([network], every_n_steps=3, pool=session.pool)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(1, 8):
+        loss = model(torch.randn(4, 3, 32, 36)).logsumexp(1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        watcher.step()
+        if step == 6:
+            weights_at_6 = model.conv1.weight.detach().clone()
+    watcher.wait(30)
+    assert watcher.refreshes == 2 and network.result().input_id > first
+    assert torch.equal(network.shadow.model.conv1.weight, weights_at_6)  # copied between steps, not torn
+    assert not torch.equal(model.conv1.weight, weights_at_6)  # ...while training went on
+    assert model.training
+    with pytest.raises(ValueError, match="every_n_steps"):
+        Watcher([network], every_n_steps=0, pool=session.pool)
