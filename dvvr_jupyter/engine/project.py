@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 from .session import Session
@@ -30,12 +31,22 @@ def project_file(path) -> Path:
     return path.resolve()
 
 
-def import_project(path):
-    """Execute a project file as a module of its own and return it."""
-    file = project_file(path)
+def import_file(file, *, fresh: bool = False) -> types.ModuleType:
+    """Import a ``.py`` file by path as a module of its own (once per path).
+
+    Projects load their sibling files with it (``dvvr.import_file(here /
+    "model.py")``): unlike ``import model`` it needs no ``sys.path`` change
+    and cannot collide with another project's ``model.py``.
+    """
+    file = Path(file).resolve()
     digest = hashlib.sha1(str(file).encode()).hexdigest()[:10]
-    module_name = f"dvvr_project_{file.parent.name.replace('-', '_')}_{digest}"
+    module_name = f"dvvr_file_{file.stem}_{digest}"
+    if module_name in sys.modules and not fresh:
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None:
+        msg = f"cannot import {str(file)!r}: not a Python file"
+        raise ImportError(msg)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -44,6 +55,11 @@ def import_project(path):
         sys.modules.pop(module_name, None)
         raise
     return module
+
+
+def import_project(path) -> types.ModuleType:
+    """Execute a project file as a module of its own and return it."""
+    return import_file(project_file(path), fresh=True)  # new models on every load
 
 
 def load_project(path, session: Session, *, adopt: bool = False) -> list:

@@ -7,7 +7,6 @@ sub-folder per class; ``BACKGROUND_Google`` is skipped) and optionally
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -18,13 +17,6 @@ import dvvr
 
 INPUT_SIZE = (150, 175)
 _HERE = Path(__file__).resolve().parent
-
-
-def _resnet_module():
-    spec = importlib.util.spec_from_file_location("dvvr_caltech101_resnet", _HERE / "resnet.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _folder() -> Path:
@@ -49,7 +41,7 @@ def get_datasets():
 
 
 def get_dl_networks():
-    model = _resnet_module().ResNet(blocks=(2, 1, 1, 1), n_classes=len(get_datasets()[0].class_names))
+    model = dvvr.import_file(_HERE / "resnet.py").ResNet(blocks=(2, 1, 1, 1), n_classes=len(get_datasets()[0].class_names))
     weights = os.environ.get("CALTECH101_WEIGHTS")
     if weights:
         if not Path(weights).is_file():

@@ -8,8 +8,6 @@ Nothing is downloaded.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import dvvr
@@ -17,28 +15,8 @@ import dvvr
 _HERE = Path(__file__).resolve().parent
 
 
-def _load_sibling(filename: str, module_name: str):
-    """Import ``filename`` from this folder under a unique module name.
-
-    Loading by path (instead of ``import model``) works however the loader runs
-    this file and cannot collide with other projects' ``model.py``.
-    """
-    module = sys.modules.get(module_name)
-    if module is not None and Path(getattr(module, "__file__", "")).resolve() == _HERE / filename:
-        return module
-    spec = importlib.util.spec_from_file_location(module_name, _HERE / filename)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
-
-
-_model = _load_sibling("model.py", "dvvr_demo_model")
-_photos = _load_sibling("photos.py", "dvvr_demo_photos")
+_model = dvvr.import_file(_HERE / "model.py")
+_photos = dvvr.import_file(_HERE / "photos.py")
 
 NETWORK_NAME = "EfficientNet-Lite0 (ImageNet)"
 DATASET_NAME = "Demo photos"
