@@ -17,6 +17,7 @@ _EXPORTS = {
     "refresh": ".api",
     "networks": ".api",
     "watch": ".api",
+    "detach": ".api",
     "import_file": ".engine.project",
     "TrackerModule": ".engine.tracker",
     "Dataset": ".engine.datasets",

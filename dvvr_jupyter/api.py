@@ -53,5 +53,11 @@ def watch(every_n_steps: int = 10, networks=None):
     return Watcher(session.networks if networks is None else networks, every_n_steps, session.pool)
 
 
+def detach(network) -> None:
+    """Stop showing ``network`` (the handle ``attach`` returned); the ids of
+    later networks move down by one."""
+    default_session().detach(network)
+
+
 def networks():
     return list(default_session().networks)

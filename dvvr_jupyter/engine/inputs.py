@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -82,6 +80,3 @@ class InputPipeline:
         mean, std = (torch.tensor(v, device=pixels.device).view(-1, 1, 1) for v in self.normalize)
         return (pixels - mean) / std
 
-
-def mean_std(normalize) -> tuple[Sequence[float] | None, Sequence[float] | None]:
-    return (None, None) if normalize is None else normalize

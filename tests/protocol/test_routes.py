@@ -131,3 +131,16 @@ def test_feature_visualization_does_not_block_other_requests(client, tiny_sessio
     assert not pending.done()  # still visualising while the switch was answered
     network.featvis.delete()  # cancels the job
     assert pending.exception(timeout=60) is not None
+
+
+def test_attach_again_replaces_and_detach_removes(client, tiny_session):
+    import tiny
+
+    network = tiny_session.networks[0]
+    again = tiny_session.attach(network.model, tiny_session.datasets[0], name="tiny", input_size=(32, 36))
+    assert again.network_id == 0 and client.get("network")["nnetworks"] == 1  # re-running a cell: same id
+    other = tiny_session.attach(tiny.TinyTracked(), tiny_session.datasets[0], name="other", input_size=(20, 20))
+    assert other.network_id == 1 and client.get("network/1")["architecture"][0]["size"] == [1, 3, 20, 20]
+    tiny_session.detach(again)
+    assert other.network_id == 0 and client.get("network")["nnetworks"] == 1
+    assert client.request("GET", "network/1").status == 404
