@@ -65,3 +65,22 @@ def test_dataset_answer_has_the_fixture_shape(caltech_dir, session, monkeypatch)
     assert page["class_names"] == fixture["class_names"]
     names = page["class_names"]
     assert "BACKGROUND_Google" not in names
+
+
+def test_weights_from_caltech101_weights(caltech_dir, session, monkeypatch, tmp_path):
+    import torch
+
+    import dvvr
+    from dvvr_jupyter.engine.project import load_project
+
+    resnet = dvvr.import_file(REPO / "projects" / "caltech101" / "resnet.py")
+    trained = resnet.ResNet(blocks=(2, 1, 1, 1), n_classes=101)
+    torch.save(trained.state_dict(), tmp_path / "weights.pt")
+    monkeypatch.setenv("CALTECH101_DIR", str(caltech_dir))
+    monkeypatch.setenv("CALTECH101_WEIGHTS", str(tmp_path / "weights.pt"))
+    (network,) = load_project(REPO / "projects" / "caltech101", session)
+    for key, value in trained.state_dict().items():
+        assert torch.equal(network.model.state_dict()[key], value), key
+    monkeypatch.setenv("CALTECH101_WEIGHTS", str(tmp_path / "missing.pt"))
+    with pytest.raises(FileNotFoundError, match="CALTECH101_WEIGHTS"):
+        load_project(REPO / "projects" / "caltech101", session)
