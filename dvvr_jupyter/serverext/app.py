@@ -50,6 +50,7 @@ class DvvrExtension(ExtensionApp):
         self.tokens = TokenStore()
         self._http = None
         self._seen: dict[str, dict[str, float]] = {}  # kernel id -> {client address: last request}
+        self._registry = registry.Snapshot()
         self.settings["dvvr"] = self
         registry.remove_dead()
         self.log.info(
@@ -94,7 +95,8 @@ class DvvrExtension(ExtensionApp):
         return registry.pid_alive(entry["pid"])
 
     def live_entries(self) -> list[dict]:
-        return [entry for entry in registry.entries() if self.live(entry)]
+        entries, _ = self._registry.read()
+        return [entry for entry in entries if self.live(entry)]
 
     def resolve(self, name: str | None = None) -> dict:
         """The target of a VR request: the session ``name`` (name or kernel
@@ -111,7 +113,7 @@ class DvvrExtension(ExtensionApp):
                 f"notebook (running sessions: {names})",
                 reason="No dvvr session",
             )
-        active = registry.active_kernel_id()
+        _, active = self._registry.read()
         for entry in live:
             if entry["kernel_id"] == active:
                 return entry
