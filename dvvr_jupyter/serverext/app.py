@@ -79,7 +79,12 @@ class DvvrExtension(ExtensionApp):
         if self._http is None:
             from tornado.httpclient import AsyncHTTPClient
 
-            self._http = AsyncHTTPClient(force_instance=True, max_clients=self.max_clients)
+            try:  # libcurl keeps connections to the kernel alive: ~1 ms less per request
+                from tornado.curl_httpclient import CurlAsyncHTTPClient
+
+                self._http = CurlAsyncHTTPClient(force_instance=True, max_clients=self.max_clients)
+            except ImportError:
+                self._http = AsyncHTTPClient(force_instance=True, max_clients=self.max_clients)
         return self._http
 
     def live(self, entry: dict) -> bool:
