@@ -63,10 +63,11 @@ GATE = ForwardGate()
 
 
 class _Recorder:
-    def __init__(self, n_layers: int, stop_at: int | None, keep_graph: bool):
+    def __init__(self, n_layers: int, stop_at: int | None, keep_graph: bool, on_record=None):
         self.values: list[torch.Tensor | None] = [None] * n_layers
         self.stop_at = stop_at
         self.keep_graph = keep_graph
+        self.on_record = on_record
 
 
 def _first_tensor(value):
@@ -119,6 +120,8 @@ class HookCapture:
             if self.layers[index].post == "softmax":
                 value_i = torch.softmax(value_i.flatten(1) if value_i.dim() == 2 else value_i, dim=1)
             recorder.values[index] = value_i if recorder.keep_graph else value_i.detach().clone()
+            if recorder.on_record is not None:
+                recorder.on_record(index, recorder.values[index])
         if recorder.stop_at is not None and recorder.values[recorder.stop_at] is not None:
             raise StopForward
 
@@ -134,14 +137,16 @@ class HookCapture:
 
         return hook
 
-    def run(self, model: nn.Module, x: torch.Tensor, stop_at: int | None = None, keep_graph: bool = False):
+    def run(self, model: nn.Module, x: torch.Tensor, stop_at: int | None = None, keep_graph: bool = False,
+            on_record=None):
         """Forward ``x`` through ``model`` (the shadow or a deep copy of it).
 
         Returns ``(output, activations)`` aligned with ``self.layers``; with
         ``stop_at`` the pass ends once that layer was recorded and ``output``
-        is ``None``.
+        is ``None``.  ``on_record(index, tensor)`` is called as each layer is
+        recorded, while the pass goes on (the engine starts encoding there).
         """
-        recorder = _Recorder(len(self.layers), stop_at, keep_graph)
+        recorder = _Recorder(len(self.layers), stop_at, keep_graph, on_record)
         previous = getattr(_recording, "recorder", None)
         _recording.recorder = recorder
         output = None

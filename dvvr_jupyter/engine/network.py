@@ -18,7 +18,7 @@ from . import encode
 from .capture import HookCapture
 from .inputs import InputPipeline
 from .layers import LayerSpec
-from .result import Result, data_type
+from .result import Result, data_type, layer_answers, layer_tensor
 from .shadow import ShadowModel, model_device
 from .tracker import has_trackers, tracker_layers, tracker_run_order
 
@@ -89,8 +89,6 @@ class Network:
             capture = HookCapture(self.shadow.model, layers)
             with torch.no_grad():
                 _, activations = capture.run(self.shadow.model, example)
-        from .result import layer_tensor
-
         shapes = [None if a is None else layer_tensor(a) for a in activations]
         self.layers = layers
         self.capture = capture
@@ -139,14 +137,22 @@ class Network:
                 self.sync_weights()
             with self.shadow.lock:
                 batch = tensor.unsqueeze(0).to(self.device)
+                started: dict = {}
+
+                def encode_now(index, activation):
+                    # Encoding overlaps the rest of the forward pass.
+                    if not self.layers[index].info_only:
+                        started[index] = self._pool.submit(layer_answers, self.network_id, index,
+                                                           layer_tensor(activation.cpu()))
+
                 with torch.no_grad():
-                    output, activations = self.capture.run(self.shadow.model, batch)
+                    output, activations = self.capture.run(self.shadow.model, batch, on_record=encode_now)
             result = Result(
                 input_id=next(_input_ids), network_id=self.network_id, layers=self.layers,
                 activations=[None if a is None else a.cpu() for a in activations],
                 output=None if output is None else output.detach().cpu(), class_names=self.class_names,
                 softmax=self.softmax, weight_histogram=self.weight_histogram, input_tensor=tensor,
-                description=description or {}, pool=self._pool,
+                description=description or {}, pool=self._pool, started=started,
             )
             self._input = (tensor, description or {})
             self._result = result

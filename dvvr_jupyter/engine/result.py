@@ -63,6 +63,16 @@ def classification(output: torch.Tensor | None, class_names: list[str], softmax:
     return names, [f"{v:.2f}" for v in top.values.tolist()]
 
 
+def layer_answers(network_id: int, layer_id: int, tensor: torch.Tensor) -> tuple[str, str]:
+    """``(activation JSON, activation histogram JSON)`` of one layer
+    (``tensor`` shaped by ``layer_tensor``)."""
+    pngs, zero_value, counts, bins = encode.encode_layer(tensor)
+    answer = json.dumps({"tensors": pngs, "networkid": network_id, "layerID": layer_id,
+                         "zeroValue": zero_value, "mode": "Activation"})
+    histogram = json.dumps({"networkid": network_id, "layer_id": layer_id, "counts": counts, "bins": bins})
+    return answer, histogram
+
+
 class Result:
     """Answers for one input.  Each layer's activation PNGs and histogram are
     made by one task on the pool, serialised to JSON once, and shared by every
@@ -70,7 +80,8 @@ class Result:
 
     def __init__(self, *, input_id: int, network_id: int, layers: list[LayerSpec], activations: list,
                  output: torch.Tensor | None, class_names: list[str], softmax, weight_histogram,
-                 input_tensor: torch.Tensor, description: dict, pool: Executor):
+                 input_tensor: torch.Tensor, description: dict, pool: Executor,
+                 started: dict[int, Future] | None = None):
         self.input_id = input_id
         self.network_id = network_id
         self.layers = layers
@@ -81,7 +92,7 @@ class Result:
         self._weight_histogram = weight_histogram  # layer id -> answer dict (cached by the network)
         self._pool = pool
         self._lock = threading.Lock()
-        self._layer_answers: dict[int, Future] = {}
+        self._layer_answers: dict[int, Future] = dict(started or {})  # begun during the forward pass
         names, values = classification(output, class_names, softmax)
         self.classification = json.dumps({"networkid": network_id, "class_names": names,
                                           "confidence_values": values}, ensure_ascii=False)
@@ -94,12 +105,6 @@ class Result:
             raise BadRequest(msg, field="layerid")
         return tensor
 
-    def _answers_for(self, layer_id: int, tensor: torch.Tensor) -> tuple[str, str]:
-        pngs, zero_value, counts, bins = encode.encode_layer(tensor)
-        activation = json.dumps({"tensors": pngs, "networkid": self.network_id, "layerID": layer_id,
-                                 "zeroValue": zero_value, "mode": "Activation"})
-        histogram = json.dumps({"networkid": self.network_id, "layer_id": layer_id, "counts": counts, "bins": bins})
-        return activation, histogram
 
     def layer_answers(self, layer_id: int, need: str = "activation") -> Future:
         """A future of ``(activation JSON, activation histogram JSON)``."""
@@ -107,7 +112,7 @@ class Result:
         with self._lock:
             future = self._layer_answers.get(layer_id)
             if future is None:
-                future = self._pool.submit(self._answers_for, layer_id, tensor)
+                future = self._pool.submit(layer_answers, self.network_id, layer_id, tensor)
                 self._layer_answers[layer_id] = future
             return future
 

@@ -46,3 +46,26 @@ def test_classification_softmax_raw_and_segmentation():
     names, values = classification(masks, ["bg", "cat", "dog"], None)
     assert names[0] == "dog" and float(values[0]) > 99
     assert classification(torch.zeros(1, 8, 3), ["x"], None) == ([], [])
+
+
+def test_layers_encoded_late_match_layers_encoded_during_the_forward_pass(tiny_session):
+    """Answers started while the forward pass runs equal answers built afterwards."""
+    import json
+
+    from dvvr_jupyter.engine.result import Result
+
+    network = tiny_session.networks[0]
+    result = network.compute()
+    late = Result(input_id=0, network_id=network.network_id, layers=result.layers,
+                  activations=[None if a is None else a.unsqueeze(0) for a in result.activations],
+                  output=result.output, class_names=network.class_names, softmax=None,
+                  weight_histogram=network.weight_histogram, input_tensor=result.input_tensor, description={},
+                  pool=tiny_session.pool)
+    for layer_id, tensor in enumerate(result.activations):
+        if tensor is None:
+            continue
+        early_answer, early_hist = result.layer_answers(layer_id).result()
+        late_answer, late_hist = late.layer_answers(layer_id).result()
+        assert json.loads(early_answer) == json.loads(late_answer)
+        assert early_hist == late_hist
+        assert len(json.loads(late_answer)["tensors"]) == tensor.shape[0]
