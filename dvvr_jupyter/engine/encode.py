@@ -9,6 +9,7 @@ through an image library's per-image overhead.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import struct
 import zlib
@@ -118,12 +119,20 @@ def _zlib_stored(raw: bytes) -> bytes:
             + struct.pack(">I", zlib.adler32(raw) & 0xFFFFFFFF))
 
 
+@functools.cache
+def _one_pixel_pngs() -> tuple[str, ...]:
+    return tuple(png_base64(np.full((1, 1), value, dtype=np.uint8)) for value in range(256))
+
+
 def gray_pngs_base64(pixels: np.ndarray) -> list[str]:
     """Base64 grayscale PNGs of uint8 images [N, H, W], sharing the per-layer
     work (scanline layout, header) so each image costs one zlib call."""
     count, height, width = pixels.shape
     if count == 0:
         return []
+    if height == width == 1:  # 1D layers (class scores): 256 possible images, made once
+        table = _one_pixel_pngs()
+        return [table[value] for value in pixels.ravel().tolist()]
     rows = np.zeros((count, height, 1 + width), dtype=np.uint8)  # filter byte 0 per scanline
     rows[:, :, 1:] = pixels
     head = _PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))

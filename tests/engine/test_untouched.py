@@ -109,6 +109,7 @@ def test_watch_follows_training_without_touching_it(session):
         loss.backward()
         optimizer.step()
         watcher.step()
+        watcher.wait(30)  # a refresh still running when the next one is due is skipped, not queued
         if step == 6:
             weights_at_6 = model.conv1.weight.detach().clone()
     watcher.wait(30)
