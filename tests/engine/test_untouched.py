@@ -3,9 +3,10 @@
 import json
 
 import pytest
-import tiny
 import torch
 import torchvision
+
+import tiny
 
 
 def fingerprint(model):

@@ -2,8 +2,9 @@
 
 import nbformat
 import pytest
-from conftest import REPO
 from nbclient import NotebookClient
+
+from conftest import REPO
 
 
 @pytest.mark.jupyter

@@ -7,8 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, SHARED
 from PIL import Image
+
+from conftest import REPO, SHARED
 
 FIXTURE = SHARED / "fixtures" / "deepvisionvr" / "network_architecture_resource.json"
 

@@ -43,10 +43,10 @@ BAD_REQUESTS = [
 
 @pytest.fixture(scope="module")
 def server_client(tmp_path_factory):
-    import tiny
-
     from dvvr import Server, Session
     from dvvr_jupyter.protocol.client import VRClient
+
+    import tiny
 
     session = Session(cache_dir=tmp_path_factory.mktemp("cache"))
     session.attach(tiny.TinyTracked(), tiny.tiny_images(), name="tiny", class_names=tiny.CLASSES, input_size=(32, 36))

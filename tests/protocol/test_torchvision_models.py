@@ -1,8 +1,9 @@
 """Unmodified torchvision models, auto-tracked and read by the client."""
 
 import pytest
-import tiny
 import torchvision
+
+import tiny
 
 
 @pytest.mark.parametrize("build", [
