@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 
 from . import __version__
+from .errors import ProjectError
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -32,7 +33,7 @@ def _serve(args) -> int:
     _limit_malloc_arenas()
     from concurrent.futures import Future
 
-    from .protocol.server import Server, is_loopback
+    from .protocol.server import Server
 
     token = secrets.token_urlsafe(16) if args.token == "random" else args.token
     loading: Future = Future()
@@ -65,9 +66,6 @@ def _serve(args) -> int:
     for network in networks:
         print(f"  network {network.network_id}: {network.name} ({len(network.layers)} layers)", flush=True)
     print(f"VR client base URL: {server.url}", flush=True)
-    if not is_loopback(args.host):
-        print("WARNING: listening beyond loopback: anyone on the network who knows the URL can use it"
-              + ("" if token else "; pass --token random for an unguessable URL"), file=sys.stderr, flush=True)
     try:
         while server.running:
             time.sleep(0.5)
@@ -99,7 +97,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return _serve(args)
-    except (FileNotFoundError, AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:
+    except (FileNotFoundError, ProjectError) as exc:  # the project's own code errors keep their traceback
         print(f"dvvr: {exc}", file=sys.stderr)
         return 2
 

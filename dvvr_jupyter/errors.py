@@ -43,7 +43,18 @@ class Conflict(DvvrError):
     status = 409
 
 
+class Unprocessable(DvvrError):
+    """The request is valid but the work it asks for failed on this model."""
+
+    status = 422
+
+
 class Unavailable(DvvrError):
     """Nothing can answer right now (no session, kernel gone)."""
 
     status = 503
+
+
+class ProjectError(ValueError):
+    """A project file that does not define what ``dvvr serve`` needs (not an
+    HTTP error: raised before anything is served)."""

@@ -71,6 +71,8 @@ def test_token_puts_a_capability_in_the_path(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+    logged = proc.stdout.read()
+    assert "GET /<token>/ " in logged and token not in logged  # the capability never reaches the log
 
 
 def test_missing_project_is_a_clear_error(tmp_path):

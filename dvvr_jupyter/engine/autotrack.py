@@ -214,7 +214,7 @@ class _Probe:
                 if name:
                     handles.append(module.register_forward_hook(self._hook(name)))
             model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), GATE.forward():
                 self.output = _first_tensor(model(example))
         finally:
             for handle in handles:

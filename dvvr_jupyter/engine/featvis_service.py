@@ -7,6 +7,8 @@ visualised.  Concurrent requests for the same layer share one job.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -14,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound, Unprocessable
 from .featvis import FeatVisCancelled, FeatVisConfig, FeatVisStore, visualize
 from .result import check_layer_id
 
@@ -26,7 +28,11 @@ class FeatVisService:
     def __init__(self, network, config: FeatVisConfig | None = None, workers: int = 1):
         self.network = network
         self.config = config or FeatVisConfig()
-        self.store = FeatVisStore(network.cache_dir / "featvis")
+        # Keyed by the architecture too: another model under the same name
+        # (say a resnet50 after a resnet18, both "ResNet") never loads these.
+        signature = hashlib.sha1(json.dumps(network.architecture()["architecture"]).encode()).hexdigest()[:12]
+        self.store = FeatVisStore(network.cache_dir / "featvis" / signature)
+        self._snapshot: tuple[int, object] | None = None  # (weights generation, model copy)
         self.mode = LOAD
         self._lock = threading.Lock()
         self._jobs: dict[int, Future] = {}
@@ -65,7 +71,7 @@ class FeatVisService:
             done.set_result(torch.zeros(size[1], 3, 1, 1, dtype=torch.uint8))
             return done
         if self.mode == LOAD:
-            stored = self.store.load(layer_id)
+            stored = self._stored(layer_id)
             if stored is not None:
                 done.set_result(stored)
                 return done
@@ -84,8 +90,8 @@ class FeatVisService:
 
     def _run(self, layer_id: int, generation: int) -> torch.Tensor:
         network = self.network
-        n_channels = network._architecture[layer_id]["size"][1]
-        model = network.shadow.snapshot()
+        n_channels = network.architecture()["architecture"][layer_id]["size"][1]
+        model = self._model_copy()
         start = network.pipeline.to_pixels(network.current_input()).to(network.device)
         mean, std = network.pipeline.normalize or (None, None)
         began = time.perf_counter()
@@ -102,6 +108,12 @@ class FeatVisService:
                                should_stop=lambda: generation != self._generation)
         except FeatVisCancelled:
             raise Conflict(f"feature visualization of layer {layer_id} was cancelled (results deleted)") from None
+        except Exception as exc:  # noqa: BLE001 - the model's own failure, reported to the client
+            log.exception("feature visualization of network %r layer %d failed", network.name, layer_id)
+            with self._lock:
+                self._progress[layer_id] = {"done": 0, "total": n_channels, "state": "failed", "error": str(exc)}
+            msg = f"feature visualization of layer {layer_id} failed on this model: {type(exc).__name__}: {exc}"
+            raise Unprocessable(msg, field="layerid") from None
         with self._lock:
             if generation != self._generation:
                 raise Conflict(f"feature visualization of layer {layer_id} was cancelled (results deleted)")
@@ -115,15 +127,32 @@ class FeatVisService:
     def stored_channel(self, layer_id: int, channel_id: int) -> torch.Tensor:
         """Stored image [3, H, W] uint8 of one channel (the input for mode 3)."""
         check_layer_id(layer_id, self.network.layers)
-        images = self.store.load(layer_id)
+        images = self._stored(layer_id)
         if images is None:
             msg = (f"no feature visualization of layer {layer_id} exists yet: request "
                    f"network/{self.network.network_id}/featurevisualization/layerid/{layer_id} first")
             raise BadRequest(msg, field="layerID")
-        if not 0 <= channel_id < images.shape[0]:
-            msg = f"channelID {channel_id} is out of range: layer {layer_id} has {images.shape[0]} channels"
+        channels = self.network.architecture()["architecture"][layer_id]["size"][1]
+        if not 0 <= channel_id < channels:
+            msg = f"channelID {channel_id} is out of range: layer {layer_id} has {channels} channels"
             raise NotFound(msg, field="channelID")
         return images[channel_id]
+
+    def _stored(self, layer_id: int):
+        """The stored images of a layer if they fit it ([C, 3, H, W] of this network)."""
+        images = self.store.load(layer_id)
+        size = self.network.architecture()["architecture"][layer_id]["size"]
+        expected = (size[1], 3, *self.network.input_size)
+        return images if images is not None and tuple(images.shape) == expected else None
+
+    def _model_copy(self):
+        """One copy of the weights per weight generation, shared by the layers
+        of a "generate all" (instead of one deep copy per layer)."""
+        shadow = self.network.shadow
+        with self._lock:
+            if self._snapshot is None or self._snapshot[0] != shadow.generation:
+                self._snapshot = (shadow.generation, shadow.snapshot())
+            return self._snapshot[1]
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import Conflict
 from . import encode
 from .capture import HookCapture
 from .inputs import InputPipeline
@@ -92,7 +93,7 @@ class Network:
         shapes = [None if a is None else layer_tensor(a) for a in activations]
         self.layers = layers
         self.capture = capture
-        self._architecture = [
+        architecture = [
             {
                 "pos": list(layer.pos),
                 "layer_name": layer.name,
@@ -102,25 +103,35 @@ class Network:
             }
             for layer, t in zip(layers, shapes, strict=True)
         ]
-
-    def architecture(self) -> dict:
-        """The ``network/{n}`` answer."""
-        with self._lock:
-            architecture = list(self._architecture)
         output_index = {}
         for layer_id, entry in enumerate(architecture):
             if entry["data_type"] != "None":
                 output_index[str(layer_id)] = len(output_index)
-        return {"architecture": architecture, "class_names": self.class_names,
-                "networkid": self.network_id, "layer_id_to_output_index": output_index}
+        # Replaced whole, never changed in place: readers need no lock.
+        self._architecture, self._output_index = architecture, output_index
+
+    def architecture(self) -> dict:
+        """The ``network/{n}`` answer."""
+        return {"architecture": self._architecture, "class_names": self.class_names,
+                "networkid": self.network_id, "layer_id_to_output_index": self._output_index}
 
     # --- inputs and results --------------------------------------------------
-    def sync_weights(self) -> None:
-        """Copy the live weights into the engine's copy now."""
-        with self._lock, self.shadow.lock:
-            if self.shadow.sync():
-                log.info("network %r changed structure: tracking it anew", self.name)
-                self._build_tracking()
+    def sync_weights(self, blocking: bool = True) -> bool:
+        """Copy the live weights into the engine's copy now; ``False`` if
+        ``blocking=False`` and a forward pass holds the copy."""
+        if not self.shadow.lock.acquire(blocking=blocking):
+            return False
+        try:
+            if not self.shadow.sync():
+                # Re-deriving the layers means an fx trace, which patches
+                # nn.Module.__call__ process-wide: never from a server thread
+                # while the user's own code may be running a forward pass.
+                msg = (f"the structure of network {self.name!r} changed since it was attached (new or resized "
+                       f"layers): run dvvr.attach(model, ...) again to show the new one")
+                raise Conflict(msg)
+        finally:
+            self.shadow.lock.release()
+        return True
 
     def compute(self, tensor: torch.Tensor | None = None, description: dict | None = None, *,
                 sync: bool = True) -> Result:

@@ -16,6 +16,7 @@ import sys
 import types
 from pathlib import Path
 
+from ..errors import ProjectError
 from .session import Session
 
 PROJECT_FILE = "project.py"
@@ -71,7 +72,7 @@ def load_project(path, session: Session, *, adopt: bool = False) -> list:
     for name in ("get_dl_networks",):
         if not callable(getattr(module, name, None)):
             msg = f"project {str(project_file(path))!r} defines no {name}() function"
-            raise AttributeError(msg)
+            raise ProjectError(msg)
     datasets = [session.add_dataset(d) for d in (getattr(module, "get_datasets", lambda: [])() or [])]
     for generator in getattr(module, "get_noise_generators", lambda: [])() or []:
         session.add_noise_generator(generator)
@@ -79,14 +80,14 @@ def load_project(path, session: Session, *, adopt: bool = False) -> list:
     for entry in module.get_dl_networks():
         if not isinstance(entry, dict) or "model" not in entry:
             msg = "get_dl_networks() must return dicts holding at least 'model' (and dvvr.attach keywords)"
-            raise TypeError(msg)
+            raise ProjectError(msg)
         kwargs = dict(entry)
         model = kwargs.pop("model")
         dataset = kwargs.pop("dataset", 0 if datasets else None)
         if isinstance(dataset, int):
             if not 0 <= dataset < len(datasets):
                 msg = f"network {kwargs.get('name', model.__class__.__name__)!r} names dataset {dataset}, but the project has {len(datasets)}"
-                raise IndexError(msg)
+                raise ProjectError(msg)
             dataset = datasets[dataset]
         networks.append(session.attach(model, dataset, adopt=adopt, **kwargs))
     return networks

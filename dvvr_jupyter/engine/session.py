@@ -74,23 +74,39 @@ class Session:
         """Register ``model``; see ``dvvr.attach``.  ``adopt=True`` (``dvvr
         serve``) lets the engine use the model object itself instead of a
         private copy: only for models nobody else holds or trains."""
-        wrapped = self.add_dataset(dataset, class_names) if dataset is not None else None
-        name = name or type(model).__name__
+        # The network's class names label the dataset only if it has none of its own.
+        own_classes = getattr(dataset, "classes", None) is not None or isinstance(dataset, Dataset)
+        wrapped = self.add_dataset(dataset, None if own_classes else class_names) if dataset is not None else None
+        with self._lock:
+            # Re-running a cell (the same model, or the same explicit name) replaces the
+            # network in place; another model of the same class is a new one.
+            same = next((i for i, known in enumerate(self.networks)
+                         if known.model is model or (name is not None and known.name == name)), None)
+            if name is None:
+                name = self._free_name(type(model).__name__, skip=same)
         network = Network(model, name=name, dataset=wrapped, class_names=class_names, transform=transform,
                           input_size=input_size, softmax=softmax, track=track, device=device, pool=self.pool,
                           cache_dir=self.cache_dir, adopt=adopt)
         with self._lock:
             if not self.noise_generators:
                 self.noise_generators.append(NoiseGenerator(network.input_size))
-            for index, known in enumerate(self.networks):
-                if known.model is model or known.name == name:
-                    known.featvis.close()
-                    network.network_id = index
-                    self.networks[index] = network
-                    return network
+            if same is not None and same < len(self.networks):
+                self.networks[same].featvis.close()
+                network.network_id = same
+                self.networks[same] = network
+                return network
             network.network_id = len(self.networks)
             self.networks.append(network)
         return network
+
+    def _free_name(self, base: str, skip: int | None) -> str:
+        taken = {known.name for i, known in enumerate(self.networks) if i != skip}
+        if skip is not None:
+            return self.networks[skip].name
+        name, counter = base, 2
+        while name in taken:
+            name, counter = f"{base} ({counter})", counter + 1
+        return name
 
     def detach(self, network: Network) -> None:
         with self._lock:
@@ -100,8 +116,8 @@ class Session:
         network.featvis.close()
 
     # --- lookups -------------------------------------------------------------
-    def network(self, index: int) -> Network:
-        return _pick(self.networks, index, "network", "networkid")
+    def network(self, index: int, field: str = "networkid") -> Network:
+        return _pick(self.networks, index, "network", field)
 
     def dataset(self, index: int) -> Dataset:
         return _pick(self.datasets, index, "dataset", "datasetID")
@@ -121,7 +137,7 @@ class Session:
             raw, _ = self.dataset(choice["datasetID"]).item(choice["imageID"])
             return network.pipeline(raw)
         if mode == 3:
-            source = self.network(choice["networkID"])
+            source = self.network(choice["networkID"], field="networkID")
             image = source.featvis.stored_channel(choice["layerID"], choice["channelID"])
             return network.pipeline.from_pixels(network.pipeline.fit(image.float() / 255))
         if mode == 4:

@@ -52,8 +52,15 @@ class ShadowModel:
         return self._prepare(clone)
 
     def _deepcopy(self) -> nn.Module:
+        # Tensors a model keeps from its last forward pass (``self.last = y``)
+        # are part of an autograd graph, which deepcopy refuses: copy their values.
+        memo = {}
+        for module in self.live.modules():
+            for value in vars(module).values():
+                if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+                    memo[id(value)] = value.detach().clone()
         try:
-            return copy.deepcopy(self.live)
+            return copy.deepcopy(self.live, memo)
         except Exception as exc:  # noqa: BLE001 - any failure means "cannot copy"
             msg = f"cannot copy the model to inspect it without touching it ({type(exc).__name__}: {exc})"
             raise TypeError(msg) from exc
@@ -76,22 +83,19 @@ class ShadowModel:
         return clone
 
     def sync(self) -> bool:
-        """Copy the live weights and buffers in where they differ; ``True``
-        if the structure changed (the copy was rebuilt and tracked layers
-        must be derived again).
+        """Copy the live weights and buffers in where they differ; ``False``
+        (and nothing copied) if the model's structure changed since the copy
+        was made: then it must be attached again, from the user's thread.
 
         Tensors are compared rather than trusting version counters: code that
         writes through ``param.data`` changes weights without bumping them.
         """
         if self.adopt:
-            return False  # the shadow is the model itself
+            return True  # the shadow is the model itself
         with self.lock, torch.no_grad():
             live_state = self.live.state_dict()
             if _signature(live_state) != self._state_signature:
-                self.model = self._copy()
-                self._state_signature = _signature(self.model.state_dict())
-                self.generation += 1
-                return True
+                return False
             own_state = self.model.state_dict()
             changed = False
             for key, value in live_state.items():
@@ -101,7 +105,7 @@ class ShadowModel:
                     changed = True
             if changed:
                 self.generation += 1
-            return False
+            return True
 
     def snapshot(self) -> nn.Module:
         """An independent copy of the current shadow (for long jobs such as

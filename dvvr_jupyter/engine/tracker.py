@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from .capture import GATE
 from .layers import LayerSpec, Pos
 
 
@@ -104,7 +105,7 @@ def tracker_run_order(model: nn.Module, example: torch.Tensor) -> list[str]:
 
             handles.append(module.register_forward_pre_hook(hook))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), GATE.forward():
             model(example)
     finally:
         for handle in handles:

@@ -9,7 +9,10 @@ client sees the new answers on its next request (the protocol has no push).
 from __future__ import annotations
 
 import threading
+import warnings
 from concurrent.futures import Future
+
+from ..errors import Conflict
 
 
 class Watcher:
@@ -24,6 +27,7 @@ class Watcher:
         self._pool = pool
         self._pending: dict[int, Future] = {}
         self._lock = threading.Lock()
+        self._warned: set[int] = set()
 
     def step(self) -> None:
         """Call after each optimizer step."""
@@ -35,7 +39,15 @@ class Watcher:
                 pending = self._pending.get(id(network))
                 if pending is not None and not pending.done():
                     continue  # the last refresh is still running: skip, never queue up
-                network.sync_weights()
+                try:
+                    copied = network.sync_weights(blocking=False)  # never stall the training loop
+                except Conflict as exc:
+                    if id(network) not in self._warned:
+                        self._warned.add(id(network))
+                        warnings.warn(exc.message, stacklevel=2)
+                    continue
+                if not copied:
+                    continue  # a client's forward pass holds the copy right now: next time
                 self._pending[id(network)] = self._pool.submit(network.compute, sync=False)
                 self.refreshes += 1
 

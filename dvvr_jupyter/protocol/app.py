@@ -45,7 +45,7 @@ def routes(session: Session, prefix: str = "/") -> list:
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING
-    access_log.log(level, "%d %s %s %.1f ms", status, handler.request.method, handler.request.path,
+    access_log.log(level, "%d %s %s %.1f ms", status, handler.request.method, h.log_path(handler),
                    1000.0 * handler.request.request_time())
 
 
@@ -60,6 +60,7 @@ def make_app(session: Session, *, prefix: str = "/", secret: str | None = None,
         default_handler_class=h.UnknownRouteHandler,
         default_handler_args={"session": session},
         dvvr_secret=secret,
+        dvvr_prefix=prefix,
         log_function=log_function or _log_request,
         compress_response=False,
     )

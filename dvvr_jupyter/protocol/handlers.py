@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("dvvr.protocol")
 
 
+def log_path(handler: tornado.web.RequestHandler) -> str:
+    """The request path as logs may show it: a capability prefix redacted."""
+    path, prefix = handler.request.path, handler.settings.get("dvvr_prefix", "/")
+    if prefix != "/" and path.startswith(prefix):
+        return "/<token>/" + path[len(prefix):]
+    return path
+
+
 def parse_id(text: str, field: str) -> int:
     try:
         return int(text)
@@ -94,11 +102,11 @@ class ProtocolHandler(tornado.web.RequestHandler):
 
     def log_exception(self, typ, value, tb):
         if isinstance(value, DvvrError):
-            log.info("%s %s -> %d %s", self.request.method, self.request.path, value.status, value.message)
+            log.info("%s %s -> %d %s", self.request.method, log_path(self), value.status, value.message)
         elif isinstance(value, tornado.web.HTTPError):
-            log.info("%s %s -> %d", self.request.method, self.request.path, value.status_code)
+            log.info("%s %s -> %d", self.request.method, log_path(self), value.status_code)
         else:
-            log.error("%s %s failed:\n%s", self.request.method, self.request.path,
+            log.error("%s %s failed:\n%s", self.request.method, log_path(self),
                       "".join(traceback.format_exception(typ, value, tb)))
 
 
@@ -208,7 +216,7 @@ class ExportHandler(ProtocolHandler):
             raise BadRequest(f"export needs mode 2 (Activation) or 3 (FeatureVisualization), got {choice['mode']}",
                              field="mode")
         self.answer({"networkid": network.network_id, "layerID": layer, "mode": choice["mode"],
-                     "files": count, "path": str(path)})
+                     "files": count, "path": str(path.relative_to(network.cache_dir.parent))})
 
 
 class DatasetImagesHandler(ProtocolHandler):
@@ -234,4 +242,4 @@ class UnknownRouteHandler(ProtocolHandler):
 
     async def prepare(self):
         await super().prepare()
-        raise NotFound(f"no such resource: {self.request.method} {self.request.path}")
+        raise NotFound(f"no such resource: {self.request.method} {log_path(self)}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -87,7 +88,8 @@ class VRHandler(APIHandler):
             headers["Content-Type"] = self.request.headers["Content-Type"]
         method = self.request.method
         request = HTTPRequest(
-            f"http://127.0.0.1:{entry['port']}/{path}",
+            # tornado decoded the path: encode it again (%20, %3F, CR/LF must not reach the URL raw)
+            f"http://127.0.0.1:{entry['port']}/{quote(path, safe='/')}",
             method=method,
             headers=headers,
             body=self.request.body if method in ("PUT", "POST") else None,
@@ -100,7 +102,8 @@ class VRHandler(APIHandler):
         try:
             response = await ext.http.fetch(request, raise_error=False)
         except HTTPClientError as err:  # 599: timeouts
-            if err.code == 599 and "Timeout during request" in str(err):
+            # the request (not the connection) timed out: tornado's and libcurl's words for it
+            if err.code == 599 and ("Timeout during request" in str(err) or "Operation timed out" in str(err)):
                 raise web.HTTPError(
                     504,
                     f"the kernel took longer than {ext.request_timeout:.0f} s (DvvrExtension.request_timeout)",

@@ -24,16 +24,17 @@ def _write_private(path: Path, text: str, *, exclusive: bool) -> None:
     """Write ``text`` with mode 0600; ``exclusive`` fails if the file exists
     (two processes creating it at once keep the first token)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if exclusive:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    os.replace(tmp, path)  # atomic: a reader sees the old or the new token, never half
+    try:
+        if exclusive:
+            os.link(tmp, path)  # atomic and fails if the file exists: never an empty token file
+        else:
+            os.replace(tmp, path)  # atomic: a reader sees the old or the new token, never half
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_token(create: bool = True) -> str | None:
@@ -48,7 +49,7 @@ def read_token(create: bool = True) -> str | None:
     if not create:
         return None
     try:
-        _write_private(path, secrets.token_urlsafe(24), exclusive=True)
+        _write_private(path, secrets.token_urlsafe(24), exclusive=not path.exists())
     except FileExistsError:
         pass  # another process won the race: use its token
     return path.read_text().strip()

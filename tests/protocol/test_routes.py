@@ -114,7 +114,8 @@ def test_feature_visualization_modes_and_input(client, tiny_session):
 
 def test_export_writes_png_files(client, tiny_session):
     body = client.put("network/0/export/layerid/1", json.dumps({"mode": 2, "layerID": 1}))
-    files = sorted(p.name for p in __import__("pathlib").Path(body["path"]).iterdir())
+    assert not body["path"].startswith("/")  # relative to the server's cache dir: no server paths leak
+    files = sorted(p.name for p in (tiny_session.cache_dir / body["path"]).iterdir())
     assert body["files"] == 8 and files == sorted(f"{i}.png" for i in range(8))
 
 
@@ -144,3 +145,68 @@ def test_attach_again_replaces_and_detach_removes(client, tiny_session):
     tiny_session.detach(again)
     assert other.network_id == 0 and client.get("network")["nnetworks"] == 1
     assert client.request("GET", "network/1").status == 404
+
+
+def test_structure_change_answers_409_and_reattach_shows_the_new_model(client, tiny_session):
+    network = tiny_session.networks[0]
+    network.model.fc = __import__("torch").nn.Linear(8, 5)  # the user rebuilds the head in a cell
+    answer = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 1}))
+    assert answer.status == 409 and "dvvr.attach" in answer.body["message"]
+    assert client.request("GET", "network/0").status == 200  # still serving the model it knew
+    tiny_session.attach(network.model, tiny_session.datasets[0], input_size=(32, 36))
+    assert client.get("network/0")["architecture"][-1]["size"] == [1, 5]
+
+
+def test_two_models_of_one_class_are_shown_side_by_side(session):
+    import tiny
+
+    first = session.attach(tiny.TinyTracked(), tiny.tiny_images(), input_size=(32, 36))
+    second = session.attach(tiny.TinyTracked(), session.datasets[0], input_size=(32, 36))
+    assert (first.name, second.name) == ("TinyTracked", "TinyTracked (2)")
+    assert [n.network_id for n in session.networks] == [0, 1]
+
+
+def test_a_model_holding_a_graph_tensor_can_be_attached(session):
+    import torch
+
+    import tiny
+
+    class Remembers(tiny.TinyTracked):
+        def forward(self, x):
+            self.last = super().forward(x)  # a tensor with a grad_fn, kept on the module
+            return self.last
+
+    model = Remembers()
+    model(torch.randn(1, 3, 32, 36))
+    network = session.attach(model, tiny.tiny_images(), input_size=(32, 36))
+    assert network.result().output.shape == (1, 3) and model.last.grad_fn is not None
+
+
+def test_a_feature_visualization_that_fails_answers_422(session, serve, client_for):
+    import numpy as np
+    import torch
+
+    from dvvr import TrackerModule
+    from dvvr_jupyter.engine.featvis import FeatVisConfig
+
+    class ThroughNumpy(torch.nn.Module):
+        """Fine for inference, but no gradient can flow through numpy."""
+
+        def __init__(self):
+            super().__init__()
+            self.t_in = TrackerModule((0, 0), "Input")
+            self.t_out = TrackerModule((1, 0), "Through numpy", precursors=[(0, 0)])
+
+        def forward(self, x):
+            self.t_in(x)
+            return self.t_out(torch.from_numpy(np.tanh(x.numpy())))
+
+    import tiny
+
+    network = session.attach(ThroughNumpy(), tiny.tiny_images(), input_size=(16, 16))
+    network.featvis.config = FeatVisConfig(steps=2, batch_size=4)
+    client = client_for(serve(session).url)
+    answer = client.request("GET", "network/0/featurevisualization/layerid/1")
+    assert answer.status == 422 and "failed on this model" in answer.body["message"]
+    assert client.get("network/0/featurevisualization/progress")["layers"]["1"]["state"] == "failed"
+    assert client.request("GET", "network").status == 200
