@@ -4,8 +4,11 @@ The user may be training their model in the next cell (or in another
 thread), so the engine never calls ``eval()``, toggles ``requires_grad``,
 registers hooks or runs a forward pass on it.  It keeps a deep copy instead
 (eval mode, no gradients) and, before each computation, copies the live
-weights and buffers into it under a lock: one cheap ``copy_`` per tensor,
-so one answer always sees one consistent set of weights.
+weights and buffers into it under the engine's lock, so every answer of one
+input sees the same weights.  The trainer does not take that lock: a copy
+made while ``optimizer.step()`` runs can mix two steps; ``dvvr.watch`` copies
+between steps instead.  ``adopt=True`` (``dvvr serve`` only) uses the model
+object itself: the project built it for the server and nobody trains it.
 """
 
 from __future__ import annotations

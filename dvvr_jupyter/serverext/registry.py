@@ -16,6 +16,8 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_runtime_dir
 
+from .token import write_private
+
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -32,18 +34,9 @@ def slug(text: str) -> str:
     return _NAME.sub("-", text).strip("-.") or "session"
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)  # readers never see half a file
-
-
 def write_entry(entry: dict) -> Path:
     path = entry_path(entry["kernel_id"])
-    _write_private(path, json.dumps(entry, indent=1))
+    write_private(path, json.dumps(entry, indent=1))
     return path
 
 
@@ -77,7 +70,7 @@ def entries() -> list[dict]:
 
 
 def set_active(kernel_id: str) -> None:
-    _write_private(registry_dir() / "active", kernel_id)
+    write_private(registry_dir() / "active", kernel_id)
 
 
 def active_kernel_id() -> str | None:

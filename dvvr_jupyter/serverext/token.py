@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
@@ -20,11 +21,11 @@ def token_path() -> Path:
     return Path(jupyter_data_dir()) / "dvvr" / "vr-token"
 
 
-def _write_private(path: Path, text: str, *, exclusive: bool) -> None:
+def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
     """Write ``text`` with mode 0600; ``exclusive`` fails if the file exists
     (two processes creating it at once keep the first token)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -49,7 +50,7 @@ def read_token(create: bool = True) -> str | None:
     if not create:
         return None
     try:
-        _write_private(path, secrets.token_urlsafe(24), exclusive=not path.exists())
+        write_private(path, secrets.token_urlsafe(24), exclusive=not path.exists())
     except FileExistsError:
         pass  # another process won the race: use its token
     return path.read_text().strip()
@@ -58,7 +59,7 @@ def read_token(create: bool = True) -> str | None:
 def rotate_token() -> str:
     """Replace the token: every VR client using the old URL stops working."""
     token = secrets.token_urlsafe(24)
-    _write_private(token_path(), token, exclusive=False)
+    write_private(token_path(), token, exclusive=False)
     return token
 
 
