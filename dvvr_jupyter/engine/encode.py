@@ -20,7 +20,7 @@ from PIL import Image
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPE = {1: 0, 3: 2}  # grayscale, RGB
-ZLIB_LEVEL = 1  # measured: level 1 is ~4x faster than 6 for ~10 % more bytes
+ZLIB_LEVEL = 1  # measured on the demo's maps: 11 ms vs 15 ms at level 6, the same size (0.71 of raw)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
