@@ -73,6 +73,8 @@ async def test_notebook_model_in_the_headset(jp_fetch, jp_serverapp, jp_http_por
     assert (await in_thread(client.request, "GET", f"s/{name}/network")).status == 200
     assert (await in_thread(client.request, "GET", "s/nobody/network")).status == 503
     assert (await in_thread(client.request, "GET", "network/7")).status == 404  # the kernel's own answer
+    odd = await in_thread(client.request, "GET", "network/0/a%20b%3Fc")  # re-encoded on the way to the kernel
+    assert odd.status == 404 and "no such resource" in odd.body["message"]
     assert "VR clients in the last minute: 127.0.0.1" in await kernel.run("%dvvr status")
 
     # a cell runs for seconds: the VR client is still answered fast
