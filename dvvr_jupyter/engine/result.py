@@ -63,14 +63,15 @@ def classification(output: torch.Tensor | None, class_names: list[str], softmax:
     return names, [f"{v:.2f}" for v in top.values.tolist()]
 
 
-def layer_answers(network_id: int, layer_id: int, tensor: torch.Tensor) -> tuple[str, str]:
+def layer_answers(network_id: int, layer_id: int, tensor: torch.Tensor) -> tuple[bytes, bytes]:
     """``(activation JSON, activation histogram JSON)`` of one layer
-    (``tensor`` shaped by ``layer_tensor``)."""
+    (``tensor`` shaped by ``layer_tensor``), as the bytes to send: encoded
+    here on a worker, not on the IO loop."""
     pngs, zero_value, counts, bins = encode.encode_layer(tensor)
     answer = json.dumps({"tensors": pngs, "networkid": network_id, "layerID": layer_id,
-                         "zeroValue": zero_value, "mode": "Activation"})
+                         "zeroValue": zero_value, "mode": "Activation"}).encode()
     histogram = json.dumps({"networkid": network_id, "layer_id": layer_id, "counts": counts, "bins": bins})
-    return answer, histogram
+    return answer, histogram.encode()
 
 
 class Result:
@@ -107,7 +108,7 @@ class Result:
 
 
     def layer_answers(self, layer_id: int, need: str = "activation") -> Future:
-        """A future of ``(activation JSON, activation histogram JSON)``."""
+        """A future of ``(activation JSON, activation histogram JSON)`` bytes."""
         tensor = self._layer(layer_id, need)
         with self._lock:
             future = self._layer_answers.get(layer_id)
