@@ -167,7 +167,6 @@ class Network:
             )
             self._input = (tensor, description or {})
             self._result = result
-        result.prefetch()
         return result
 
     def weight_histogram(self, layer_id: int) -> dict:

@@ -117,12 +117,6 @@ class Result:
                 self._layer_answers[layer_id] = future
             return future
 
-    def prefetch(self) -> None:
-        """Start every layer now: the client asks for all of them at once."""
-        for layer_id, tensor in enumerate(self.activations):
-            if tensor is not None:
-                self.layer_answers(layer_id)
-
     def weight_histogram(self, layer_id: int) -> dict:
         check_layer_id(layer_id, self.layers)
         return self._weight_histogram(layer_id)

@@ -82,8 +82,8 @@ class Session:
             # network in place; another model of the same class is a new one.
             same = next((i for i, known in enumerate(self.networks)
                          if known.model is model or (name is not None and known.name == name)), None)
-            if name is None:
-                name = self._free_name(type(model).__name__, skip=same)
+            if name is None:  # the name it had, or the class name made unique
+                name = self.networks[same].name if same is not None else self._free_name(type(model).__name__)
         network = Network(model, name=name, dataset=wrapped, class_names=class_names, transform=transform,
                           input_size=input_size, softmax=softmax, track=track, device=device, pool=self.pool,
                           cache_dir=self.cache_dir, adopt=adopt)
@@ -99,10 +99,8 @@ class Session:
             self.networks.append(network)
         return network
 
-    def _free_name(self, base: str, skip: int | None) -> str:
-        taken = {known.name for i, known in enumerate(self.networks) if i != skip}
-        if skip is not None:
-            return self.networks[skip].name
+    def _free_name(self, base: str) -> str:
+        taken = {known.name for known in self.networks}
         name, counter = base, 2
         while name in taken:
             name, counter = f"{base} ({counter})", counter + 1
