@@ -72,8 +72,8 @@ def floor_seconds(project: Path, env: dict, repeats: int) -> float:
     import torch
 
     from dvvr_jupyter.engine import encode
+    from dvvr_jupyter.engine.capture import layer_tensor
     from dvvr_jupyter.engine.project import load_project
-    from dvvr_jupyter.engine.result import layer_tensor
     from dvvr_jupyter.engine.session import Session
 
     session = Session(cache_dir=tempfile.mkdtemp())
@@ -83,10 +83,10 @@ def floor_seconds(project: Path, env: dict, repeats: int) -> float:
     for _ in range(repeats):
         began = time.perf_counter()
         with torch.no_grad():
-            _, activations = network.capture.run(network.shadow.model, x)
+            _, activations = network.tracking.capture.run(network.shadow.model, x)
         for activation in activations:
-            if activation is not None:
-                encode.layer_pngs(layer_tensor(activation))
+            if activation is not None:  # the layer's scaling and one PNG per channel
+                encode.gray_pngs(encode.scale_layer(encode.layer_array(layer_tensor(activation)))[0])
         times.append(time.perf_counter() - began)
     session.close()
     return statistics.median(times)

@@ -6,7 +6,6 @@ Run: python docs/make_figures.py
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +29,6 @@ def colour(pixels: np.ndarray, zero: int) -> Image.Image:
 
 
 def main() -> None:
-    from dvvr_jupyter.engine.encode import to_uint8_layer
     from dvvr_jupyter.engine.project import load_project
     from dvvr_jupyter.engine.session import Session
 
@@ -39,7 +37,7 @@ def main() -> None:
     photos = session.datasets[0]
     cat = next(i for i, name in enumerate(photos.class_names) if "cat" in name)
     raw = photos.item(cat)[0]
-    result = network.compute(network.pipeline(raw))
+    result = network.set_input(cat)
     picks = [1, 6, 13]  # stem, a middle block, a late block
     width = 220 + CHANNELS * (TILE + GAP) + 20
     height = 40 + len(picks) * (TILE + 30) + 20
@@ -49,17 +47,17 @@ def main() -> None:
     thumb = raw.copy()
     thumb.thumbnail((200, 200))
     canvas.paste(thumb, (10, 40))
-    answer = json.loads(result.classification)
     y = 50 + thumb.height
-    for name, value in list(zip(answer["class_names"], answer["confidence_values"], strict=True))[:5]:
-        draw.text((10, y), f"{value:>6} %  {name}", fill="black")
+    for name, value in result.top_classes(5):
+        draw.text((10, y), f"{value:>6.2f} %  {name}", fill="black")
         y += 16
     for row, layer_id in enumerate(picks):
         layer = network.layers[layer_id]
-        pixels, zero = to_uint8_layer(result.activations[layer_id])
+        images = result.channel_images(layer)
+        pixels, zero = images.pixels, images.zero_value
         top = 40 + row * (TILE + 30)
-        size = network.architecture()["architecture"][layer_id]["size"]
-        draw.text((220, top), f"layer {layer_id}: {layer.name}  {size}  (first {CHANNELS} channels)", fill="black")
+        draw.text((220, top), f"layer {layer_id}: {layer.name}  {list(layer.shape)}  (first {CHANNELS} channels)",
+                  fill="black")
         for c in range(CHANNELS):
             canvas.paste(colour(pixels[c], zero), (220 + c * (TILE + GAP), top + 16))
     out = REPO / "docs" / "demo_layers.png"

@@ -27,6 +27,12 @@ _EXPORTS = {
     "Session": ".engine.session",
     "default_session": ".engine.session",
     "Server": ".protocol.server",
+    "FeatVisConfig": ".engine.featvis",
+    "trackable_modules": ".engine.autotrack",
+    "DatasetImage": ".engine.inputs",
+    "NoiseImage": ".engine.inputs",
+    "FeatVisImage": ".engine.inputs",
+    "Blank": ".engine.inputs",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+from .engine.options import with_attach_signature
 from .engine.session import default_session
 
 
-def attach(model, dataset=None, *, name=None, class_names=None, transform=None, input_size=None, softmax=None,
-           track=None, device=None):
+def attach(model, dataset=None, **options):
     """Show ``model`` in the VR client; returns its ``Network`` handle.
 
     ``dataset``: a torch Dataset / sequence of ``(image, label)`` or
-    ``{"data", "label"}``, a ``dvvr.Dataset`` or a folder of class folders.
-    ``transform`` turns a raw dataset image into the network input (a
-    ``Normalize`` inside it is undone to show feature visualizations);
-    ``track``: module names, a predicate ``(name, module) -> bool`` or
-    ``"all"``; default: the model's TrackerModules, else chosen automatically.
-    The model itself is never modified: the engine works on a private copy
-    that follows its weights.
+    ``{"data", "label"}`` (image: PIL or CHW tensor), a ``dvvr.Dataset``,
+    ``dvvr.ImageFolder(path)`` or a folder of class folders.  The model
+    itself is never modified: the engine works on a private copy that follows
+    its weights.
     """
-    return default_session().attach(model, dataset, name=name, class_names=class_names, transform=transform,
-                                    input_size=input_size, softmax=softmax, track=track, device=device)
+    return default_session().attach(model, dataset, **options)
+
+
+with_attach_signature(attach)
 
 
 def load_project(path):
@@ -38,7 +37,8 @@ def serve(host: str = "127.0.0.1", port: int = 5570, *, token: str | None = None
 
 
 def refresh():
-    """Recompute every network's current input with its current weights."""
+    """Recompute every network's current input with its current weights;
+    returns the new results."""
     return [network.refresh() for network in default_session().networks]
 
 
@@ -60,4 +60,5 @@ def detach(network) -> None:
 
 
 def networks():
+    """The attached networks, in the order of their ids."""
     return list(default_session().networks)

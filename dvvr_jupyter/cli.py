@@ -64,7 +64,7 @@ def _serve(args) -> int:
           f"{len(session.noise_generators)} noise generator(s) (ready in {time.perf_counter() - started:.1f} s)",
           flush=True)
     for network in networks:
-        print(f"  network {network.network_id}: {network.name} ({len(network.layers)} layers)", flush=True)
+        print(f"  network {network.id}: {network.name} ({len(network.layers)} layers)", flush=True)
     print(f"VR client base URL: {server.url}", flush=True)
     try:
         while server.running:

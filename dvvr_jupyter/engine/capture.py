@@ -70,16 +70,29 @@ class _Recorder:
         self.on_record = on_record
 
 
-def _first_tensor(value):
+def first_tensor(value):
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, dict):
         # torchvision segmentation models answer {"out": ..., "aux": ...}
         value = value.get("out", next(iter(value.values()), None))
-        return _first_tensor(value)
+        return first_tensor(value)
     if isinstance(value, (tuple, list)) and value:
-        return _first_tensor(value[0])
+        return first_tensor(value[0])
     return None
+
+
+def layer_tensor(value: torch.Tensor) -> torch.Tensor:
+    """A recorded value's first batch item as shown: [C, H, W] (a map per
+    channel) or [C] (one value per channel)."""
+    item = value[0] if value.dim() >= 1 else value.reshape(1)
+    if item.dim() == 0:
+        return item.reshape(1)
+    if item.dim() == 2:  # [C, L] sequences: a one-row map per channel
+        return item.unsqueeze(1)
+    if item.dim() > 3:
+        return item.flatten(2)
+    return item
 
 
 class HookCapture:
@@ -110,7 +123,7 @@ class HookCapture:
         recorder: _Recorder | None = getattr(_recording, "recorder", None)
         if recorder is None:
             return
-        tensor = _first_tensor(value)
+        tensor = first_tensor(value)
         if tensor is None:
             return
         for index in indices:
@@ -157,7 +170,7 @@ class HookCapture:
             pass
         finally:
             _recording.recorder = previous
-        return _first_tensor(output), recorder.values
+        return first_tensor(output), recorder.values
 
     def close(self) -> None:
         for handle in self._handles:

@@ -1,9 +1,9 @@
 """Datasets as the VR client sees them: a page of raw images with labels.
 
-The client shows ``dataset/{d}/images`` as thumbnails and addresses images by
-their index in that page, so a dataset here is a fixed *page* of at most
-``max_images`` items drawn evenly from the underlying data.  Raw images (what
-thumbnails show) and the page's JSON are built once and cached.
+The client shows a dataset as thumbnails and addresses images by their index
+in that page, so a dataset here is a fixed *page* of at most ``max_images``
+items drawn evenly from the underlying data.  Raw images (what thumbnails
+show) and their PNGs are made once and cached.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..errors import NotFound
-from .encode import pil_to_base64_png
+from .encode import pil_png
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_IMAGES = 16
@@ -81,7 +81,7 @@ class Dataset:
         self._class_names = list(class_names) if class_names is not None else None
         self._lock = threading.Lock()
         self._items: dict[int, tuple[Image.Image, int]] = {}
-        self._page: dict | None = None
+        self._pngs: dict[int, bytes] = {}
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -104,24 +104,24 @@ class Dataset:
     def class_names(self) -> list[str]:
         if self._class_names is not None:
             return self._class_names
-        labels = [self.item(i)[1] for i in range(len(self))]
-        return [f"class {i}" for i in range(max(labels, default=-1) + 1)]
+        return [f"class {i}" for i in range(max(self.labels(), default=-1) + 1)]
 
-    def page(self) -> dict:
-        """The ``dataset/{d}/images`` answer (built once)."""
+    def labels(self) -> list[int]:
+        """The label of every page entry."""
+        return [self.item(i)[1] for i in range(len(self))]
+
+    def png(self, image_id: int) -> bytes:
+        """PNG of page entry ``image_id`` at its original size (made once)."""
         with self._lock:
-            if self._page is not None:
-                return self._page
-        items = [self.item(i) for i in range(len(self))]
-        page = {
-            "len": len(items),
-            "class_names": list(self.class_names),
-            "label_ids": [label for _, label in items],
-            "tensors": [pil_to_base64_png(image) for image, _ in items],
-        }
-        with self._lock:
-            self._page = page
-        return page
+            cached = self._pngs.get(image_id)
+        if cached is None:
+            cached = pil_png(self.item(image_id)[0])
+            with self._lock:
+                self._pngs[image_id] = cached
+        return cached
+
+    def __repr__(self) -> str:
+        return f"<dvvr Dataset {self.name!r}: {len(self)} images, {len(self.class_names)} classes>"
 
 
 class _FolderItems:

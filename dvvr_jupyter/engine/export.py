@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .encode import png_bytes, to_uint8_layer
+from .encode import png_bytes
 
 
 def _write(folder: Path, images) -> tuple[Path, int]:
@@ -19,11 +19,15 @@ def _write(folder: Path, images) -> tuple[Path, int]:
     return folder, len(images)
 
 
-def export_activation(network, result, layer_id: int) -> tuple[Path, int]:
-    pixels, _ = to_uint8_layer(result._layer(layer_id, "activation"))
-    return _write(network.cache_dir / "export" / f"layer_{layer_id}" / "activation", list(pixels))
+def export_activation(network, result, layer) -> tuple[Path, int]:
+    """The layer's activation channels as grayscale PNGs (the layer's one scale)."""
+    layer = network.layer(layer)
+    pixels = result.channel_images(layer).pixels
+    return _write(network.cache_dir / "export" / f"layer_{layer.id}" / "activation", list(pixels))
 
 
-def export_featvis(network, layer_id: int, images) -> tuple[Path, int]:
+def export_featvis(network, layer, images) -> tuple[Path, int]:
+    """Feature visualizations (uint8 [C, 3, H, W]) as colour PNGs."""
+    layer = network.layer(layer)
     array = images.cpu().numpy().transpose(0, 2, 3, 1)
-    return _write(network.cache_dir / "export" / f"layer_{layer_id}" / "featvis", list(array))
+    return _write(network.cache_dir / "export" / f"layer_{layer.id}" / "featvis", list(array))

@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -38,6 +33,10 @@ class FeatVisCancelled(Exception):
 
 @dataclass(frozen=True)
 class FeatVisConfig:
+    """Settings of feature visualization (``network.featvis.config =
+    dvvr.FeatVisConfig(steps=48)``): fewer steps are faster and give weaker
+    pictures; the regularisers trade the objective for natural-looking images."""
+
     steps: int = 96  # optimisation steps per batch of channels
     lr: float = 0.03  # Adam learning rate, in pixel units ([0, 1] range) per step
     noise: float = 0.03  # std of the gaussian noise added to ``start`` (breaks symmetry)
@@ -189,77 +188,3 @@ def visualize(model: nn.Module, capture, layer_index: int, start: torch.Tensor, 
             if progress is not None:
                 progress(done, len(channels))
     return out
-
-
-class FeatVisStore:
-    """Stored visualizations of one network: ``layer_<i>.npy`` files under ``root``.
-
-    ``.npy`` rather than ``torch.save``: loading needs no pickle (safe on a
-    file someone else wrote), and ``channel()`` can memory-map the file and
-    read one channel without loading a whole layer.
-    """
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self._lock = threading.Lock()
-
-    def _path(self, layer_index: int) -> Path:
-        return self.root / f"layer_{int(layer_index)}.npy"
-
-    def save(self, layer_index: int, images: torch.Tensor) -> None:
-        if images.dtype != torch.uint8 or images.dim() != 4:
-            msg = f"expected uint8 images [C, 3, H, W], got {images.dtype} {tuple(images.shape)}"
-            raise ValueError(msg)
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self._path(layer_index)
-        # Written outside the lock (it may be large); only the rename is guarded.
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.root)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, images.detach().cpu().numpy())
-                f.flush()
-                os.fsync(f.fileno())
-            with self._lock:
-                os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-
-    def _read(self, layer_index: int, mmap: bool):
-        """The stored array (memory-mapped if asked), or None; a bad file is removed."""
-        path = self._path(layer_index)
-        if not path.exists():
-            return None
-        try:
-            array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-            if array.dtype != np.uint8 or array.ndim != 4:
-                msg = f"holds {array.dtype} {array.shape}, not uint8 [C, 3, H, W]"
-                raise ValueError(msg)
-            return array
-        except (OSError, ValueError, EOFError) as error:
-            log.warning("removing unreadable feature visualization %s: %s", path, error)
-            path.unlink(missing_ok=True)
-            return None
-
-    def load(self, layer_index: int) -> torch.Tensor | None:
-        with self._lock:
-            array = self._read(layer_index, mmap=False)
-        return None if array is None else torch.from_numpy(array)
-
-    def channel(self, layer_index: int, c: int) -> torch.Tensor | None:
-        """Image [3, H, W] of one channel; None if the layer or channel is not stored."""
-        with self._lock:
-            array = self._read(layer_index, mmap=True)
-            if array is None or not 0 <= c < array.shape[0]:
-                return None
-            image = np.array(array[c])  # a copy: the memory map closes with ``array``
-        return torch.from_numpy(image)
-
-    def has(self, layer_index: int) -> bool:
-        with self._lock:
-            return self._path(layer_index).exists()
-
-    def delete_all(self) -> None:
-        with self._lock:
-            for path in self.root.glob("layer_*.npy"):
-                path.unlink(missing_ok=True)

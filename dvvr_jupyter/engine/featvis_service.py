@@ -1,8 +1,10 @@
-"""Feature visualization jobs of one network: modes, storage, progress.
+"""Feature visualization jobs of one network: background jobs with progress
+and cancel, the store, and the client's generate / load modes.
 
-Jobs run on their own worker threads on a snapshot of the shadow model, so an
+Jobs run on their own worker thread on a snapshot of the shadow model, so an
 input switch (and every other request) keeps being answered while a layer is
-visualised.  Concurrent requests for the same layer share one job.
+visualised.  Concurrent requests for the same layer share one job.  Progress
+goes to the session's events (``FeatVisProgress``).
 """
 
 from __future__ import annotations
@@ -17,28 +19,135 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import torch
 
 from ..errors import BadRequest, Conflict, NotFound, Unprocessable
-from .featvis import FeatVisCancelled, FeatVisConfig, FeatVisStore, visualize
-from .result import check_layer_id
+from .events import FeatVisProgress
+from .featvis import FeatVisCancelled, FeatVisConfig, visualize
+from .featvis_store import FeatVisStore
+from .layers import INFO, Layer
 
 log = logging.getLogger("dvvr.featvis")
 GENERATE, LOAD = "generate", "load"
 
 
+class FeatVisJob:
+    """The feature visualization of one layer, running in the background.
+
+    ``state`` is ``"queued"``, ``"running"``, ``"done"``, ``"failed"`` or
+    ``"cancelled"``; ``done``/``total`` count channels; ``result()`` waits
+    for the images (uint8 [C, 3, H, W]); ``cancel()`` stops it at its next step.
+    """
+
+    def __init__(self, layer: Layer):
+        self.layer = layer.id
+        self.total = layer.channels
+        self.done = 0
+        self.state = "queued"
+        self.error: str | None = None
+        self.began: float | None = None
+        self.seconds = 0.0
+        self.future: Future = Future()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed", "cancelled")
+
+    def result(self, timeout: float | None = None) -> torch.Tensor:
+        return self.future.result(timeout)
+
+    def __repr__(self) -> str:
+        return f"<dvvr FeatVisJob layer {self.layer}: {self.state} {self.done}/{self.total}>"
+
+
 class FeatVisService:
+    """The feature visualizations of one network (``network.featvis``)."""
+
     def __init__(self, network, config: FeatVisConfig | None = None, workers: int = 1):
         self.network = network
         self.config = config or FeatVisConfig()
         # Keyed by the architecture too: another model under the same name
         # (say a resnet50 after a resnet18, both "ResNet") never loads these.
-        signature = hashlib.sha1(json.dumps(network.architecture()["architecture"]).encode()).hexdigest()[:12]
+        shape = [(layer.pos, layer.name, layer.kind, layer.shape, layer.precursors) for layer in network.layers]
+        signature = hashlib.sha1(json.dumps(shape).encode()).hexdigest()[:12]
         self.store = FeatVisStore(network.cache_dir / "featvis" / signature)
         self._snapshot: tuple[int, object] | None = None  # (weights generation, model copy)
         self.mode = LOAD
         self._lock = threading.Lock()
-        self._jobs: dict[int, Future] = {}
-        self._progress: dict[int, dict] = {}
-        self._generation = 0  # bumped by delete: running jobs stop and store nothing
+        self._jobs: dict[int, FeatVisJob] = {}  # the latest job of each layer
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dvvr-featvis")
+
+    # --- what can be visualised ---------------------------------------------------
+    def _layer(self, ref) -> Layer:
+        layer = self.network.layer(ref)
+        if layer.kind == INFO:
+            msg = f"layer {layer.id} ({layer.name!r}) is an info panel: it has no channels to visualise"
+            raise BadRequest(msg, field="layerid")
+        return layer
+
+    def is_input(self, ref) -> bool:
+        """The input layer: its feature visualization would be the input itself."""
+        layer = self.network.layer(ref)
+        spec = self.network.tracking.specs[layer.id]
+        return layer.id == 0 or (spec.source == "" and spec.record == "input")
+
+    def _shape(self, layer: Layer) -> tuple[int, ...]:
+        return (layer.channels, 3, *self.network.input_size)
+
+    # --- jobs ---------------------------------------------------------------------
+    def start(self, layer, *, fresh: bool = True) -> FeatVisJob:
+        """Visualise every channel of ``layer`` in the background; a job already
+        running for it is returned instead of starting a second one
+        (``fresh=False``: a finished successful job is returned too)."""
+        layer = self._layer(layer)
+        if self.is_input(layer):
+            msg = f"layer {layer.id} ({layer.name!r}) is the input: it has no feature visualization"
+            raise BadRequest(msg, field="layerid")
+        with self._lock:
+            job = self._jobs.get(layer.id)
+            if job is not None and (not job.finished or (not fresh and job.state == "done")):
+                return job
+            job = self._jobs[layer.id] = FeatVisJob(layer)
+        self._emit(job)
+        try:
+            self._executor.submit(self._run, job)
+        except RuntimeError:  # closed: the network was detached
+            self._finish(job, "cancelled", error="the network was detached")
+        return job
+
+    def job(self, layer) -> FeatVisJob | None:
+        """The latest job of ``layer`` (running or finished), if any."""
+        return self._jobs.get(self.network.layer(layer).id)
+
+    def jobs(self) -> dict[int, FeatVisJob]:
+        with self._lock:
+            return dict(self._jobs)
+
+    def cancel(self, layer=None) -> None:
+        """Cancel the job of ``layer`` (default: every job)."""
+        with self._lock:
+            jobs = list(self._jobs.values()) if layer is None else [self._jobs.get(self.network.layer(layer).id)]
+        for job in jobs:
+            if job is not None:
+                job.cancel()
+
+    def images(self, layer) -> Future:
+        """A future of the layer's images (uint8 [C, 3, H, W]) as the client's
+        mode asks: ``load`` answers from the store where it can, ``generate``
+        computes afresh."""
+        layer = self._layer(layer)
+        if self.mode == LOAD:
+            stored = self.stored(layer)
+            if stored is not None:
+                done: Future = Future()
+                done.set_result(stored)
+                return done
+        return self.start(layer, fresh=self.mode == GENERATE).future
 
     def set_mode(self, mode: str) -> None:
         if mode not in (GENERATE, LOAD):
@@ -46,104 +155,86 @@ class FeatVisService:
         self.mode = mode
 
     def delete(self) -> None:
+        """Cancel every job and delete the stored visualizations."""
         with self._lock:
-            self._generation += 1
-            self._jobs.clear()
-            self._progress.clear()
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job.cancel()
         self.store.delete_all()
 
-    def progress(self) -> dict:
-        with self._lock:
-            return {"mode": self.mode, "layers": {str(k): dict(v) for k, v in self._progress.items()}}
+    # --- stored results -----------------------------------------------------------
+    def stored(self, layer) -> torch.Tensor | None:
+        """The stored images of ``layer`` if they fit it (uint8 [C, 3, H, W])."""
+        layer = self._layer(layer)
+        return self.store.load(layer.id, self._shape(layer))
 
-    def images(self, layer_id: int) -> Future:
-        """A future of uint8 images [C, 3, H, W] for ``layer_id``."""
-        network = self.network
-        check_layer_id(layer_id, network.layers)
-        layer = network.layers[layer_id]
-        size = network._architecture[layer_id]["size"]
-        if layer.info_only or size == [0]:
-            msg = f"layer {layer_id} ({layer.name!r}) is an info panel: it has no channels to visualise"
-            raise BadRequest(msg, field="layerid")
-        done: Future = Future()
-        if layer_id == 0 or (layer.source == "" and layer.record == "input"):
-            # The input layer: as the original, one tiny black image per channel.
-            done.set_result(torch.zeros(size[1], 3, 1, 1, dtype=torch.uint8))
-            return done
-        if self.mode == LOAD:
-            stored = self._stored(layer_id)
-            if stored is not None:
-                done.set_result(stored)
-                return done
-        with self._lock:
-            job = self._jobs.get(layer_id)
-            if job is None or (job.done() and self.mode == GENERATE):
-                job = self._executor.submit(self._run, layer_id, self._generation)
-                self._jobs[layer_id] = job
-                job.add_done_callback(lambda f, layer=layer_id: self._forget(layer, f))
-            return job
-
-    def _forget(self, layer_id: int, job: Future) -> None:
-        with self._lock:
-            if self._jobs.get(layer_id) is job:
-                del self._jobs[layer_id]
-
-    def _run(self, layer_id: int, generation: int) -> torch.Tensor:
-        network = self.network
-        n_channels = network.architecture()["architecture"][layer_id]["size"][1]
-        model = self._model_copy()
-        start = network.pipeline.to_pixels(network.current_input()).to(network.device)
-        mean, std = network.pipeline.normalize or (None, None)
-        began = time.perf_counter()
-
-        def report(done_channels, total):
-            with self._lock:
-                self._progress[layer_id] = {"done": done_channels, "total": total, "state": "running",
-                                            "seconds": round(time.perf_counter() - began, 1)}
-
-        report(0, n_channels)
-        try:
-            images = visualize(model, network.capture, layer_id, start, range(n_channels), mean=mean, std=std,
-                               config=self.config, progress=report,
-                               should_stop=lambda: generation != self._generation)
-        except FeatVisCancelled:
-            raise Conflict(f"feature visualization of layer {layer_id} was cancelled (results deleted)") from None
-        except Exception as exc:  # noqa: BLE001 - the model's own failure, reported to the client
-            log.exception("feature visualization of network %r layer %d failed", network.name, layer_id)
-            with self._lock:
-                self._progress[layer_id] = {"done": 0, "total": n_channels, "state": "failed", "error": str(exc)}
-            msg = f"feature visualization of layer {layer_id} failed on this model: {type(exc).__name__}: {exc}"
-            raise Unprocessable(msg, field="layerid") from None
-        with self._lock:
-            if generation != self._generation:
-                raise Conflict(f"feature visualization of layer {layer_id} was cancelled (results deleted)")
-            self._progress[layer_id] = {"done": n_channels, "total": n_channels, "state": "done",
-                                        "seconds": round(time.perf_counter() - began, 1)}
-        self.store.save(layer_id, images)
-        log.info("network %r layer %d: %d feature visualizations in %.1f s", network.name, layer_id,
-                 n_channels, time.perf_counter() - began)
-        return images
-
-    def stored_channel(self, layer_id: int, channel_id: int) -> torch.Tensor:
-        """Stored image [3, H, W] uint8 of one channel (the input for mode 3)."""
-        check_layer_id(layer_id, self.network.layers)
-        images = self._stored(layer_id)
-        if images is None:
-            msg = (f"no feature visualization of layer {layer_id} exists yet: request "
-                   f"network/{self.network.network_id}/featurevisualization/layerid/{layer_id} first")
-            raise BadRequest(msg, field="layerID")
-        channels = self.network.architecture()["architecture"][layer_id]["size"][1]
-        if not 0 <= channel_id < channels:
-            msg = f"channelID {channel_id} is out of range: layer {layer_id} has {channels} channels"
+    def stored_channel(self, layer, channel: int) -> torch.Tensor:
+        """Stored image [3, H, W] uint8 of one channel (an input ``FeatVisImage`` shows)."""
+        layer = self._layer(layer)
+        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel < layer.channels:
+            msg = f"channelID {channel} is out of range: layer {layer.id} has {layer.channels} channels"
             raise NotFound(msg, field="channelID")
-        return images[channel_id]
+        image = self.store.channel(layer.id, channel, self._shape(layer))
+        if image is None:
+            msg = (f"no feature visualization of layer {layer.id} exists yet: request "
+                   f"network/{self.network.id}/featurevisualization/layerid/{layer.id} first")
+            raise BadRequest(msg, field="layerID")
+        return image
 
-    def _stored(self, layer_id: int):
-        """The stored images of a layer if they fit it ([C, 3, H, W] of this network)."""
-        images = self.store.load(layer_id)
-        size = self.network.architecture()["architecture"][layer_id]["size"]
-        expected = (size[1], 3, *self.network.input_size)
-        return images if images is not None and tuple(images.shape) == expected else None
+    # --- running ------------------------------------------------------------------
+    def _emit(self, job: FeatVisJob) -> None:
+        self.network._events.emit(FeatVisProgress(self.network, job.layer, job.done, job.total, job.state,
+                                                  job.error or ""))
+
+    def _finish(self, job: FeatVisJob, state: str, images=None, error: str | None = None) -> None:
+        with self._lock:
+            if job.finished:
+                return  # closing and the worker both finished it
+            job.state, job.error = state, error
+        if job.began is not None:
+            job.seconds = time.perf_counter() - job.began
+        self._emit(job)
+        if state == "done":
+            job.future.set_result(images)
+        elif state == "cancelled":
+            job.future.set_exception(Conflict(f"feature visualization of layer {job.layer} was cancelled"))
+        else:
+            msg = f"feature visualization of layer {job.layer} failed on this model: {error}"
+            job.future.set_exception(Unprocessable(msg, field="layerid"))
+
+    def _run(self, job: FeatVisJob) -> None:
+        network = self.network
+        if job.cancelled:
+            self._finish(job, "cancelled")
+            return
+        job.state, job.began = "running", time.perf_counter()
+        self._emit(job)
+        try:
+            model = self._model_copy()
+            start = network.pipeline.to_pixels(network.input.tensor).to(network.device)
+            mean, std = network.pipeline.normalize or (None, None)
+
+            def report(done_channels, total):
+                job.done = done_channels
+                job.seconds = time.perf_counter() - job.began
+                self._emit(job)
+
+            images = visualize(model, network.tracking.capture, job.layer, start, range(job.total), mean=mean,
+                               std=std, config=self.config, progress=report, should_stop=lambda: job.cancelled)
+        except FeatVisCancelled:
+            self._finish(job, "cancelled")
+            return
+        except Exception as exc:  # noqa: BLE001 - the model's own failure, reported to the client
+            log.exception("feature visualization of network %r layer %d failed", network.name, job.layer)
+            self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        if job.cancelled:  # deleted while finishing: store nothing
+            self._finish(job, "cancelled")
+            return
+        self.store.save(job.layer, images)
+        log.info("network %r layer %d: %d feature visualizations in %.1f s", network.name, job.layer,
+                 job.total, time.perf_counter() - job.began)
+        self._finish(job, "done", images)
 
     def _model_copy(self):
         """One copy of the weights per weight generation, shared by the layers
@@ -155,4 +246,8 @@ class FeatVisService:
             return self._snapshot[1]
 
     def close(self) -> None:
+        self.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        for job in self.jobs().values():
+            if job.state == "queued":  # will never run: release whoever waits
+                self._finish(job, "cancelled", error="the network was detached")

@@ -1,82 +1,98 @@
-"""Turning raw images into network inputs, and network inputs back into pixels."""
+"""What a network is shown: where an input comes from, and the input itself.
+
+A *source* says where an input comes from (a dataset image, a noise image,
+a feature visualization, ...); ``Network.set_input`` turns it into an
+``Input``: the tensor the network gets and the picture a person sees.  The
+VR client's mode numbers are the protocol's business (``protocol/wire.py``).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torchvision.transforms import functional as TF
-from torchvision.transforms import v2
-
-try:  # torchvision keeps the v1 API beside v2
-    from torchvision.transforms import Normalize as NormalizeV1
-except ImportError:  # pragma: no cover
-    NormalizeV1 = ()
 
 
-def find_normalize(transform) -> tuple[list[float], list[float]] | None:
-    """``(mean, std)`` of the last Normalize inside a (Compose) transform."""
-    found = None
-    stack = [transform]
-    while stack:
-        item = stack.pop(0)
-        if isinstance(item, (v2.Normalize, NormalizeV1)):
-            found = (list(map(float, item.mean)), list(map(float, item.std)))
-        stack.extend(getattr(item, "transforms", []) or [])
-    return found
+@dataclass(frozen=True)
+class DatasetImage:
+    """Image ``index`` of a dataset's page (what the client shows as thumbnails)."""
+
+    dataset: Any
+    index: int
+
+    def describe(self) -> str:
+        _, label = self.dataset.item(self.index)
+        names = self.dataset.class_names
+        label_name = names[label] if 0 <= label < len(names) else f"class {label}"
+        return f"image {self.index} of {self.dataset.name!r} ({label_name})"
 
 
-class InputPipeline:
-    """Raw image (PIL or tensor) -> network input tensor [3, H, W] of ``size``."""
+@dataclass(frozen=True)
+class NoiseImage:
+    """A noise generator's current image (``generator.generate()`` makes a new one)."""
 
-    def __init__(self, transform, size: tuple[int, int] | None, normalize=None):
-        self.transform = transform
-        self.size = size
-        self.normalize = normalize if normalize is not None else find_normalize(transform)
+    generator: Any
 
-    def __call__(self, raw) -> torch.Tensor:
-        if self.transform is not None:
-            try:
-                tensor = self.transform(raw)
-            except TypeError:
-                if not isinstance(raw, Image.Image):
-                    raise
-                # A transform written for tensors, fed a PIL image (noise).
-                tensor = self.transform(TF.to_tensor(raw))
-        elif isinstance(raw, Image.Image):
-            tensor = TF.to_tensor(raw.convert("RGB"))
-        elif isinstance(raw, torch.Tensor):
-            tensor = raw.float() / 255 if raw.dtype == torch.uint8 else raw.float()
-        else:
-            msg = f"cannot turn a {type(raw).__name__} into a network input; pass transform="
-            raise TypeError(msg)
-        if not isinstance(tensor, torch.Tensor):
-            msg = f"the transform must return a tensor, it returned {type(tensor).__name__}"
-            raise TypeError(msg)
-        return self.fit(tensor)
+    def describe(self) -> str:
+        return f"noise ({self.generator.name})"
 
-    def fit(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Resize a CHW tensor to the network's input size (architecture
-        sizes must not change from one input to the next)."""
-        if tensor.dim() == 2:
-            tensor = tensor.unsqueeze(0)
-        if self.size is not None and tuple(tensor.shape[-2:]) != tuple(self.size):
-            tensor = F.interpolate(tensor.unsqueeze(0).float(), size=self.size, mode="bilinear",
-                                   align_corners=False, antialias=True)[0]
-        return tensor
 
-    def to_pixels(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Network input -> displayable pixels in [0, 1] (undoes Normalize)."""
-        tensor = tensor.detach().float()
-        if self.normalize is not None:
-            mean, std = (torch.tensor(v, device=tensor.device).view(-1, 1, 1) for v in self.normalize)
-            tensor = tensor * std + mean
-        return tensor.clamp(0, 1)
+@dataclass(frozen=True)
+class FeatVisImage:
+    """The stored feature visualization of ``network``'s ``layer``, ``channel``."""
 
-    def from_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Pixels in [0, 1] -> network input (applies Normalize)."""
-        if self.normalize is None:
-            return pixels
-        mean, std = (torch.tensor(v, device=pixels.device).view(-1, 1, 1) for v in self.normalize)
-        return (pixels - mean) / std
+    network: Any
+    layer: int
+    channel: int
 
+    def describe(self) -> str:
+        return f"feature visualization of {self.network.name!r} layer {self.layer} channel {self.channel}"
+
+
+@dataclass(frozen=True)
+class Blank:
+    """An all-zero input."""
+
+    def describe(self) -> str:
+        return "blank (all zeros)"
+
+
+@dataclass(frozen=True, eq=False)
+class CustomImage:
+    """A picture of the user's own (PIL image, HxWx3 array or CHW tensor),
+    transformed as the network's dataset images are."""
+
+    image: Any
+
+    def describe(self) -> str:
+        return "an image of your own"
+
+
+@dataclass(frozen=True, eq=False)
+class InputTensor:
+    """A tensor that already is a network input ([C, H, W], transformed)."""
+
+    tensor: torch.Tensor
+
+    def describe(self) -> str:
+        return f"a tensor of shape {tuple(self.tensor.shape)}"
+
+
+Source = DatasetImage | NoiseImage | FeatVisImage | Blank | CustomImage | InputTensor
+SOURCES = (DatasetImage, NoiseImage, FeatVisImage, Blank, CustomImage, InputTensor)
+
+
+@dataclass(frozen=True, eq=False)
+class Input:
+    """What a network is shown: ``tensor`` (its input [C, H, W], on the CPU)
+    and ``image`` (the picture a person sees: the raw dataset or noise image,
+    or the input's pixels)."""
+
+    source: Source
+    tensor: torch.Tensor = field(repr=False)
+    image: Image.Image = field(repr=False)
+
+    def describe(self) -> str:
+        return self.source.describe()

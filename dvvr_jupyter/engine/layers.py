@@ -1,26 +1,30 @@
 """What the VR client sees of a network: its tracked layers.
 
-A *capture* knows which layers of a model are tracked and how to record their
-activations in one forward pass.  Two kinds exist: the seed's explicit
-``TrackerModule`` markers (``tracker.py``) and automatic tracking for
-unmodified models (``autotrack.py``).  Both work on the engine's private
-shadow copy of the user's model (``shadow.py``), never on the user's object.
+``LayerSpec`` is how tracking describes a layer before a forward pass has
+shown its size (the seed's ``TrackerModule`` markers in ``tracker.py``, or
+automatic tracking in ``autotrack/``); ``Layer`` is the finished public view
+of one layer, with its shape, as ``Network.layers`` lists them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 Pos = tuple[int, int]
 
+#: What a layer holds: a map per channel, one value per channel, or nothing
+#: (an info panel that only shows its name).
+FEATURE_MAP, VECTOR, INFO = "feature_map", "vector", "info"
+
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One entry of the architecture answer, before sizes are known.
+    """One tracked layer as tracking derives it, before sizes are known.
 
     ``weight_module`` is the qualified name (in the model) of the module whose
     ``weight`` the weight histogram shows, or ``None``.  ``info_only`` layers
-    have ``data_type "None"``: a panel showing only the name.
+    are panels showing only the name.
     """
 
     pos: Pos
@@ -36,5 +40,82 @@ class LayerSpec:
     post: str | None = None
 
 
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a network as the VR client and the notebook show it.
+
+    ``id`` is its index in ``Network.layers`` (the client addresses layers by
+    it); ``kind`` is ``"feature_map"`` (``shape`` = ``(C, H, W)``),
+    ``"vector"`` (``(C,)``) or ``"info"`` (``()``, a panel with a name only);
+    ``pos`` is ``(depth, lane)`` on the client's grid and ``precursors`` the
+    positions of the layers feeding it.  ``module`` is the qualified name of
+    the module whose output (or input) is shown (``""``: the whole model),
+    ``weight_module`` the one whose weights the weight histogram shows.
+    """
+
+    id: int
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    pos: Pos
+    precursors: tuple[Pos, ...]
+    module: str | None
+    weight_module: str | None
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0] if self.shape else 0
+
+    @property
+    def shows_class_names(self) -> bool:
+        """A vector whose channels are the classes (the client labels them)."""
+        return self.kind == VECTOR and "(display_classnames)" in self.name
+
+
 class StopForward(Exception):
     """Raised from a hook to end a forward pass once the target layer ran."""
+
+
+def check_layers(layers: Sequence[LayerSpec]) -> None:
+    """Raise ``ValueError`` unless positions are unique and every precursor
+    is some layer's position: the VR client breaks on either."""
+    owner: dict[Pos, str] = {}
+    for layer in layers:
+        if layer.pos in owner:
+            msg = (f"layers {owner[layer.pos]!r} and {layer.name!r} share pos {layer.pos}: two layers must never "
+                   f"share a (depth, lane) position (the VR client cannot show both); give one of them another pos")
+            raise ValueError(msg)
+        owner[layer.pos] = layer.name
+    for layer in layers:
+        missing = [p for p in layer.precursors if p not in owner]
+        if missing:
+            msg = (f"layer {layer.name!r} at {layer.pos} names precursors {missing} that no layer has "
+                   f"(positions in use: {sorted(owner)})")
+            raise ValueError(msg)
+
+
+def find_layer(layers: Sequence[Layer], ref) -> Layer:
+    """The layer ``ref`` names: its id, the ``Layer`` itself, its name or its module's name."""
+    from ..errors import BadRequest, NotFound
+
+    if isinstance(ref, Layer):
+        if 0 <= ref.id < len(layers) and layers[ref.id] == ref:
+            return ref
+        msg = f"layer {ref.name!r} is not a layer of this network (it was re-tracked or attached again?)"
+        raise NotFound(msg, field="layerid")
+    if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+        msg = f"a layer is named by its id (int), name or module name (str), got {type(ref).__name__}"
+        raise BadRequest(msg, field="layerid")
+    if isinstance(ref, int):
+        if not 0 <= ref < len(layers):
+            msg = f"layer id {ref} is out of range: this network has {len(layers)} layers (0..{len(layers) - 1})"
+            raise NotFound(msg, field="layerid")
+        return layers[ref]
+    for layer in layers:
+        if layer.name == ref:
+            return layer
+    for layer in layers:
+        if layer.module == ref:
+            return layer
+    msg = f"no layer is named {ref!r}; names: {[layer.name for layer in layers]}"
+    raise NotFound(msg, field="layerid")

@@ -1,30 +1,43 @@
-"""A network as the VR client sees it: tracked layers, the current input and
-the answers computed for it."""
+"""A network as the VR client and the notebook see it: its tracked layers,
+its current input and what it shows for it."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import threading
 import warnings
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
-from ..errors import Conflict
+from ..errors import BadRequest, Conflict
 from . import encode
-from .capture import HookCapture
-from .inputs import InputPipeline
-from .layers import LayerSpec
-from .result import Result, data_type, layer_answers, layer_tensor
+from .capture import layer_tensor
+from .encode import Histogram
+from .events import EventHub, InputChanged, ResultReady
+from .inputs import (
+    SOURCES,
+    Blank,
+    CustomImage,
+    DatasetImage,
+    FeatVisImage,
+    Input,
+    InputTensor,
+    NoiseImage,
+)
+from .layers import INFO, Layer, find_layer
+from .options import AttachOptions
+from .pipeline import InputPipeline
+from .result import Result, channel_images
 from .shadow import ShadowModel, model_device
-from .tracker import has_trackers, tracker_layers, tracker_run_order
+from .tracking import Tracking
 
 log = logging.getLogger("dvvr.engine")
-_input_ids = itertools.count(1)
 DEFAULT_INPUT_SIZE = (224, 224)
 
 
@@ -32,90 +45,181 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "network"
 
 
-def derive_layers(model: nn.Module, example: torch.Tensor, track) -> list[LayerSpec]:
-    """The seed's TrackerModules when the model has them, else automatic."""
-    if track is None and has_trackers(model):
-        return tracker_layers(model, tracker_run_order(model, example))
-    from .autotrack import derive_layers as auto_layers
-
-    return auto_layers(model, example, track=track)
-
-
 class Network:
-    """Handle returned by ``dvvr.attach``: one user model served to the client."""
+    """Handle returned by ``dvvr.attach``: one model shown to the VR client.
 
-    def __init__(self, model: nn.Module, *, name: str, dataset=None, class_names=None, transform=None,
-                 input_size=None, softmax=None, track=None, device=None, pool: Executor,
-                 cache_dir: Path, adopt: bool = False):
+    - ``layers``: the tracked ``Layer``s (``layer(ref)`` finds one by id or name);
+    - ``input``: the current ``Input``; ``set_input(what)`` shows another one,
+      ``refresh()`` recomputes it with the model's current weights;
+    - ``result()``: the current ``Result`` (activations, channel images,
+      histograms, top classes); ``weight_histogram(layer)``;
+    - ``featvis``: feature visualizations of its layers.
+
+    The model itself is never modified: the engine works on a private copy
+    (``shadow``) and copies the live weights in whenever an input is computed.
+    """
+
+    def __init__(self, model: nn.Module, dataset=None, options: AttachOptions | None = None, *, pool: Executor,
+                 events: EventHub, cache_dir: Path, adopt: bool = False):
         if not isinstance(model, nn.Module):
             msg = f"attach() needs a torch.nn.Module, got {type(model).__name__}"
             raise TypeError(msg)
+        options = options or AttachOptions()
         self.model = model
-        self.name = name
+        self.options = options
+        self.name = options.name or type(model).__name__
         self.dataset = dataset
-        self.softmax = softmax
-        self.track = track
-        self.network_id = 0  # set by the session
+        self.softmax = options.softmax
+        self.id = 0  # the index in the session's networks, set by the session
         self._pool = pool
-        self.device = torch.device(device) if device is not None else model_device(model)
+        self._events = events
+        self.device = torch.device(options.device) if options.device is not None else model_device(model)
+        class_names = options.class_names
         self.class_names = list(class_names) if class_names is not None else (
             list(dataset.class_names) if dataset is not None else [])
+        input_size = options.input_size
         if input_size is None and dataset is not None and len(dataset):
-            input_size = tuple(InputPipeline(transform, None)(dataset.item(0)[0]).shape[-2:])
+            input_size = tuple(InputPipeline(options.transform, None)(dataset.item(0)[0]).shape[-2:])
         if input_size is None:
-            warnings.warn(f"network {name!r}: no dataset and no input_size; assuming {DEFAULT_INPUT_SIZE}",
-                          stacklevel=3)
+            warnings.warn(f"network {self.name!r}: no dataset and no input_size; assuming {DEFAULT_INPUT_SIZE}",
+                          stacklevel=4)
             input_size = DEFAULT_INPUT_SIZE
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.pipeline = InputPipeline(transform, self.input_size)
+        self.pipeline = InputPipeline(options.transform, self.input_size)
         self.shadow = ShadowModel(model, self.device, adopt=adopt)
-        self._lock = threading.RLock()  # one forward pass at a time on the shadow
-        self._result: Result | None = None
-        self._input: tuple[torch.Tensor, dict] | None = None
-        self._weight_histograms: dict[tuple[int, int], dict] = {}
-        self._build_tracking()
-        self.cache_dir = Path(cache_dir) / slug(name)
+        self._compute_lock = threading.RLock()  # one forward pass at a time on the shadow
+        self._views: dict[str | None, Result] = {}  # view name -> current result (None: the shared view)
+        self._weight_histograms: dict[tuple[int, int], Histogram | None] = {}
+        example = torch.zeros(1, 3, *self.input_size, device=self.device)
+        with self.shadow.lock:
+            self.tracking = Tracking(self.shadow.model, example, options.track)
+        self.cache_dir = Path(cache_dir) / slug(self.name)
         from .featvis_service import FeatVisService
 
         self.featvis = FeatVisService(self)
 
-    # --- tracking ----------------------------------------------------------
-    def _zero_input(self) -> torch.Tensor:
-        return torch.zeros(3, *self.input_size)
+    # --- layers ----------------------------------------------------------------
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return self.tracking.layers
 
-    def _build_tracking(self) -> None:
-        example = self._zero_input().unsqueeze(0).to(self.device)
-        with self.shadow.lock:
-            layers = derive_layers(self.shadow.model, example, self.track)
-            capture = HookCapture(self.shadow.model, layers)
-            with torch.no_grad():
-                _, activations = capture.run(self.shadow.model, example)
-        shapes = [None if a is None else layer_tensor(a) for a in activations]
-        self.layers = layers
-        self.capture = capture
-        architecture = [
-            {
-                "pos": list(layer.pos),
-                "layer_name": layer.name,
-                "data_type": data_type(t),
-                "size": [0] if t is None else [1, *t.shape],
-                "precursors": [list(p) for p in layer.precursors],
-            }
-            for layer, t in zip(layers, shapes, strict=True)
-        ]
-        output_index = {}
-        for layer_id, entry in enumerate(architecture):
-            if entry["data_type"] != "None":
-                output_index[str(layer_id)] = len(output_index)
-        # Replaced whole, never changed in place: readers need no lock.
-        self._architecture, self._output_index = architecture, output_index
+    def layer(self, ref) -> Layer:
+        """The layer ``ref`` names: its id, name or module name."""
+        return find_layer(self.layers, ref)
 
-    def architecture(self) -> dict:
-        """The ``network/{n}`` answer."""
-        return {"architecture": self._architecture, "class_names": self.class_names,
-                "networkid": self.network_id, "layer_id_to_output_index": self._output_index}
+    # --- inputs ------------------------------------------------------------------
+    def make_input(self, what) -> Input:
+        """An ``Input`` from a source (``dvvr.DatasetImage`` etc.), an int
+        (that image of the network's dataset), a PIL image (transformed as
+        dataset images are) or a tensor (already a network input [C, H, W])."""
+        source = self._as_source(what)
+        if isinstance(source, DatasetImage):
+            raw, _ = source.dataset.item(source.index)
+            return Input(source, self.pipeline(raw), raw)
+        if isinstance(source, NoiseImage):
+            raw = source.generator.current
+            return Input(source, self.pipeline(raw), raw)
+        if isinstance(source, CustomImage):
+            tensor = self.pipeline(source.image)
+            return Input(source, tensor, self.pipeline.to_image(tensor))
+        if isinstance(source, FeatVisImage):
+            pixels = source.network.featvis.stored_channel(source.layer, source.channel)  # uint8 [3, H, W]
+            tensor = self.pipeline.from_pixels(self.pipeline.fit(pixels.float() / 255))
+            return Input(source, tensor, Image.fromarray(np.ascontiguousarray(pixels.permute(1, 2, 0).numpy())))
+        if isinstance(source, InputTensor):
+            tensor = self.pipeline.fit(source.tensor.detach().float().cpu())
+            return Input(source, tensor, self.pipeline.to_image(tensor))
+        tensor = torch.zeros(3, *self.input_size)
+        return Input(source, tensor, self.pipeline.to_image(tensor))
 
-    # --- inputs and results --------------------------------------------------
+    def _as_source(self, what):
+        if isinstance(what, SOURCES):
+            return what
+        if isinstance(what, bool):
+            pass  # True is an int in Python: not an image index
+        elif isinstance(what, int):
+            if self.dataset is None:
+                msg = f"network {self.name!r} has no dataset: pass a PIL image or a tensor instead of an index"
+                raise BadRequest(msg, field="imageID")
+            return DatasetImage(self.dataset, what)
+        elif isinstance(what, (Image.Image, np.ndarray)):
+            return CustomImage(what)
+        elif isinstance(what, torch.Tensor):
+            return InputTensor(what)
+        msg = (f"cannot show a {type(what).__name__}: pass an image index, a PIL image, a tensor or a "
+               f"dvvr.DatasetImage / NoiseImage / FeatVisImage / Blank")
+        raise TypeError(msg)
+
+    def _default_input(self) -> Input:
+        if self.dataset is not None and len(self.dataset):
+            return self.make_input(DatasetImage(self.dataset, 0))
+        return self.make_input(Blank())
+
+    @property
+    def input(self) -> Input:
+        """The current input of the shared view (what the VR client and the notebook see)."""
+        return self.result().input
+
+    def set_input(self, what, *, origin: str = "notebook", view: str | None = None) -> Result:
+        """Show ``what`` (see ``make_input``) and return its result; the VR
+        client gets it on its next request."""
+        return self._compute(self.make_input(what), origin=origin, view=view)
+
+    # --- results -----------------------------------------------------------------
+    def result(self, view: str | None = None) -> Result:
+        """The current result (computed on first use)."""
+        current = self._views.get(view)
+        if current is not None:
+            return current
+        with self._compute_lock:
+            current = self._views.get(view)
+            if current is not None:
+                return current
+            return self._compute(self._default_input(), origin="notebook", view=view)
+
+    def peek(self, view: str | None = None) -> Result | None:
+        """The current result if one was computed, without computing."""
+        return self._views.get(view)
+
+    def refresh(self, *, sync: bool = True, origin: str = "refresh", view: str | None = None) -> Result:
+        """Recompute the current input with the model's current weights
+        (``sync=False``: with the weights copied at the last sync)."""
+        current = self.peek(view)
+        return self._compute(current.input if current else self._default_input(), origin=origin, view=view,
+                             sync=sync)
+
+    def _compute(self, input: Input, *, origin: str, view: str | None, sync: bool = True) -> Result:
+        with self._compute_lock:
+            if sync:
+                self.sync_weights()
+            capture, layers = self.tracking.capture, self.layers
+            shown: dict[int, torch.Tensor] = {}  # layer id -> [C, H, W] or [C] on the CPU
+            started: dict[int, Future] = {}
+
+            def encode_now(index, activation):
+                # Encoding overlaps the rest of the forward pass.
+                shown[index] = layer_tensor(activation).cpu()
+                if layers[index].kind != INFO:
+                    started[index] = self._pool.submit(channel_images, shown[index])
+
+            with self.shadow.lock:
+                batch = input.tensor.unsqueeze(0).to(self.device)
+                with torch.no_grad():
+                    output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
+                version = self.shadow.generation
+            activations = [shown.get(i) if value is not None else None for i, value in enumerate(recorded)]
+            result = Result(input=input, layers=layers, activations=activations,
+                            output=None if output is None else output.detach().cpu(), class_names=self.class_names,
+                            softmax=self.softmax, weights_version=version, pool=self._pool, started=started)
+            previous = self._views.get(view)
+            self._views[view] = result
+        # Outside every lock: listeners run on the session's dispatch thread.
+        if previous is None or previous.input is not input:
+            self._events.emit(InputChanged(self, input, origin, view))
+        self._events.emit(ResultReady(self, result, origin, view))
+        return result
+
+    # --- weights -----------------------------------------------------------------
     def sync_weights(self, blocking: bool = True) -> bool:
         """Copy the live weights into the engine's copy now; ``False`` if
         ``blocking=False`` and a forward pass holds the copy."""
@@ -133,84 +237,24 @@ class Network:
             self.shadow.lock.release()
         return True
 
-    def compute(self, tensor: torch.Tensor | None = None, description: dict | None = None, *,
-                sync: bool = True) -> Result:
-        """Run one forward pass with the live weights and make it current.
-
-        ``tensor`` (network input [3, H, W]) defaults to the current input;
-        ``sync=False`` uses the weights copied at the last sync.
-        """
-        with self._lock:
-            if tensor is None:
-                tensor, description = self._input if self._input else (self._default_input())
-            tensor = self.pipeline.fit(tensor.detach().float().cpu())
-            if sync:
-                self.sync_weights()
-            with self.shadow.lock:
-                batch = tensor.unsqueeze(0).to(self.device)
-                started: dict = {}
-
-                def encode_now(index, activation):
-                    # Encoding overlaps the rest of the forward pass.
-                    if not self.layers[index].info_only:
-                        started[index] = self._pool.submit(layer_answers, self.network_id, index,
-                                                           layer_tensor(activation.cpu()))
-
-                with torch.no_grad():
-                    output, activations = self.capture.run(self.shadow.model, batch, on_record=encode_now)
-            result = Result(
-                input_id=next(_input_ids), network_id=self.network_id, layers=self.layers,
-                activations=[None if a is None else a.cpu() for a in activations],
-                output=None if output is None else output.detach().cpu(), class_names=self.class_names,
-                softmax=self.softmax, weight_histogram=self.weight_histogram, input_tensor=tensor,
-                description=description or {}, pool=self._pool, started=started,
-            )
-            self._input = (tensor, description or {})
-            self._result = result
-        return result
-
-    def weight_histogram(self, layer_id: int) -> dict:
-        """The ``weighthistogram`` answer from the shadow's current weights,
-        cached until they change (training moves them; serving does not)."""
+    def weight_histogram(self, layer) -> Histogram | None:
+        """16-bin histogram of the weights the layer shows (the engine's copy,
+        as last synced), or ``None`` for a layer without weights."""
+        layer = self.layer(layer)
         with self.shadow.lock:
-            key = (self.shadow.generation, layer_id)
-            cached = self._weight_histograms.get(key)
-            if cached is not None:
-                return cached
-            layer = self.layers[layer_id]
-            modules = dict(self.shadow.model.named_modules())
-            weight = getattr(modules.get(layer.weight_module), "weight", None) if layer.weight_module else None
-            has_weights = isinstance(weight, torch.Tensor)
-            counts, bins = encode.histogram(weight) if has_weights else ([], [])
-            answer = {"networkid": self.network_id, "layer_id": layer_id, "has_weights": str(has_weights),
-                      "counts": counts, "bins": bins}
-            if self._weight_histograms and next(iter(self._weight_histograms))[0] != self.shadow.generation:
-                self._weight_histograms.clear()
-            self._weight_histograms[key] = answer
-            return answer
+            key = (self.shadow.generation, layer.id)
+            if key in self._weight_histograms:
+                return self._weight_histograms[key]
+            module = self.shadow.model.get_submodule(layer.weight_module) if layer.weight_module else None
+            weight = getattr(module, "weight", None)
+            histogram = encode.histogram(weight) if isinstance(weight, torch.Tensor) else None
+            if any(generation != key[0] for generation, _ in self._weight_histograms):
+                self._weight_histograms.clear()  # weights moved on: the old ones are never asked again
+            self._weight_histograms[key] = histogram
+            return histogram
 
-    def _default_input(self) -> tuple[torch.Tensor, dict]:
-        if self.dataset is not None and len(self.dataset):
-            return self.pipeline(self.dataset.item(0)[0]), {"mode": 1, "imageID": 0}
-        return self._zero_input(), {"mode": 0}
-
-    def result(self) -> Result:
-        """The current result (computed on first use)."""
-        with self._lock:
-            if self._result is not None:
-                return self._result
-        return self.compute()
-
-    def peek(self) -> Result | None:
-        """The current result if one was computed, without computing."""
-        return self._result
-
-    def refresh(self) -> Result:
-        """Recompute the current input with the model's current weights."""
-        return self.compute()
-
-    def current_input(self) -> torch.Tensor:
-        return self.result().input_tensor
+    def close(self) -> None:
+        self.featvis.close()
 
     def __repr__(self) -> str:
-        return f"<dvvr Network {self.network_id} {self.name!r}: {len(self.layers)} layers, input {self.input_size}>"
+        return f"<dvvr Network {self.id} {self.name!r}: {len(self.layers)} layers, input {self.input_size}>"

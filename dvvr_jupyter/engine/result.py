@@ -1,122 +1,169 @@
-"""The answers for one input: computed once, read by dozens of requests.
+"""What a network shows for one input: computed once, read by many.
 
-A ``Result`` is immutable once built: a request takes the network's current
-result once and answers wholly from it, so two inputs never mix inside one
-answer.  PNG encoding of each layer runs once, on a thread pool, and is
-shared by every request that asks for that layer.
+A ``Result`` is immutable once built: a reader takes the network's current
+result once and reads wholly from it, so two inputs never mix inside one
+answer.  Each layer's channel images (scaled pixels, PNGs, histogram) are
+made once, on the session's worker pool, starting while the forward pass
+still runs, and shared by every reader (the VR client, the widget, code).
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import threading
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest
 from . import encode
-from .layers import LayerSpec
+from .encode import Histogram
+from .inputs import Input
+from .layers import INFO, Layer, find_layer
+
+_ids = itertools.count(1)
 
 
-def layer_tensor(value: torch.Tensor) -> torch.Tensor:
-    """First batch item shaped [C, H, W] (feature map) or [C] (vector)."""
-    item = value[0] if value.dim() >= 1 else value.reshape(1)
-    if item.dim() == 0:
-        return item.reshape(1)
-    if item.dim() == 2:  # [C, L] sequences: a one-row map per channel
-        return item.unsqueeze(1)
-    if item.dim() > 3:
-        return item.flatten(2)
-    return item
+@dataclass(frozen=True, eq=False)
+class ChannelImages:
+    """One layer as pictures: every channel scaled with the layer's one min
+    and max (``low``, ``high``) to uint8 ``pixels`` [C, H, W] ([C, 1, 1] for
+    a vector), ``zero_value`` where 0.0 lands on that scale, one grayscale
+    PNG per channel, and the layer's 16-bin histogram."""
+
+    pixels: np.ndarray = field(repr=False)
+    zero_value: int
+    low: float
+    high: float
+    histogram: Histogram = field(repr=False)
+    pngs: tuple[bytes, ...] = field(repr=False)
 
 
-def check_layer_id(layer_id: int, layers) -> None:
-    if not 0 <= layer_id < len(layers):
-        msg = f"layer id {layer_id} is out of range: this network has {len(layers)} layers (0..{len(layers) - 1})"
-        raise NotFound(msg, field="layerid")
+def channel_images(activation: torch.Tensor) -> ChannelImages:
+    """Encode one layer ([C, H, W] or [C]) in one pass over its values."""
+    data = encode.layer_array(activation)
+    pixels, zero_value, low, high = encode.scale_layer(data)
+    histogram = encode.layer_histogram(data, low, high)
+    return ChannelImages(pixels, zero_value, low, high, histogram, tuple(encode.gray_pngs(pixels)))
 
 
-def data_type(tensor: torch.Tensor | None) -> str:
-    if tensor is None:
-        return "None"
-    return "2D_feature_map" if tensor.dim() == 3 else "1D_vector"
+def top_classes(output: torch.Tensor | None, class_names: Sequence[str], softmax: bool | None,
+                k: int = 10) -> list[tuple[str, float]]:
+    """Best ``k`` ``(class name, confidence)`` of a model output, best first.
 
-
-def classification(output: torch.Tensor | None, class_names: list[str], softmax: bool | None):
-    """Top-10 ``(names, confidences)`` of the model output, or empty lists.
-
-    Classifiers ([N, K] scores): percent after softmax (or raw scores with
-    ``softmax=False``).  Segmentation ([N, K, H, W]): the image-level share
-    of each class, the per-pixel softmax averaged over the image, in percent.
+    Classifiers ([N, K] scores): percent after softmax (raw scores with
+    ``softmax=False``; outputs that already are probabilities are not
+    softmaxed again).  Segmentation ([N, K, H, W]): each class's share of the
+    image, the per-pixel softmax averaged over the image, in percent.
+    Anything else is not a classifier: ``[]``.
     """
     if output is None or output.dim() not in (2, 4) or output.shape[1] < 2:
-        return [], []
+        return []
     scores = output[0].detach().float().cpu()
     if scores.dim() == 3:
         scores = torch.softmax(scores, dim=0).mean(dim=(1, 2)) * 100
     elif softmax is not False:
         already_probabilities = bool((scores >= 0).all()) and abs(float(scores.sum()) - 1.0) < 1e-3
         scores = scores * 100 if already_probabilities else torch.softmax(scores, 0) * 100
-    top = torch.topk(scores, k=min(10, scores.numel()))
+    top = torch.topk(scores, k=min(k, scores.numel()))
     names = [class_names[i] if i < len(class_names) else f"class {i}" for i in top.indices.tolist()]
-    return names, [f"{v:.2f}" for v in top.values.tolist()]
-
-
-def layer_answers(network_id: int, layer_id: int, tensor: torch.Tensor) -> tuple[bytes, bytes]:
-    """``(activation JSON, activation histogram JSON)`` of one layer
-    (``tensor`` shaped by ``layer_tensor``), as the bytes to send: encoded
-    here on a worker, not on the IO loop."""
-    pngs, zero_value, counts, bins = encode.encode_layer(tensor)
-    answer = json.dumps({"tensors": pngs, "networkid": network_id, "layerID": layer_id,
-                         "zeroValue": zero_value, "mode": "Activation"}).encode()
-    histogram = json.dumps({"networkid": network_id, "layer_id": layer_id, "counts": counts, "bins": bins})
-    return answer, histogram.encode()
+    return list(zip(names, top.values.tolist(), strict=True))
 
 
 class Result:
-    """Answers for one input.  Each layer's activation PNGs and histogram are
-    made by one task on the pool, serialised to JSON once, and shared by every
-    request for that layer."""
+    """What a network shows for one input, with the weights of
+    ``weights_version``.  Read it with ``activation``, ``channel_images``,
+    ``histogram`` and ``top_classes``; layers are named by id, name or ``Layer``."""
 
-    def __init__(self, *, input_id: int, network_id: int, layers: list[LayerSpec], activations: list,
-                 output: torch.Tensor | None, class_names: list[str], softmax, weight_histogram,
-                 input_tensor: torch.Tensor, description: dict, pool: Executor,
+    def __init__(self, *, input: Input, layers: Sequence[Layer], activations: list, output: torch.Tensor | None,
+                 class_names: Sequence[str], softmax: bool | None, weights_version: int, pool: Executor,
                  started: dict[int, Future] | None = None):
-        self.input_id = input_id
-        self.network_id = network_id
-        self.layers = layers
-        self.activations = [None if a is None else layer_tensor(a) for a in activations]
+        self.id = next(_ids)
+        self.input = input
+        self.layers = tuple(layers)
         self.output = output
-        self.input_tensor = input_tensor
-        self.description = description
-        self._weight_histogram = weight_histogram  # layer id -> answer dict (cached by the network)
+        self.weights_version = weights_version
+        self._activations = activations
+        self._classes = top_classes(output, class_names, softmax)
         self._pool = pool
         self._lock = threading.Lock()
-        self._layer_answers: dict[int, Future] = dict(started or {})  # begun during the forward pass
-        names, values = classification(output, class_names, softmax)
-        self.classification = json.dumps({"networkid": network_id, "class_names": names,
-                                          "confidence_values": values}, ensure_ascii=False)
+        self._images: dict[int, Future] = dict(started or {})  # begun during the forward pass
+        self._memo: dict[Hashable, Future] = {}
 
-    def _layer(self, layer_id: int, need: str = "any") -> torch.Tensor:
-        check_layer_id(layer_id, self.layers)
-        tensor = self.activations[layer_id]
-        if tensor is None:
-            msg = f"layer {layer_id} ({self.layers[layer_id].name!r}) is an info panel (data_type \"None\"): it has no {need}"
+    def _layer(self, ref, need: str) -> Layer:
+        layer = find_layer(self.layers, ref)
+        if layer.kind == INFO:
+            msg = f"layer {layer.id} ({layer.name!r}) is an info panel (data_type \"None\"): it has no {need}"
             raise BadRequest(msg, field="layerid")
-        return tensor
+        return layer
 
+    def activation(self, layer) -> torch.Tensor:
+        """The layer's activation for this input: [C, H, W] or [C] (CPU)."""
+        return self._activations[self._layer(layer, "activation").id]
 
-    def layer_answers(self, layer_id: int, need: str = "activation") -> Future:
-        """A future of ``(activation JSON, activation histogram JSON)`` bytes."""
-        tensor = self._layer(layer_id, need)
+    def images_future(self, layer, need: str = "activation") -> Future:
+        """A future of the layer's ``ChannelImages`` (never blocks)."""
+        layer = self._layer(layer, need)
         with self._lock:
-            future = self._layer_answers.get(layer_id)
+            future = self._images.get(layer.id)
             if future is None:
-                future = self._pool.submit(layer_answers, self.network_id, layer_id, tensor)
-                self._layer_answers[layer_id] = future
-            return future
+                future = self._pool.submit(channel_images, self._activations[layer.id])
+                self._images[layer.id] = future
+        return future
 
-    def weight_histogram(self, layer_id: int) -> dict:
-        check_layer_id(layer_id, self.layers)
-        return self._weight_histogram(layer_id)
+    def channel_images(self, layer) -> ChannelImages:
+        """The layer as pictures (see ``ChannelImages``); waits for its encoding."""
+        return self.images_future(layer).result()
+
+    def histogram(self, layer) -> Histogram:
+        """16-bin histogram of the layer's activation."""
+        return self.images_future(layer, "activation histogram").result().histogram
+
+    def top_classes(self, k: int = 10) -> list[tuple[str, float]]:
+        """Best ``k`` ``(class name, confidence)``, best first (see ``top_classes``)."""
+        return self._classes[:k]
+
+    def derived(self, key: Hashable, layer, build: Callable[[ChannelImages], object]) -> Future:
+        """A future of ``build(channel images of layer)``, computed once per
+        ``key`` on the pool (the protocol keeps its serialised answers here)."""
+        with self._lock:
+            future = self._memo.get(key)
+            if future is not None:
+                return future
+            future = self._memo[key] = Future()
+        source = self.images_future(layer)
+
+        def run(done: Future) -> None:
+            try:
+                future.set_result(build(done.result()))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+                future.set_exception(exc)
+
+        def schedule(done: Future) -> None:
+            try:
+                self._pool.submit(run, done)
+            except RuntimeError:  # the pool was shut down: finish here
+                run(done)
+
+        source.add_done_callback(schedule)
+        return future
+
+    def memo(self, key: Hashable, build: Callable[[], object]):
+        """``build()``, computed once per ``key`` for this result."""
+        with self._lock:
+            future = self._memo.get(key)
+            owner = future is None
+            if owner:
+                future = self._memo[key] = Future()
+        if owner:
+            try:
+                future.set_result(build())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+    def __repr__(self) -> str:
+        return f"<dvvr Result {self.id}: {self.input.describe()}, weights v{self.weights_version}>"

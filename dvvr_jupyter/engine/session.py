@@ -1,4 +1,5 @@
-"""A session: the networks, datasets and noise generators one server shows.
+"""A session: the networks, datasets and noise generators one server shows,
+and the events that happen to them.
 
 Ids on the wire are indexes into these lists.  Attaching the same model (or
 a model under the same name) again replaces it in place, so re-running a
@@ -10,17 +11,15 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
-
-import torch
-from PIL import Image
 
 from ..errors import BadRequest, NotFound
 from .datasets import Dataset, as_dataset
+from .events import EventHub, NetworksChanged
 from .network import Network
 from .noise import NoiseGenerator
-
-MODES = {0: "Unknown", 1: "DatasetImage", 2: "Activation", 3: "FeatureVisualization", 4: "NoiseImage"}
+from .options import AttachOptions, with_attach_signature
 
 
 def default_cache_dir() -> Path:
@@ -41,11 +40,15 @@ def _pick(items: list, index: int, what: str, field: str):
 
 
 class Session:
+    """What one server shows.  ``events.subscribe(listener)`` follows it
+    (inputs, results, networks, feature-visualization progress)."""
+
     def __init__(self, cache_dir: Path | str | None = None, workers: int | None = None):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.networks: list[Network] = []
         self.datasets: list[Dataset] = []
         self.noise_generators: list[NoiseGenerator] = []
+        self.events = EventHub()
         self._lock = threading.RLock()
         self.pool = ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2),
                                        thread_name_prefix="dvvr-encode")
@@ -69,34 +72,42 @@ class Session:
                 self.noise_generators.append(generator)
         return generator
 
-    def attach(self, model, dataset=None, *, name=None, class_names=None, transform=None, input_size=None,
-               softmax=None, track=None, device=None, adopt: bool = False) -> Network:
-        """Register ``model``; see ``dvvr.attach``.  ``adopt=True`` (``dvvr
+    def attach(self, model, dataset=None, *, adopt: bool = False, **options) -> Network:
+        """Show ``model`` (see ``dvvr.attach``).  ``adopt=True`` (``dvvr
         serve``) lets the engine use the model object itself instead of a
         private copy: only for models nobody else holds or trains."""
+        options = AttachOptions.from_keywords(options)
         # The network's class names label the dataset only if it has none of its own.
         own_classes = getattr(dataset, "classes", None) is not None or isinstance(dataset, Dataset)
-        wrapped = self.add_dataset(dataset, None if own_classes else class_names) if dataset is not None else None
+        wrapped = None
+        if dataset is not None:
+            wrapped = self.add_dataset(dataset, None if own_classes else options.class_names)
         with self._lock:
             # Re-running a cell (the same model, or the same explicit name) replaces the
             # network in place; another model of the same class is a new one.
             same = next((i for i, known in enumerate(self.networks)
-                         if known.model is model or (name is not None and known.name == name)), None)
-            if name is None:  # the name it had, or the class name made unique
+                         if known.model is model or (options.name is not None and known.name == options.name)), None)
+            if options.name is None:  # the name it had, or the class name made unique
                 name = self.networks[same].name if same is not None else self._free_name(type(model).__name__)
-        network = Network(model, name=name, dataset=wrapped, class_names=class_names, transform=transform,
-                          input_size=input_size, softmax=softmax, track=track, device=device, pool=self.pool,
-                          cache_dir=self.cache_dir, adopt=adopt)
+                options = replace(options, name=name)
+        network = Network(model, wrapped, options, pool=self.pool, events=self.events, cache_dir=self.cache_dir,
+                          adopt=adopt)
         with self._lock:
             if not self.noise_generators:
                 self.noise_generators.append(NoiseGenerator(network.input_size))
             if same is not None and same < len(self.networks):
-                self.networks[same].featvis.close()
-                network.network_id = same
+                replaced = self.networks[same]
+                network.id = same
                 self.networks[same] = network
-                return network
-            network.network_id = len(self.networks)
-            self.networks.append(network)
+                change = "replaced"
+            else:
+                replaced = None
+                network.id = len(self.networks)
+                self.networks.append(network)
+                change = "attached"
+        if replaced is not None:
+            replaced.close()
+        self.events.emit(NetworksChanged(network, change))
         return network
 
     def _free_name(self, base: str) -> str:
@@ -107,56 +118,35 @@ class Session:
         return name
 
     def detach(self, network: Network) -> None:
+        """Stop showing ``network``; the ids of later networks move down by one."""
         with self._lock:
+            if network not in self.networks:
+                msg = f"{network!r} is not attached to this session"
+                raise ValueError(msg)
             self.networks.remove(network)
             for index, known in enumerate(self.networks):
-                known.network_id = index
-        network.featvis.close()
+                known.id = index
+        network.close()
+        self.events.emit(NetworksChanged(network, "detached"))
 
     # --- lookups -------------------------------------------------------------
     def network(self, index: int, field: str = "networkid") -> Network:
         return _pick(self.networks, index, "network", field)
 
-    def dataset(self, index: int) -> Dataset:
-        return _pick(self.datasets, index, "dataset", "datasetID")
+    def dataset(self, index: int, field: str = "datasetID") -> Dataset:
+        return _pick(self.datasets, index, "dataset", field)
 
-    def noise_generator(self, index: int) -> NoiseGenerator:
-        return _pick(self.noise_generators, index, "noise generator", "noiseGeneratorID")
-
-    def counts(self) -> dict:
-        return {"nnetworks": len(self.networks), "ndatasets": len(self.datasets),
-                "nnoiseGenerators": len(self.noise_generators)}
-
-    # --- choosing an input ---------------------------------------------------
-    def input_for(self, network: Network, choice: dict) -> torch.Tensor:
-        """The network input an ``ActivationImage`` (validated dict) asks for."""
-        mode = choice["mode"]
-        if mode == 1:
-            raw, _ = self.dataset(choice["datasetID"]).item(choice["imageID"])
-            return network.pipeline(raw)
-        if mode == 3:
-            source = self.network(choice["networkID"], field="networkID")
-            image = source.featvis.stored_channel(choice["layerID"], choice["channelID"])
-            return network.pipeline.from_pixels(network.pipeline.fit(image.float() / 255))
-        if mode == 4:
-            image: Image.Image = self.noise_generator(choice["noiseGeneratorID"]).current
-            return network.pipeline(image)
-        if mode == 2:
-            raise BadRequest("mode 2 (Activation) cannot be an input: choose a dataset image (1), "
-                             "a feature visualization (3) or noise (4)", field="mode")
-        if mode == 0:
-            return network._zero_input()
-        raise BadRequest(f"mode must be one of {sorted(MODES)}, got {mode}", field="mode")
-
-    def prepare_for_input(self, network_id: int, choice: dict):
-        network = self.network(network_id)
-        return network.compute(self.input_for(network, choice), dict(choice))
+    def noise_generator(self, index: int, field: str = "noiseGeneratorID") -> NoiseGenerator:
+        return _pick(self.noise_generators, index, "noise generator", field)
 
     def close(self) -> None:
         for network in self.networks:
-            network.featvis.close()
+            network.close()
+        self.events.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
+
+with_attach_signature(Session.attach)
 
 _default: Session | None = None
 _default_lock = threading.Lock()
@@ -169,4 +159,3 @@ def default_session() -> Session:
         if _default is None:
             _default = Session()
         return _default
-

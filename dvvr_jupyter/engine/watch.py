@@ -48,7 +48,7 @@ class Watcher:
                     continue
                 if not copied:
                     continue  # a client's forward pass holds the copy right now: next time
-                self._pending[id(network)] = self._pool.submit(network.compute, sync=False)
+                self._pending[id(network)] = self._pool.submit(network.refresh, sync=False, origin="watch")
                 self.refreshes += 1
 
     def wait(self, timeout: float | None = None) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import io
 import json
 import sys
 import threading
@@ -246,12 +245,6 @@ def check_feature_visualization(body: dict, n: int, layer_id: int, layer: dict) 
     _require(body["mode"] == "FeatureVisualization" and body["networkid"] == n and body["layerID"] == layer_id,
              "featurevisualization: ids/mode")
     _require(len(body["tensors"]) == layer["size"][1], "featurevisualization: one image per channel")
-
-
-def decode_png(text: str):
-    from PIL import Image
-
-    return Image.open(io.BytesIO(base64.b64decode(text)))
 
 
 def main(argv=None) -> int:

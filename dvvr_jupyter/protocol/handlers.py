@@ -1,9 +1,10 @@
 """Tornado handlers for every route of the DeepVisionVR protocol.
 
-Heavy work (forward passes, PNG encoding, feature visualization) runs on
-worker threads; the IO loop only awaits it, so dozens of concurrent requests
-are served together.  Errors become JSON in exactly one place:
-``ProtocolHandler.write_error``.
+Each handler resolves the network (an object, once) and passes it to the
+engine and to ``wire`` (the bodies).  Heavy work (forward passes, PNG
+encoding, feature visualization) runs on worker threads; the IO loop only
+awaits it, so dozens of concurrent requests are served together.  Errors
+become JSON in exactly one place: ``ProtocolHandler.write_error``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING
 import tornado.web
 from tornado.ioloop import IOLoop
 
-from ..errors import BadRequest, DvvrError, NotFound, Unavailable
-from .activation_image import parse_activation_image
+from ..errors import DvvrError, NotFound, Unavailable
+from . import wire
 from .headers import SECRET_HEADER
 
 if TYPE_CHECKING:
@@ -34,13 +35,6 @@ def log_path(handler: tornado.web.RequestHandler) -> str:
     if prefix != "/" and path.startswith(prefix):
         return "/<token>/" + path[len(prefix):]
     return path
-
-
-def parse_id(text: str, field: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequest(f"{field} in the path must be an integer, got {text!r}", field=field) from None
 
 
 class ProtocolHandler(tornado.web.RequestHandler):
@@ -75,14 +69,17 @@ class ProtocolHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
 
-    def answer(self, body: dict) -> None:
-        self.finish(json.dumps(body, ensure_ascii=False))
+    def answer(self, body: dict | bytes) -> None:
+        self.finish(body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False))
 
     async def offload(self, fn, *args):
         return await IOLoop.current().run_in_executor(self.session.pool, fn, *args)
 
     def network(self, network_id: str):
-        return self.session.network(parse_id(network_id, "networkid"))
+        return self.session.network(wire.parse_id(network_id, "networkid"))
+
+    async def current_result(self, network):
+        return network.peek() or await self.offload(network.result)
 
     # --- the one place where errors become answers --------------------------
     def write_error(self, status_code: int, **kwargs):
@@ -114,21 +111,17 @@ class RootHandler(ProtocolHandler):
     waits_for_session = False  # the client gives the base URL 2 seconds
 
     def get(self):
-        if self.session is None:
-            self.answer({"service": "dvvr", "status": "loading"})
-            return
-        self.answer({"service": "dvvr", "status": "ok", **self.session.counts(),
-                     "networks": [n.name for n in self.session.networks]})
+        self.answer(wire.root(self.session))
 
 
 class CountsHandler(ProtocolHandler):
     def get(self):
-        self.answer(self.session.counts())
+        self.answer(wire.counts(self.session))
 
 
 class ArchitectureHandler(ProtocolHandler):
     def get(self, network_id):
-        self.answer(self.network(network_id).architecture())
+        self.answer(wire.architecture(self.network(network_id)))
 
 
 class FeatVisModeHandler(ProtocolHandler):
@@ -142,61 +135,62 @@ class FeatVisModeHandler(ProtocolHandler):
             network.featvis.set_mode("load")
         else:
             await self.offload(network.featvis.delete)
-        self.answer({"networkid": network.network_id, "featvis_mode": network.featvis.mode})
+        self.answer(wire.featvis_mode(network))
 
 
 class ActivationHandler(ProtocolHandler):
     async def get(self, network_id, layer_id):
         network = self.network(network_id)
-        layer = parse_id(layer_id, "layerid")
-        result = network.peek() or await self.offload(network.result)
-        activation, _ = await asyncio.wrap_future(result.layer_answers(layer))
-        self.finish(activation)
+        layer = wire.parse_id(layer_id, "layerid")
+        result = await self.current_result(network)
+        self.answer(await asyncio.wrap_future(wire.activation(network, result, layer)))
 
 
 class HistogramHandler(ProtocolHandler):
     async def get(self, network_id, kind, layer_id):
         network = self.network(network_id)
-        layer = parse_id(layer_id, "layerid")
-        result = network.peek() or await self.offload(network.result)
+        layer = wire.parse_id(layer_id, "layerid")
         if kind == "weight":
-            self.answer(await self.offload(result.weight_histogram, layer))
-        else:
-            _, histogram = await asyncio.wrap_future(result.layer_answers(layer, "activation histogram"))
-            self.finish(histogram)
+            self.answer(await self.offload(wire.weight_histogram, network, layer))
+            return
+        result = await self.current_result(network)
+        self.answer(await asyncio.wrap_future(wire.activation_histogram(network, result, layer)))
 
 
 class ClassificationHandler(ProtocolHandler):
     async def get(self, network_id):
         network = self.network(network_id)
-        result = network.peek() or await self.offload(network.result)
-        self.finish(result.classification)
+        result = await self.current_result(network)
+        self.answer(wire.classification(network, result))
 
 
 class PrepareForInputHandler(ProtocolHandler):
     async def put(self, network_id):
         network = self.network(network_id)
-        choice = parse_activation_image(self.request.body)
-        result = await self.offload(self.session.prepare_for_input, network.network_id, choice)
-        self.answer({"networkid": network.network_id, "input_id": result.input_id, "mode": choice["mode"]})
+        choice = wire.parse_activation_image(self.request.body)
+        source = wire.input_source(self.session, choice)
+        result = await self.offload(lambda: network.set_input(source, origin="vr"))
+        self.answer(wire.prepared(network, result, choice["mode"]))
 
 
 class FeatureVisualizationHandler(ProtocolHandler):
     async def get(self, network_id, layer_id):
         network = self.network(network_id)
-        layer = parse_id(layer_id, "layerid")
-        images = await asyncio.wrap_future(network.featvis.images(layer))
-        from ..engine.encode import rgb_pngs
+        layer = wire.parse_id(layer_id, "layerid")
+        images = await featvis_images(network, layer)
+        self.answer(await self.offload(wire.feature_visualization, network, layer, images))
 
-        tensors = await self.offload(rgb_pngs, images)
-        self.answer({"tensors": tensors, "networkid": network.network_id, "layerID": layer,
-                     "mode": "FeatureVisualization"})
+
+async def featvis_images(network, layer: int):
+    """A layer's feature visualizations as the client's mode asks (the input layer: black images)."""
+    if network.featvis.is_input(layer):
+        return wire.input_layer_images(network, layer)
+    return await asyncio.wrap_future(network.featvis.images(layer))
 
 
 class FeatureVisualizationProgressHandler(ProtocolHandler):
     def get(self, network_id):
-        network = self.network(network_id)
-        self.answer({"networkid": network.network_id, **network.featvis.progress()})
+        self.answer(wire.featvis_progress(self.network(network_id)))
 
 
 class ExportHandler(ProtocolHandler):
@@ -204,37 +198,28 @@ class ExportHandler(ProtocolHandler):
         from ..engine.export import export_activation, export_featvis
 
         network = self.network(network_id)
-        layer = parse_id(layer_id, "layerid")
-        choice = parse_activation_image(self.request.body)
-        if choice["mode"] == 2:
-            result = await self.offload(network.result)
+        layer = wire.parse_id(layer_id, "layerid")
+        mode = wire.export_mode(wire.parse_activation_image(self.request.body))
+        if mode == 2:
+            result = await self.current_result(network)
             path, count = await self.offload(export_activation, network, result, layer)
-        elif choice["mode"] == 3:
-            images = await asyncio.wrap_future(network.featvis.images(layer))
-            path, count = await self.offload(export_featvis, network, layer, images)
         else:
-            raise BadRequest(f"export needs mode 2 (Activation) or 3 (FeatureVisualization), got {choice['mode']}",
-                             field="mode")
-        self.answer({"networkid": network.network_id, "layerID": layer, "mode": choice["mode"],
-                     "files": count, "path": str(path.relative_to(network.cache_dir.parent))})
+            images = await featvis_images(network, layer)
+            path, count = await self.offload(export_featvis, network, layer, images)
+        relative = str(path.relative_to(network.cache_dir.parent))  # no server paths leak
+        self.answer(wire.exported(network, layer, mode, relative, count))
 
 
 class DatasetImagesHandler(ProtocolHandler):
     async def get(self, dataset_id):
-        dataset = self.session.dataset(parse_id(dataset_id, "datasetid"))
-        self.answer(await self.offload(dataset.page))
+        dataset = self.session.dataset(wire.parse_id(dataset_id, "datasetid"))
+        self.answer(await self.offload(wire.dataset_page, dataset))
 
 
 class NoiseImageHandler(ProtocolHandler):
     async def get(self, noise_id):
-        generator = self.session.noise_generator(parse_id(noise_id, "noiseid"))
-
-        def make():
-            from ..engine.encode import pil_to_base64_png
-
-            return pil_to_base64_png(generator.generate())
-
-        self.answer({"tensor": await self.offload(make)})
+        generator = self.session.noise_generator(wire.parse_id(noise_id, "noiseid"))
+        self.answer(await self.offload(lambda: wire.noise_image(generator.generate())))
 
 
 class UnknownRouteHandler(ProtocolHandler):

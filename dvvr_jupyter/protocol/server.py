@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from ..engine.session import Session
 
 log = logging.getLogger("dvvr.server")
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def is_loopback(host: str) -> bool:

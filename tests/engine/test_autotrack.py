@@ -8,9 +8,9 @@ from torch import nn
 from torchvision import models
 from torchvision.models import segmentation
 
-from dvvr_jupyter.engine.autotrack import check_layers, derive_layers, trackable_modules
+from dvvr_jupyter.engine.autotrack import derive_layers, trackable_modules
 from dvvr_jupyter.engine.capture import HookCapture
-from dvvr_jupyter.engine.layers import LayerSpec
+from dvvr_jupyter.engine.layers import LayerSpec, check_layers
 
 SIZE = 96  # small inputs keep the suite fast; every model here accepts 96x96
 

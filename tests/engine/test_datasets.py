@@ -1,3 +1,5 @@
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -22,12 +24,13 @@ def test_image_folder_missing_path_names_it(tmp_path):
         ImageFolder(tmp_path / "nowhere")
 
 
-def test_page_samples_evenly_and_caches():
+def test_page_samples_evenly_and_caches_its_pngs():
     items = [(torch.full((3, 4, 4), i / 100), i // 10) for i in range(100)]
     data = Dataset(items, class_names=[str(i) for i in range(10)])
     assert len(data) == 16 and data.indices[0] == 0 and data.indices[-1] == 99
-    page = data.page()
-    assert page is data.page() and page["len"] == 16
+    assert data.labels() == [i // 10 for i in data.indices]
+    png = data.png(15)
+    assert png is data.png(15) and Image.open(io.BytesIO(png)).size == (4, 4)
     with pytest.raises(NotFound, match="imageID 16"):
         data.item(16)
 

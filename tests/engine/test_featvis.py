@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from dvvr_jupyter.engine.capture import HookCapture
-from dvvr_jupyter.engine.featvis import FeatVisCancelled, FeatVisConfig, FeatVisStore, visualize
+from dvvr_jupyter.engine.featvis import FeatVisCancelled, FeatVisConfig, visualize
+from dvvr_jupyter.engine.featvis_store import FeatVisStore
 from dvvr_jupyter.engine.layers import LayerSpec
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.25, 0.2, 0.3)

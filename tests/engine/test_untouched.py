@@ -43,7 +43,7 @@ def run_everything(client, n_layers):
 
 
 def test_tracker_model_in_train_mode_is_untouched(session, serve, client_for):
-    from dvvr_jupyter.engine.featvis import FeatVisConfig
+    from dvvr import FeatVisConfig
 
     model = tiny.TinyTracked().train()
     model.conv2.weight.requires_grad_(False)  # a frozen layer stays frozen, the rest stays trainable
@@ -57,8 +57,8 @@ def test_tracker_model_in_train_mode_is_untouched(session, serve, client_for):
 def test_torchvision_resnet18_in_train_mode_served_with_dvvr_serve(tmp_path, monkeypatch):
     """The Done-when case: dvvr.attach + dvvr.serve(port=0) on the default session."""
     import dvvr
+    from dvvr import FeatVisConfig
     from dvvr_jupyter.engine import session as session_module
-    from dvvr_jupyter.engine.featvis import FeatVisConfig
     from dvvr_jupyter.protocol.client import VRClient
 
     monkeypatch.setattr(session_module, "_default", session_module.Session(cache_dir=tmp_path))
@@ -82,14 +82,14 @@ def test_training_between_requests_is_followed_not_disturbed(session):
     """The VR view follows the live weights; training is unaffected by the engine."""
     model = tiny.TinyTracked().train()
     network = session.attach(model, tiny.tiny_images(), class_names=tiny.CLASSES, input_size=(32, 36))
-    first = network.result().activations[1].clone()
+    first = network.result().activation(1).clone()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     x = torch.randn(4, 3, 32, 36)
     loss = model(x).logsumexp(1).mean()
     loss.backward()
     optimizer.step()
     reference = {k: v.clone() for k, v in model.state_dict().items()}
-    second = network.refresh().activations[1]
+    second = network.refresh().activation(1)
     assert not torch.equal(first, second)  # the view follows training
     for key, value in model.state_dict().items():
         assert torch.equal(value, reference[key])
@@ -101,7 +101,7 @@ def test_watch_follows_training_without_touching_it(session):
 
     model = tiny.TinyTracked().train()
     network = session.attach(model, tiny.tiny_images(), class_names=tiny.CLASSES, input_size=(32, 36))
-    first = network.result().input_id
+    first = network.result().id
     watcher = Watcher([network], every_n_steps=3, pool=session.pool)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for step in range(1, 8):
@@ -114,7 +114,7 @@ def test_watch_follows_training_without_touching_it(session):
         if step == 6:
             weights_at_6 = model.conv1.weight.detach().clone()
     watcher.wait(30)
-    assert watcher.refreshes == 2 and network.result().input_id > first
+    assert watcher.refreshes == 2 and network.result().id > first
     assert torch.equal(network.shadow.model.conv1.weight, weights_at_6)  # copied between steps, not torn
     assert not torch.equal(model.conv1.weight, weights_at_6)  # ...while training went on
     assert model.training

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 
 
 def test_model_on_cuda_full_client_sequence(session, serve, client_for):
-    from dvvr_jupyter.engine.featvis import FeatVisConfig
+    from dvvr import FeatVisConfig
 
     model = torchvision.models.resnet18(weights=None, num_classes=10).cuda().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -42,4 +42,4 @@ def test_cpu_model_served_on_cuda(session):
     assert next(model.parameters()).device.type == "cpu"  # the user's model stays where it is
     with torch.no_grad():
         model.conv1.weight.mul_(2)  # training moves the live CPU weights ...
-    assert not torch.equal(network.refresh().activations[1], result.activations[1])  # ... and the GPU copy follows
+    assert not torch.equal(network.refresh().activation(1), result.activation(1))  # ... and the GPU copy follows

@@ -59,7 +59,9 @@ def test_dataset_answer_has_the_fixture_shape(caltech_dir, session, monkeypatch)
 
     monkeypatch.setenv("CALTECH101_DIR", str(caltech_dir))
     load_project(REPO / "projects" / "caltech101", session)
-    page = session.datasets[0].page()
+    from dvvr_jupyter.protocol import wire
+
+    page = json.loads(wire.dataset_page(session.datasets[0]))
     fixture = json.loads((SHARED / "fixtures" / "deepvisionvr" / "data_images_resource.json").read_text())
     assert page.keys() == fixture.keys()
     assert [type(page[k]) for k in page] == [type(fixture[k]) for k in page]

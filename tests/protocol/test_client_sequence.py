@@ -2,9 +2,10 @@
 dataset / noise / feature-visualization inputs, with every answer read the way
 the Unity client reads it."""
 
+import base64
 import json
 
-from dvvr_jupyter.engine.featvis import FeatVisConfig
+from dvvr import FeatVisConfig
 
 
 def test_full_client_sequence_two_networks(tiny_session, serve, client_for):
@@ -37,8 +38,8 @@ def test_a_burst_never_mixes_two_inputs(tiny_session, serve, client_for):
     layers = client.start_up()["networks"][0]
     expected = {}
     for image_id in (0, 1):
-        result = network.compute(network.pipeline(tiny_session.datasets[0].item(image_id)[0]))
-        expected[image_id] = json.loads(result.layer_answers(1).result()[0])["tensors"]
+        result = network.set_input(image_id)
+        expected[image_id] = [base64.b64encode(png).decode() for png in result.channel_images(1).pngs]
     futures = []
     for round_ in range(6):
         image_id = round_ % 2

@@ -139,11 +139,11 @@ def test_attach_again_replaces_and_detach_removes(client, tiny_session):
 
     network = tiny_session.networks[0]
     again = tiny_session.attach(network.model, tiny_session.datasets[0], name="tiny", input_size=(32, 36))
-    assert again.network_id == 0 and client.get("network")["nnetworks"] == 1  # re-running a cell: same id
+    assert again.id == 0 and client.get("network")["nnetworks"] == 1  # re-running a cell: same id
     other = tiny_session.attach(tiny.TinyTracked(), tiny_session.datasets[0], name="other", input_size=(20, 20))
-    assert other.network_id == 1 and client.get("network/1")["architecture"][0]["size"] == [1, 3, 20, 20]
+    assert other.id == 1 and client.get("network/1")["architecture"][0]["size"] == [1, 3, 20, 20]
     tiny_session.detach(again)
-    assert other.network_id == 0 and client.get("network")["nnetworks"] == 1
+    assert other.id == 0 and client.get("network")["nnetworks"] == 1
     assert client.request("GET", "network/1").status == 404
 
 
@@ -163,7 +163,7 @@ def test_two_models_of_one_class_are_shown_side_by_side(session):
     first = session.attach(tiny.TinyTracked(), tiny.tiny_images(), input_size=(32, 36))
     second = session.attach(tiny.TinyTracked(), session.datasets[0], input_size=(32, 36))
     assert (first.name, second.name) == ("TinyTracked", "TinyTracked (2)")
-    assert [n.network_id for n in session.networks] == [0, 1]
+    assert [n.id for n in session.networks] == [0, 1]
 
 
 def test_a_model_holding_a_graph_tensor_can_be_attached(session):
@@ -187,7 +187,7 @@ def test_a_feature_visualization_that_fails_answers_422(session, serve, client_f
     import torch
 
     from dvvr import TrackerModule
-    from dvvr_jupyter.engine.featvis import FeatVisConfig
+    from dvvr import FeatVisConfig
 
     class ThroughNumpy(torch.nn.Module):
         """Fine for inference, but no gradient can flow through numpy."""

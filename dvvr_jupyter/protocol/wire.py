@@ -1,0 +1,232 @@
+"""The VR client's wire format, in one place: every JSON body of PROTOCOL.md,
+and the client's ``ActivationImage`` body read into an engine input.
+
+Why here and not in the engine: the engine is the Python-level view (tensors,
+PIL images, PNG bytes, ``(name, confidence)`` pairs) shared by the notebook,
+the explorer widget and this protocol.  The wire format is the VR client's
+contract alone (base64 text, numbers sent as strings, ``"True"``/``"False"``,
+mode numbers, field names in the client's spelling), so it lives beside the
+routes that speak it.  Handlers pass engine objects in; bytes or dicts come out.
+
+Answers that every request of a switch reads (a layer's activation and
+histogram, the classification) are serialised once per result and shared.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from concurrent.futures import Future
+
+import torch
+
+from ..engine import encode
+from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
+from ..engine.layers import FEATURE_MAP, INFO, VECTOR
+from ..errors import BadRequest
+
+#: The client's ``ActivationImage.mode`` numbers.
+MODES = {0: "Unknown", 1: "DatasetImage", 2: "Activation", 3: "FeatureVisualization", 4: "NoiseImage"}
+DATA_TYPES = {FEATURE_MAP: "2D_feature_map", VECTOR: "1D_vector", INFO: "None"}
+ID_FIELDS = ("networkID", "datasetID", "noiseGeneratorID", "imageID", "layerID", "channelID")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _dumps(body: dict) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def _histogram_fields(histogram: encode.Histogram | None) -> dict:
+    """Counts and bin centres as strings, as the original server sent them."""
+    if histogram is None:
+        return {"counts": [], "bins": []}
+    return {"counts": [str(c) for c in histogram.counts], "bins": [repr(c) for c in histogram.centres]}
+
+
+# --- the client's start-up ---------------------------------------------------------
+def root(session) -> dict:
+    """``GET base_url``: answered at once, also while a project loads."""
+    if session is None:
+        return {"service": "dvvr", "status": "loading"}
+    return {"service": "dvvr", "status": "ok", **counts(session), "networks": [n.name for n in session.networks]}
+
+
+def counts(session) -> dict:
+    return {"nnetworks": len(session.networks), "ndatasets": len(session.datasets),
+            "nnoiseGenerators": len(session.noise_generators)}
+
+
+def dataset_page(dataset) -> bytes:
+    """``dataset/{d}/images``: the raw page images (original size) and labels."""
+    return _dumps({"len": len(dataset), "class_names": list(dataset.class_names), "label_ids": dataset.labels(),
+                   "tensors": [_b64(dataset.png(i)) for i in range(len(dataset))]})
+
+
+def noise_image(image) -> dict:
+    """``noiseimage/{g}``: a new noise image (the generator's current one)."""
+    return {"tensor": _b64(encode.pil_png(image))}
+
+
+def architecture(network) -> dict:
+    """``network/{n}``: the tracked layers on the client's grid."""
+    layers = [{"pos": list(layer.pos), "layer_name": layer.name, "data_type": DATA_TYPES[layer.kind],
+               "size": [1, *layer.shape] if layer.kind != INFO else [0],
+               "precursors": [list(p) for p in layer.precursors]} for layer in network.layers]
+    shown = [layer.id for layer in network.layers if layer.kind != INFO]
+    return {"architecture": layers, "class_names": network.class_names, "networkid": network.id,
+            "layer_id_to_output_index": {str(layer_id): index for index, layer_id in enumerate(shown)}}
+
+
+# --- one input's answers -------------------------------------------------------------
+def activation(network, result, layer_id: int) -> Future:
+    """A future of ``activation/layerid/{l}``: one grayscale PNG per channel."""
+    network_id = network.id
+
+    def build(images) -> bytes:
+        return _dumps({"tensors": [_b64(png) for png in images.pngs], "networkid": network_id, "layerID": layer_id,
+                       "zeroValue": images.zero_value, "mode": "Activation"})
+
+    result.images_future(layer_id)  # fails now, with the client's words, for an info panel
+    return result.derived(("wire.activation", network_id, layer_id), layer_id, build)
+
+
+def activation_histogram(network, result, layer_id: int) -> Future:
+    """A future of ``activationhistogram/layerid/{l}``."""
+    network_id = network.id
+
+    def build(images) -> bytes:
+        return _dumps({"networkid": network_id, "layer_id": layer_id, **_histogram_fields(images.histogram)})
+
+    result.images_future(layer_id, "activation histogram")
+    return result.derived(("wire.histogram", network_id, layer_id), layer_id, build)
+
+
+def weight_histogram(network, layer_id: int) -> dict:
+    """``weighthistogram/layerid/{l}`` (``has_weights`` is the string "True"/"False")."""
+    histogram = network.weight_histogram(layer_id)
+    return {"networkid": network.id, "layer_id": layer_id, "has_weights": str(histogram is not None),
+            **_histogram_fields(histogram)}
+
+
+def classification(network, result) -> bytes:
+    """``classificationresult``: top 10, confidences as text with two decimals."""
+    network_id = network.id
+
+    def build() -> bytes:
+        top = result.top_classes(10)
+        return _dumps({"networkid": network_id, "class_names": [name for name, _ in top],
+                       "confidence_values": [f"{value:.2f}" for _, value in top]})
+
+    return result.memo(("wire.classification", network_id), build)
+
+
+def prepared(network, result, mode: int) -> dict:
+    """``prepareforinput``'s answer (the client only reads the status)."""
+    return {"networkid": network.id, "input_id": result.id, "mode": mode}
+
+
+# --- feature visualization and export --------------------------------------------------
+def feature_visualization(network, layer_id: int, images: torch.Tensor) -> bytes:
+    """``featurevisualization/layerid/{l}``: one colour PNG per channel."""
+    return _dumps({"tensors": [_b64(png) for png in encode.rgb_pngs(images)], "networkid": network.id,
+                   "layerID": layer_id, "mode": "FeatureVisualization"})
+
+
+def input_layer_images(network, layer_id: int) -> torch.Tensor:
+    """The input layer has no feature visualization: the original answered one
+    tiny black image per channel, which the client expects."""
+    return torch.zeros(network.layer(layer_id).channels, 3, 1, 1, dtype=torch.uint8)
+
+
+def featvis_mode(network) -> dict:
+    return {"networkid": network.id, "featvis_mode": network.featvis.mode}
+
+
+def featvis_progress(network) -> dict:
+    """``featurevisualization/progress`` (an extra route): each layer's latest job."""
+    layers = {}
+    for layer_id, job in sorted(network.featvis.jobs().items()):
+        entry = {"done": job.done, "total": job.total, "state": job.state, "seconds": round(job.seconds, 1)}
+        if job.error:
+            entry["error"] = job.error
+        layers[str(layer_id)] = entry
+    return {"networkid": network.id, "mode": network.featvis.mode, "layers": layers}
+
+
+def exported(network, layer_id: int, mode: int, path: str, files: int) -> dict:
+    return {"networkid": network.id, "layerID": layer_id, "mode": mode, "files": files, "path": path}
+
+
+# --- what the client sends -------------------------------------------------------------
+def parse_id(text: str, field: str) -> int:
+    """An id in the URL path."""
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"{field} in the path must be an integer, got {text!r}", field=field) from None
+
+
+def _as_int(body: dict, field: str, required: bool = False) -> int:
+    if field not in body or body[field] is None:
+        if required:
+            raise BadRequest(f"field {field!r} is required", field=field)
+        return 0
+    value = body[field]
+    if isinstance(value, bool):
+        raise BadRequest(f"field {field!r} must be an integer, got a boolean", field=field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise BadRequest(f"field {field!r} must be an integer, got {json.dumps(value)}", field=field)
+
+
+def parse_activation_image(raw: bytes | str) -> dict:
+    """The client's ``ActivationImage`` body: ``{field: int}`` of the ids and
+    ``mode``.  The C# struct sends 0 for fields the mode does not need;
+    ``mode`` is required, missing ids count as 0, the rest of the struct
+    (``className``, ``isRGB``, ``zeroValue``, ``nDim``, ``tex``) is read by
+    no route."""
+    try:
+        body = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body must be a JSON object (an ActivationImage), but it is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object (an ActivationImage), got a JSON {type(body).__name__}")
+    choice = {field: _as_int(body, field) for field in ID_FIELDS}
+    choice["mode"] = _as_int(body, "mode", required=True)
+    return choice
+
+
+def input_source(session, choice: dict):
+    """The engine source an ``ActivationImage`` asks for (mode 1, 3, 4 or 0)."""
+    mode = choice["mode"]
+    if mode == 1:
+        dataset = session.dataset(choice["datasetID"])
+        dataset.item(choice["imageID"])  # out of range: the client's words, now
+        return DatasetImage(dataset, choice["imageID"])
+    if mode == 3:
+        source = session.network(choice["networkID"], field="networkID")
+        source.layer(choice["layerID"])
+        return FeatVisImage(source, choice["layerID"], choice["channelID"])
+    if mode == 4:
+        return NoiseImage(session.noise_generator(choice["noiseGeneratorID"]))
+    if mode == 2:
+        raise BadRequest("mode 2 (Activation) cannot be an input: choose a dataset image (1), "
+                         "a feature visualization (3) or noise (4)", field="mode")
+    if mode == 0:
+        return Blank()
+    raise BadRequest(f"mode must be one of {sorted(MODES)}, got {mode}", field="mode")
+
+
+def export_mode(choice: dict) -> int:
+    """Export writes activations (mode 2) or feature visualizations (mode 3)."""
+    if choice["mode"] not in (2, 3):
+        raise BadRequest(f"export needs mode 2 (Activation) or 3 (FeatureVisualization), got {choice['mode']}",
+                         field="mode")
+    return choice["mode"]
