@@ -71,7 +71,7 @@ class Dataset:
             msg = f"dataset must be indexable with a length (a torch Dataset or a sequence), got {type(data).__name__}"
             raise TypeError(msg)
         self.data = data
-        self.name = name or type(data).__name__
+        self.name = name or getattr(data, "name", None) or ("images" if isinstance(data, (list, tuple)) else type(data).__name__)
         total = len(data)
         count = min(total, max_images)
         # Evenly spread over the data, so a class-sorted folder shows many classes.
