@@ -34,11 +34,27 @@ from .layers import INFO, Layer, find_layer
 from .options import AttachOptions
 from .pipeline import InputPipeline
 from .result import Result, channel_images
+from .result_cache import ResultCache
 from .shadow import ShadowModel, model_device
 from .tracking import Tracking
 
 log = logging.getLogger("dvvr.engine")
 DEFAULT_INPUT_SIZE = (224, 224)
+MAX_VIEWS = 256  # headsets' own views kept per network (the idlest is forgotten)
+
+
+def input_key(source) -> tuple | None:
+    """What identifies an input for sharing its result between views, or
+    ``None`` for inputs that are not shared (pictures and tensors of one's own,
+    feature visualizations, which change when regenerated)."""
+    if isinstance(source, DatasetImage):
+        return ("dataset", source.dataset, source.index)
+    if isinstance(source, NoiseImage):
+        _ = source.generator.current  # makes the first image if there is none yet
+        return ("noise", source.generator, source.generator.version)
+    if isinstance(source, Blank):
+        return ("blank",)
+    return None
 
 
 def slug(text: str) -> str:
@@ -60,7 +76,7 @@ class Network:
     """
 
     def __init__(self, model: nn.Module, dataset=None, options: AttachOptions | None = None, *, pool: Executor,
-                 events: EventHub, cache_dir: Path, adopt: bool = False):
+                 events: EventHub, cache_dir: Path, cache: ResultCache | None = None, adopt: bool = False):
         if not isinstance(model, nn.Module):
             msg = f"attach() needs a torch.nn.Module, got {type(model).__name__}"
             raise TypeError(msg)
@@ -88,7 +104,11 @@ class Network:
         self.pipeline = InputPipeline(options.transform, self.input_size)
         self.shadow = ShadowModel(model, self.device, adopt=adopt)
         self._compute_lock = threading.RLock()  # one forward pass at a time on the shadow
+        self._views_lock = threading.Lock()
         self._views: dict[str | None, Result] = {}  # view name -> current result (None: the shared view)
+        self._in_flight: dict[tuple, Future] = {}  # (input key, weights) -> the forward pass computing it
+        self._cache = cache if cache is not None else ResultCache(0)
+        self._last_nbytes = 0
         self._weight_histograms: dict[tuple[int, int], Histogram | None] = {}
         example = torch.zeros(1, 3, *self.input_size, device=self.device)
         with self.shadow.lock:
@@ -150,10 +170,8 @@ class Network:
                f"dvvr.DatasetImage / NoiseImage / FeatVisImage / Blank")
         raise TypeError(msg)
 
-    def _default_input(self) -> Input:
-        if self.dataset is not None and len(self.dataset):
-            return self.make_input(DatasetImage(self.dataset, 0))
-        return self.make_input(Blank())
+    def _default_source(self):
+        return DatasetImage(self.dataset, 0) if self.dataset is not None and len(self.dataset) else Blank()
 
     @property
     def input(self) -> Input:
@@ -162,36 +180,93 @@ class Network:
 
     def set_input(self, what, *, origin: str = "notebook", view: str | None = None) -> Result:
         """Show ``what`` (see ``make_input``) and return its result; the VR
-        client gets it on its next request."""
-        return self._compute(self.make_input(what), origin=origin, view=view)
+        client gets it on its next request.  ``view`` names a headset's own
+        view (``None``: the shared one)."""
+        return self._show(self._as_source(what), origin=origin, view=view)
 
     # --- results -----------------------------------------------------------------
     def result(self, view: str | None = None) -> Result:
-        """The current result (computed on first use)."""
+        """The current result (computed on first use; a new headset's view
+        starts where the shared view is)."""
         current = self._views.get(view)
         if current is not None:
             return current
-        with self._compute_lock:
-            current = self._views.get(view)
-            if current is not None:
-                return current
-            return self._compute(self._default_input(), origin="notebook", view=view)
+        if view is not None:
+            return self._make_current(self.result(None), origin="vr", view=view)
+        return self._show(self._default_source(), origin="notebook", view=None)
 
     def peek(self, view: str | None = None) -> Result | None:
         """The current result if one was computed, without computing."""
         return self._views.get(view)
 
+    def views(self) -> list[str]:
+        """The names of the headsets' own views (the shared view is not listed)."""
+        return [name for name in list(self._views) if name is not None]
+
     def refresh(self, *, sync: bool = True, origin: str = "refresh", view: str | None = None) -> Result:
-        """Recompute the current input with the model's current weights
+        """The current input again with the model's current weights
         (``sync=False``: with the weights copied at the last sync)."""
         current = self.peek(view)
-        return self._compute(current.input if current else self._default_input(), origin=origin, view=view,
-                             sync=sync)
+        if current is None:
+            return self._show(self._default_source(), origin=origin, view=view, sync=sync)
+        return self._show(current.input.source, origin=origin, view=view, sync=sync, input=current.input)
 
-    def _compute(self, input: Input, *, origin: str, view: str | None, sync: bool = True) -> Result:
+    def precompute(self, what, *, should_stop=lambda: False) -> bool:
+        """Compute ``what``'s result into the shared cache without showing it
+        (idle time: the next switch to it needs no forward pass).  ``False``
+        if it was not computed (not shareable, no room, or ``should_stop()``)."""
+        source = self._as_source(what)
+        key = input_key(source)
+        if key is None or should_stop() or self._cached(key) is not None:
+            return False
+        estimate = self._last_nbytes
+        if estimate and not self._cache.has_room(estimate):
+            return False  # never evict what someone looked at for a guess
+        self._compute_once(key, self.shadow.generation, lambda: self.make_input(source))
+        return True
+
+    def _cached(self, key) -> Result | None:
+        return self._cache.get((self, key, self.shadow.generation)) if key is not None else None
+
+    def _show(self, source, *, origin: str, view: str | None, sync: bool = True, input: Input | None = None) -> Result:
+        if sync:
+            self.sync_weights()
+        key = input_key(source)
+        result = self._cached(key)
+        if result is None:
+            result = self._compute_once(key, self.shadow.generation, lambda: input or self.make_input(source))
+        return self._make_current(result, origin=origin, view=view)
+
+    def _compute_once(self, key, generation: int, make_input) -> Result:
+        """One forward pass per (input, weights), however many views ask at once."""
+        flight = (key, generation)
+        with self._views_lock:
+            pending = self._in_flight.get(flight) if key is not None else None
+            if pending is None:
+                pending = Future()
+                if key is not None:
+                    self._in_flight[flight] = pending
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            return pending.result()
+        try:
+            result = self._forward(make_input())
+            if key is not None:
+                self._cache.put((self, key, result.weights_version), result)
+            self._last_nbytes = result.nbytes
+            pending.set_result(result)
+            return result
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        finally:
+            with self._views_lock:
+                self._in_flight.pop(flight, None)
+
+    def _forward(self, input: Input) -> Result:
         with self._compute_lock:
-            if sync:
-                self.sync_weights()
             capture, layers = self.tracking.capture, self.layers
             shown: dict[int, torch.Tensor] = {}  # layer id -> [C, H, W] or [C] on the CPU
             started: dict[int, Future] = {}
@@ -208,15 +283,22 @@ class Network:
                     output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
                 version = self.shadow.generation
             activations = [shown.get(i) if value is not None else None for i, value in enumerate(recorded)]
-            result = Result(input=input, layers=layers, activations=activations,
-                            output=None if output is None else output.detach().cpu(), class_names=self.class_names,
-                            softmax=self.softmax, weights_version=version, pool=self._pool, started=started)
-            previous = self._views.get(view)
-            self._views[view] = result
+            return Result(input=input, layers=layers, activations=activations,
+                          output=None if output is None else output.detach().cpu(), class_names=self.class_names,
+                          softmax=self.softmax, weights_version=version, pool=self._pool, started=started)
+
+    def _make_current(self, result: Result, *, origin: str, view: str | None) -> Result:
+        with self._views_lock:
+            previous = self._views.pop(view, None)
+            self._views[view] = result  # the most recently used view last
+            if len(self._views) > MAX_VIEWS:  # forget the headset idle longest
+                oldest = next(name for name in self._views if name is not None)
+                del self._views[oldest]
         # Outside every lock: listeners run on the session's dispatch thread.
-        if previous is None or previous.input is not input:
-            self._events.emit(InputChanged(self, input, origin, view))
-        self._events.emit(ResultReady(self, result, origin, view))
+        if previous is None or previous.input is not result.input:
+            self._events.emit(InputChanged(self, result.input, origin, view))
+        if previous is not result or origin == "refresh" or origin == "watch":
+            self._events.emit(ResultReady(self, result, origin, view))
         return result
 
     # --- weights -----------------------------------------------------------------
@@ -255,6 +337,7 @@ class Network:
 
     def close(self) -> None:
         self.featvis.close()
+        self._cache.drop(self)
 
     def __repr__(self) -> str:
         return f"<dvvr Network {self.id} {self.name!r}: {len(self.layers)} layers, input {self.input_size}>"

@@ -28,6 +28,8 @@ class NoiseGenerator:
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self._current: Image.Image | None = None
+        #: bumped by each new image (results computed for one image are shared by key)
+        self.version = 0
 
     def generate(self) -> Image.Image:
         with self._lock:
@@ -37,6 +39,7 @@ class NoiseGenerator:
             else:
                 pixels = np.clip(self._rng.normal(127.5, 50.0, shape), 0, 255).astype(np.uint8)
             self._current = Image.fromarray(pixels)
+            self.version += 1
             return self._current
 
     @property

@@ -92,6 +92,10 @@ class Result:
         self._lock = threading.Lock()
         self._images: dict[int, Future] = dict(started or {})  # begun during the forward pass
         self._memo: dict[Hashable, Future] = {}
+        # What keeping this result costs, roughly: the float activations, and
+        # per value a uint8 pixel, its PNG share and its base64 answer (~2.7 bytes).
+        values = sum(a.numel() for a in activations if a is not None)
+        self.nbytes = int(values * 6.7) + (output.numel() * 4 if output is not None else 0)
 
     def _layer(self, ref, need: str) -> Layer:
         layer = find_layer(self.layers, ref)

@@ -20,6 +20,7 @@ from .events import EventHub, NetworksChanged
 from .network import Network
 from .noise import NoiseGenerator
 from .options import AttachOptions, with_attach_signature
+from .result_cache import DEFAULT_BUDGET_MB, ResultCache
 
 
 def default_cache_dir() -> Path:
@@ -43,8 +44,11 @@ class Session:
     """What one server shows.  ``events.subscribe(listener)`` follows it
     (inputs, results, networks, feature-visualization progress)."""
 
-    def __init__(self, cache_dir: Path | str | None = None, workers: int | None = None):
+    def __init__(self, cache_dir: Path | str | None = None, workers: int | None = None,
+                 result_cache_mb: float = DEFAULT_BUDGET_MB):
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        #: results shared by views showing the same input with the same weights
+        self.results = ResultCache(result_cache_mb, shown=self._shown)
         self.networks: list[Network] = []
         self.datasets: list[Dataset] = []
         self.noise_generators: list[NoiseGenerator] = []
@@ -91,7 +95,7 @@ class Session:
                 name = self.networks[same].name if same is not None else self._free_name(type(model).__name__)
                 options = replace(options, name=name)
         network = Network(model, wrapped, options, pool=self.pool, events=self.events, cache_dir=self.cache_dir,
-                          adopt=adopt)
+                          cache=self.results, adopt=adopt)
         with self._lock:
             if not self.noise_generators:
                 self.noise_generators.append(NoiseGenerator(network.input_size))
@@ -109,6 +113,9 @@ class Session:
             replaced.close()
         self.events.emit(NetworksChanged(network, change))
         return network
+
+    def _shown(self, result) -> bool:
+        return any(result is current for network in list(self.networks) for current in list(network._views.values()))
 
     def _free_name(self, base: str) -> str:
         taken = {known.name for known in self.networks}

@@ -18,7 +18,8 @@ NUM = r"([^/]+)"
 
 
 def routes(session: Session, prefix: str = "/") -> list:
-    """URL rules for ``session`` under ``prefix`` (which starts and ends with /)."""
+    """URL rules for ``session`` under ``prefix`` (which starts and ends with /):
+    the shared view at ``prefix``, a headset's own at ``prefix + "h/<name>/"``."""
     if not (prefix.startswith("/") and prefix.endswith("/")):
         raise ValueError(f"prefix must start and end with '/', got {prefix!r}")
     args = {"session": session}
@@ -38,6 +39,9 @@ def routes(session: Session, prefix: str = "/") -> list:
         (f"noiseimage/{NUM}", h.NoiseImageHandler),
     ]
     rules = [(prefix + path + "/?" if path else prefix, handler, args) for path, handler in table]
+    # A headset's own view: the same routes under h/<name>/ (its own current input per network).
+    headset = {**args, "headset": True}
+    rules += [(prefix + "h/([^/]*)/" + path + ("/?" if path else ""), handler, headset) for path, handler in table]
     rules.append((prefix + ".*", h.UnknownRouteHandler, args))
     return rules
 

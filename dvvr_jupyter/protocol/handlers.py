@@ -40,15 +40,20 @@ def log_path(handler: tornado.web.RequestHandler) -> str:
 class ProtocolHandler(tornado.web.RequestHandler):
     """Base of every route.  ``session`` is a Session, or a future of one
     while ``dvvr serve`` is still loading the project (so the base URL can
-    answer at once and the other routes wait for the project)."""
+    answer at once and the other routes wait for the project).  Under
+    ``h/<name>/`` the first path argument names a headset's own view."""
 
     session: Session
     waits_for_session = True
+    view: str | None = None
 
-    def initialize(self, session):
+    def initialize(self, session, headset: bool = False):
         self._session_slot = session
+        self._headset = headset
 
     async def prepare(self):
+        if self._headset and self.path_args:
+            self.view = wire.parse_view(self.path_args.pop(0))
         secret = self.settings.get("dvvr_secret")
         if secret:
             given = self.request.headers.get(SECRET_HEADER, "")
@@ -79,7 +84,7 @@ class ProtocolHandler(tornado.web.RequestHandler):
         return self.session.network(wire.parse_id(network_id, "networkid"))
 
     async def current_result(self, network):
-        return network.peek() or await self.offload(network.result)
+        return network.peek(self.view) or await self.offload(network.result, self.view)
 
     # --- the one place where errors become answers --------------------------
     def write_error(self, status_code: int, **kwargs):
@@ -169,7 +174,7 @@ class PrepareForInputHandler(ProtocolHandler):
         network = self.network(network_id)
         choice = wire.parse_activation_image(self.request.body)
         source = wire.input_source(self.session, choice)
-        result = await self.offload(lambda: network.set_input(source, origin="vr"))
+        result = await self.offload(lambda: network.set_input(source, origin="vr", view=self.view))
         self.answer(wire.prepared(network, result, choice["mode"]))
 
 

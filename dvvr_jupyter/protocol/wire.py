@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from concurrent.futures import Future
 
 import torch
@@ -28,6 +29,7 @@ from ..errors import BadRequest
 #: The client's ``ActivationImage.mode`` numbers.
 MODES = {0: "Unknown", 1: "DatasetImage", 2: "Activation", 3: "FeatureVisualization", 4: "NoiseImage"}
 DATA_TYPES = {FEATURE_MAP: "2D_feature_map", VECTOR: "1D_vector", INFO: "None"}
+VIEW_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ID_FIELDS = ("networkID", "datasetID", "noiseGeneratorID", "imageID", "layerID", "channelID")
 
 
@@ -167,6 +169,14 @@ def parse_id(text: str, field: str) -> int:
         return int(text)
     except ValueError:
         raise BadRequest(f"{field} in the path must be an integer, got {text!r}", field=field) from None
+
+
+def parse_view(text: str) -> str:
+    """A headset's name in ``h/<name>/``: letters, digits, ``.``, ``_``, ``-``."""
+    if not VIEW_NAME.fullmatch(text):
+        raise BadRequest(f"a headset name has 1 to 64 letters, digits, '.', '_' or '-'; got {text[:80]!r}",
+                         field="headset")
+    return text
 
 
 def _as_int(body: dict, field: str, required: bool = False) -> int:

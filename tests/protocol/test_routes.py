@@ -195,3 +195,26 @@ def test_an_input_chosen_in_the_headset_is_heard_in_python(client, tiny_session)
     assert tiny_session.events.flush(30)
     assert [(e.origin, e.input.describe()) for e in heard] == [
         ("vr", "image 5 of 'images' (stripes)"), ("vr", "blank (all zeros)")]
+
+
+def test_each_headset_has_its_own_view(client, tiny_session, client_for):
+    base = client.base_url
+    alice, bob = client_for(base + "h/alice/"), client_for(base + "h/bob-2/")
+    client.put("network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 1}))
+    shared = client.get("network/0/activation/layerid/1")
+    assert alice.get("network/0/activation/layerid/1") == shared  # a new headset starts where the class is
+    alice.put("network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 4}))
+    bob.put("network/0/prepareforinput", json.dumps({"mode": 0}))
+    mine = alice.get("network/0/activation/layerid/1")
+    assert mine != shared and bob.get("network/0/activation/layerid/1") not in (mine, shared)
+    assert client.get("network/0/activation/layerid/1") == shared  # the shared view did not move
+    network = tiny_session.networks[0]
+    assert sorted(network.views()) == ["alice", "bob-2"]
+    assert network.result("alice").input.describe() == "image 4 of 'images' (square)"
+    # the same input with the same weights: one result, shared by every view
+    client.put("network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 4}))
+    assert network.result() is network.result("alice")
+    assert alice.get("network") == client.get("network") and alice.get("network/0") == client.get("network/0")
+    bad = client.request("GET", "h/no%20spaces/network")
+    assert bad.status == 400 and bad.body["field"] == "headset"
+    assert client.request("GET", "h//network").status == 400
