@@ -37,7 +37,7 @@ def _serve(args) -> int:
 
     token = secrets.token_urlsafe(16) if args.token == "random" else args.token
     loading: Future = Future()
-    server = Server(loading, args.host, args.port, token=token)
+    server = Server(loading, args.host, args.port, token=token, precompute=not args.no_precompute)
     try:
         server.start()
     except OSError as exc:
@@ -50,7 +50,7 @@ def _serve(args) -> int:
         from .engine.project import load_project
         from .engine.session import Session
 
-        session = Session(cache_dir=args.cache_dir, workers=args.workers)
+        session = Session(cache_dir=args.cache_dir, workers=args.workers, result_cache_mb=args.cache_mb)
         networks = load_project(args.project, session, adopt=True)
         if args.featvis_steps is not None:
             for network in networks:
@@ -92,6 +92,10 @@ def main(argv=None) -> int:
                        help="threads that compute and encode answers (default: CPU count + 2, at most 8)")
     serve.add_argument("--featvis-steps", type=int, default=None,
                        help="gradient steps per feature visualization (default 96; fewer is faster on a CPU)")
+    serve.add_argument("--cache-mb", type=float, default=256,
+                       help="memory for results shared between headsets and inputs computed ahead (default 256)")
+    serve.add_argument("--no-precompute", action="store_true",
+                       help="do not compute the dataset images and the noise image ahead while idle")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -52,6 +52,9 @@ class ProtocolHandler(tornado.web.RequestHandler):
         self._headset = headset
 
     async def prepare(self):
+        self._activity = self.settings.get("dvvr_activity")  # idle-time work pauses while we answer
+        if self._activity is not None:
+            self._activity.started()
         if self._headset and self.path_args:
             self.view = wire.parse_view(self.path_args.pop(0))
         secret = self.settings.get("dvvr_secret")
@@ -69,6 +72,18 @@ class ProtocolHandler(tornado.web.RequestHandler):
             except Exception as exc:  # noqa: BLE001 - reported to the client
                 raise Unavailable(f"the project failed to load: {exc}") from None
         self.session = slot
+
+    def _done(self) -> None:
+        activity, self._activity = getattr(self, "_activity", None), None
+        if activity is not None:
+            activity.finished()
+
+    def on_finish(self):
+        self._done()
+
+    def on_connection_close(self):
+        self._done()
+        super().on_connection_close()
 
     def set_default_headers(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")

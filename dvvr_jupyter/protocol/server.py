@@ -50,7 +50,7 @@ class Server:
     """
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
-                 token: str | None = None, secret: str | None = None, log_function=None):
+                 token: str | None = None, secret: str | None = None, log_function=None, precompute: bool = False):
         self.session = session
         self.host = host
         self.port = port
@@ -60,6 +60,18 @@ class Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._precomputer = None
+        if precompute:  # idle-time work, for servers whose weights do not change (dvvr serve)
+            if hasattr(session, "add_done_callback"):  # still loading
+                session.add_done_callback(lambda done: done.exception() or self._start_precompute(done.result()))
+            else:
+                self._start_precompute(session)
+
+    def _start_precompute(self, session) -> None:
+        from ..engine.precompute import Precomputer
+
+        self._precomputer = Precomputer(session)
+        self.app.settings["dvvr_activity"] = self._precomputer
 
     @property
     def url(self) -> str:
@@ -107,6 +119,8 @@ class Server:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        if self._precomputer is not None:
+            self._precomputer.stop()
         loop = self._loop
         if loop is None or loop.is_closed():
             return
