@@ -1,18 +1,27 @@
 """Input-switch latency the way the VR client does it, against its floor.
 
-For each project, start ``dvvr serve`` in a subprocess and measure:
-- first answer: seconds from spawning ``dvvr serve`` to ``GET base_url`` = 200,
-  and until the project is loaded (``GET network`` answers);
-- switch: ``PUT prepareforinput`` then every activation, histogram and the
+For each project, start ``dvvr serve`` twice in subprocesses and measure:
+- cold switch: a server that computes nothing ahead and keeps no results
+  (``--no-precompute --cache-mb 0``): every switch is a forward pass plus
+  encoding, as for a model that is being trained;
+- warm switch: the default server, after it computed the dataset page and the
+  noise image ahead while idle: a switch is answered from memory;
+- a switch = ``PUT prepareforinput`` then every activation, histogram and the
   classification concurrently (as the client does), median over N switches,
   and the bytes of one switch;
 - floor, measured in this process in the same run: the bare forward pass plus
   encoding every tracked channel once (sequentially);
 - http only: the same burst again with every answer already computed (what
   HTTP and JSON cost on their own, client included);
-- peak RSS of the server process (VmHWM).
+- first answer: seconds from spawning ``dvvr serve`` to ``GET base_url`` = 200,
+  and until the project is loaded (``GET network`` answers);
+- peak RSS of each server process (VmHWM).
 
-Run: python benchmarks/switch.py [--switches 15]
+``--original URL``: a running original DeepVisionVR server serving the
+caltech101 network; its switches are interleaved with the cold ones of ours
+(image by image) and reported in the same table.
+
+Run: python benchmarks/switch.py [--switches 21] [--original http://127.0.0.1:5580/]
 """
 
 from __future__ import annotations
@@ -31,10 +40,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from dvvr_jupyter.protocol.client import VRClient
 
-from dvvr_jupyter.protocol.client import VRClient  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def caltech_folder(root: Path) -> Path:
@@ -48,14 +56,19 @@ def caltech_folder(root: Path) -> Path:
     return folder
 
 
-def wait_for(url: str, deadline: float) -> float:
+def get_json(url: str, timeout: float = 2):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def wait_for(url: str, deadline: float, condition=lambda body: True, interval: float = 0.02) -> float:
     while time.time() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return time.time()
+            if condition(get_json(url)):
+                return time.time()
         except OSError:
-            time.sleep(0.02)
+            pass
+        time.sleep(interval)
     raise TimeoutError(url)
 
 
@@ -92,56 +105,110 @@ def floor_seconds(project: Path, env: dict, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench(project: Path, env: dict, switches: int, port: int) -> dict:
-    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    began = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(project), "--port", str(port),
-                             "--log-level", "WARNING"], env=full_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/"
+class DvvrServe:
+    """``dvvr serve PROJECT`` in a subprocess."""
+
+    def __init__(self, project: Path, env: dict, port: int, *extra: str):
+        self.began = time.time()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(project), "--port", str(port),
+             "--log-level", "WARNING", *extra],
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}/"
+        self.first = wait_for(self.url, self.began + 120) - self.began
+        self.loaded = wait_for(self.url + "network", self.began + 300) - self.began
+
+    def stop(self) -> float:
+        rss = peak_rss_mb(self.proc.pid)
+        self.proc.terminate()
+        self.proc.wait(10)
+        return rss
+
+
+def switches(client: VRClient, layers: list, count: int, n_images: int, other=None) -> tuple[list, list]:
+    """``count`` switches over the dataset page (warm-up first); with ``other``
+    (client, layers), each image is switched on it too, right after ours."""
+    client.switch(0, layers, {"mode": 1, "imageID": 0})
+    if other:
+        other[0].switch(0, other[1], {"mode": 1, "imageID": 0})
+    ours, theirs = [], []
+    for i in range(count):
+        choice = {"mode": 1, "imageID": (i + 1) % n_images}
+        ours.append(client.switch(0, layers, choice))
+        if other:
+            theirs.append(other[0].switch(0, other[1], choice))
+    return ours, theirs
+
+
+def median_ms(runs) -> float:
+    return round(statistics.median(r.seconds for r in runs) * 1000, 1) if runs else float("nan")
+
+
+def bench(project: Path, env: dict, count: int, port: int, original: str | None) -> dict:
+    row: dict = {"project": project.name}
+    # cold: nothing ahead, nothing kept
+    server = DvvrServe(project, env, port, "--no-precompute", "--cache-mb", "0")
     try:
-        first = wait_for(base, began + 120) - began
-        loaded = wait_for(base + "network", began + 300) - began
-        client = VRClient(base)
+        client = VRClient(server.url)
         state = client.start_up()
-        layers = state["networks"][0]
-        n_images = state["datasets"][0]["len"]
-        client.switch(0, layers, {"mode": 1, "imageID": 0})  # warm-up
-        runs = [client.switch(0, layers, {"mode": 1, "imageID": (i + 1) % n_images}) for i in range(switches)]
-        # The protocol's own cost: every request of a refresh again, all answers already computed.
-        http_only = statistics.median(client.refresh(0, layers).seconds for _ in range(switches))
+        layers, n_images = state["networks"][0], state["datasets"][0]["len"]
+        other = None
+        if original:
+            theirs = VRClient(original)
+            other = (theirs, theirs.get("network/0")["architecture"])
+        cold, orig = switches(client, layers, count, n_images, other)
+        http_only = statistics.median(client.refresh(0, layers).seconds for _ in range(count))
         client.close()
-        rss = peak_rss_mb(proc.pid)
     finally:
-        proc.terminate()
-        proc.wait(10)
-    floor = floor_seconds(project, env, repeats=max(5, switches // 2))
-    median = statistics.median(r.seconds for r in runs)
-    return {"project": project.name, "layers": len(layers), "requests": runs[0].requests,
-            "first_answer_s": round(first, 2), "loaded_s": round(loaded, 2),
-            "switch_median_ms": round(median * 1000, 1), "floor_ms": round(floor * 1000, 1),
-            "http_only_ms": round(http_only * 1000, 1),
-            "ratio": round(median / floor, 2), "bytes_per_switch": runs[0].nbytes, "peak_rss_mb": round(rss)}
+        row["cold_rss_mb"] = round(server.stop())
+    row.update(layers=len(layers), requests=cold[0].requests, bytes_per_switch=cold[0].nbytes,
+               first_answer_s=round(server.first, 2), loaded_s=round(server.loaded, 2),
+               cold_ms=median_ms(cold), http_only_ms=round(http_only * 1000, 1))
+    if orig:
+        row["original_ms"] = median_ms(orig)
+    # warm: the default server, once it has computed the page ahead
+    server = DvvrServe(project, env, port + 1)
+    try:
+        wait_for(server.url, time.time() + 600, lambda body: body.get("precompute") == "settled", interval=0.5)
+        row["precomputed_s"] = round(time.time() - server.began, 1)
+        client = VRClient(server.url)
+        client.start_up()
+        warm, _ = switches(client, layers, count, n_images)
+        client.close()
+        row["cached_results"] = get_json(server.url)["cached_results"]
+    finally:
+        row["warm_rss_mb"] = round(server.stop())
+    row["warm_ms"] = median_ms(warm)
+    floor = floor_seconds(project, env, repeats=max(5, count // 2))
+    row["floor_ms"] = round(floor * 1000, 1)
+    row["cold_vs_floor"] = round(row["cold_ms"] / row["floor_ms"], 2)
+    if orig:
+        row["original_vs_cold"] = round(row["original_ms"] / row["cold_ms"], 2)
+        row["original_vs_warm"] = round(row["original_ms"] / row["warm_ms"], 2)
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--switches", type=int, default=15)
+    parser.add_argument("--switches", type=int, default=21)
     parser.add_argument("--port", type=int, default=5590)
+    parser.add_argument("--original", help="base URL of a running original server (caltech101 network)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = {"DVVR_CACHE_DIR": str(Path(tmp) / "cache")}
         caltech = {**cache, "CALTECH101_DIR": str(caltech_folder(Path(tmp)))}
-        rows.append(bench(REPO / "projects" / "demo", cache, args.switches, args.port))
-        rows.append(bench(REPO / "projects" / "caltech101", caltech, args.switches, args.port + 1))
-    print(f"$ python benchmarks/switch.py --switches {args.switches}   ({os.cpu_count()} CPUs)")
-    header = ["project", "layers", "requests", "first_answer_s", "loaded_s", "switch_median_ms", "floor_ms", "ratio",
-              "http_only_ms", "bytes_per_switch", "peak_rss_mb"]
+        rows.append(bench(REPO / "projects" / "demo", cache, args.switches, args.port, None))
+        rows.append(bench(REPO / "projects" / "caltech101", caltech, args.switches, args.port + 2, args.original))
+    command = f"python benchmarks/switch.py --switches {args.switches}" + (" --original URL" if args.original else "")
+    print(f"$ {command}   ({os.cpu_count()} CPUs)")
+    header = ["project", "layers", "requests", "cold_ms", "warm_ms", "floor_ms", "cold_vs_floor", "http_only_ms",
+              "original_ms", "original_vs_cold", "original_vs_warm", "bytes_per_switch", "cold_rss_mb", "warm_rss_mb",
+              "cached_results", "first_answer_s", "loaded_s", "precomputed_s"]
     print(" | ".join(header))
     for row in rows:
-        print(" | ".join(str(row[h]) for h in header))
-    print("goals: ratio <= 1.5; caltech101 peak_rss_mb < 848; first_answer_s <= 3.3")
+        print(" | ".join(str(row.get(h, "")) for h in header))
+    print("goals: cold_vs_floor <= 1.5; original_vs_* >= 3; caltech101 cold_rss_mb < 848; first_answer_s <= 3.3")
     print(json.dumps(rows))
 
 

@@ -32,6 +32,8 @@ class Precomputer:
         self._last = time.monotonic()
         self._dirty = True  # something may be worth computing
         self._stopped = False
+        #: True once a whole pass found nothing left to compute (until the next request)
+        self.settled = False
         self._thread = threading.Thread(target=self._run, name="dvvr-precompute", daemon=True)
         self._thread.start()
 
@@ -45,6 +47,7 @@ class Precomputer:
             self._running -= 1
             self._last = time.monotonic()
             self._dirty = True  # a new noise image, new weights, a new network: look again
+            self.settled = False
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -84,11 +87,19 @@ class Precomputer:
 
     def _run(self) -> None:
         while self._wait_until_idle():
+            computed = 0
             for network, source in self._candidates():
                 if self._busy():
                     break
                 try:
                     if network.precompute(source, should_stop=self._busy):
-                        self.computed += 1
+                        computed += 1
                 except Exception:  # noqa: BLE001 - a guess that failed; the real request will say why
                     log.debug("precomputing %s failed", source, exc_info=True)
+            else:
+                with self._cond:
+                    if computed:
+                        self._dirty = True  # look once more: a pass that computes nothing settles
+                    else:
+                        self.settled = not self._dirty
+            self.computed += computed

@@ -51,8 +51,10 @@ class ProtocolHandler(tornado.web.RequestHandler):
         self._session_slot = session
         self._headset = headset
 
+    counts_as_activity = True  # idle-time work pauses while such a request runs
+
     async def prepare(self):
-        self._activity = self.settings.get("dvvr_activity")  # idle-time work pauses while we answer
+        self._activity = self.settings.get("dvvr_activity") if self.counts_as_activity else None
         if self._activity is not None:
             self._activity.started()
         if self._headset and self.path_args:
@@ -129,9 +131,14 @@ class ProtocolHandler(tornado.web.RequestHandler):
 
 class RootHandler(ProtocolHandler):
     waits_for_session = False  # the client gives the base URL 2 seconds
+    counts_as_activity = False  # a health check polled by monitors must not keep the server "busy"
 
     def get(self):
-        self.answer(wire.root(self.session))
+        body = wire.root(self.session)
+        idle_work = self.settings.get("dvvr_activity")
+        if idle_work is not None and self.session is not None:
+            body["precompute"] = "settled" if idle_work.settled else "working"
+        self.answer(body)
 
 
 class CountsHandler(ProtocolHandler):

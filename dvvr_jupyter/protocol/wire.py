@@ -53,7 +53,8 @@ def root(session) -> dict:
     """``GET base_url``: answered at once, also while a project loads."""
     if session is None:
         return {"service": "dvvr", "status": "loading"}
-    return {"service": "dvvr", "status": "ok", **counts(session), "networks": [n.name for n in session.networks]}
+    return {"service": "dvvr", "status": "ok", **counts(session), "networks": [n.name for n in session.networks],
+            "cached_results": session.results.stats()["entries"]}
 
 
 def counts(session) -> dict:
