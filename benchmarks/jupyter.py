@@ -50,8 +50,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dvvr_jupyter.bridge.headers import SECRET_HEADER  # noqa: E402
 from dvvr_jupyter.protocol.client import VRClient  # noqa: E402
-from dvvr_jupyter.protocol.headers import SECRET_HEADER  # noqa: E402
 
 BASE_URL = "/user/bench/"
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import tornado.web
 from tornado.ioloop import IOLoop
 
+from ..bridge.headers import SECRET_HEADER
 from ..errors import BadRequest, DvvrError, NotFound, Unavailable
 from .activation_image import parse_activation_image
-from .headers import SECRET_HEADER
 
 if TYPE_CHECKING:
     from ..engine.session import Session

@@ -18,8 +18,8 @@ from jupyter_server.extension.application import ExtensionApp
 from tornado import web
 from traitlets import Float, Int
 
-from . import registry
-from .token import TokenStore, redact
+from ..bridge import registry
+from ..bridge.token import TokenStore, redact
 
 NO_SESSION = "no dvvr session is active — run %load_ext dvvr in a notebook"
 

@@ -13,10 +13,10 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web
 from tornado.httpclient import HTTPClientError, HTTPRequest
 
-from ..protocol.headers import CLIENT_HEADER, SECRET_HEADER
-from . import registry
+from ..bridge import registry
+from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
+from ..bridge.token import redact
 from .app import NO_SESSION
-from .token import redact
 
 # Only the kernel's status and body come back; hop-by-hop and framing
 # headers are tornado's business.
