@@ -46,11 +46,6 @@ def rotate_token() -> str:
     return token
 
 
-def redact(token: str | None) -> str:
-    """What may appear in logs: a 4-character prefix."""
-    return f"{token[:4]}…" if token else "<none>"
-
-
 class TokenStore:
     """The server's view of the token, re-read when the file changes
     (``%dvvr rotate`` in a kernel writes it)."""

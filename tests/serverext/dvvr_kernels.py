@@ -82,3 +82,12 @@ async def timed(client, method, resource, body=None):
 
 def body_of(error) -> dict:
     return json.loads(error.response.body)
+
+
+# A generous bound on one request: a hang fails the test instead of blocking it.
+REQUEST_TIMEOUT = 30
+
+
+async def request(client, method, resource, body=None):
+    """``client.request`` off the server's loop, bounded by ``REQUEST_TIMEOUT``."""
+    return await in_thread(partial(client.request, method, resource, body, timeout=REQUEST_TIMEOUT))
