@@ -31,10 +31,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from dvvr_jupyter.protocol.client import VRClient
 
-from dvvr_jupyter.protocol.client import VRClient  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent  # for projects/
 
 
 def caltech_folder(root: Path) -> Path:

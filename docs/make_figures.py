@@ -7,7 +7,6 @@ Run: python docs/make_figures.py
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 TILE, GAP, CHANNELS = 72, 6, 8
 
