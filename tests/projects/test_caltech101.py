@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SHARED
+from conftest import FIXTURES, REPO
 
-FIXTURE = SHARED / "fixtures" / "deepvisionvr" / "network_architecture_resource.json"
+FIXTURE = FIXTURES / "network_architecture_resource.json"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_dataset_answer_has_the_fixture_shape(caltech_dir, session, monkeypatch)
     monkeypatch.setenv("CALTECH101_DIR", str(caltech_dir))
     load_project(REPO / "projects" / "caltech101", session)
     page = session.datasets[0].page()
-    fixture = json.loads((SHARED / "fixtures" / "deepvisionvr" / "data_images_resource.json").read_text())
+    fixture = json.loads((FIXTURES / "data_images_resource.json").read_text())
     assert page.keys() == fixture.keys()
     assert [type(page[k]) for k in page] == [type(fixture[k]) for k in page]
     assert page["class_names"] == fixture["class_names"]
