@@ -8,7 +8,7 @@ import stat
 import pytest
 from IPython.core.error import UsageError
 
-pytestmark = pytest.mark.jupyter
+# No marker: an IPython shell in this process, no Jupyter server or kernel.
 
 
 @pytest.fixture
