@@ -12,28 +12,29 @@ T = TypeVar("T")
 POLL = 0.05  # seconds between two looks
 
 
+def _attempts(timeout: float, what: str):
+    """Yields until ``timeout`` seconds have passed, then raises ``TimeoutError`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        yield
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:g} s")
+
+
 def wait_until(condition: Callable[[], T], timeout: float, what: str) -> T:
     """``condition()``'s first truthy answer; ``TimeoutError`` naming ``what``
     if none came within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = condition()
-        if answer:
+    for _ in _attempts(timeout, what):
+        if answer := condition():
             return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
         time.sleep(POLL)
 
 
 async def wait_until_async(condition: Callable[[], T], timeout: float, what: str) -> T:
     """``wait_until`` for a coroutine: the event loop keeps running between looks."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = condition()
-        if answer:
+    for _ in _attempts(timeout, what):
+        if answer := condition():
             return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
         await asyncio.sleep(POLL)
 
 
