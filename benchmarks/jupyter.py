@@ -35,23 +35,18 @@ import argparse
 import json
 import math
 import os
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from dvvr_jupyter.bridge.headers import SECRET_HEADER
+from dvvr_jupyter.protocol.client import VRClient
+from dvvr_jupyter.testing.jupyter import JupyterServer, Kernel
 
-from dvvr_jupyter.protocol.client import VRClient  # noqa: E402
-from dvvr_jupyter.protocol.headers import SECRET_HEADER  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent  # for projects/demo
 
 BASE_URL = "/user/bench/"
 
@@ -95,12 +90,6 @@ print("BENCH " + json.dumps({{"threads": torch.get_num_threads(), "networks": [n
 
 
 # --- small helpers -----------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def median_ms(values) -> float:
     return round(statistics.median(values) * 1000, 1) if values else float("nan")
 
@@ -125,131 +114,6 @@ def machine_busy_seconds() -> float:
     """CPU seconds all processes of the machine spent busy (``/proc/stat``)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_file(path: Path, deadline: float) -> Path:
-    while time.time() < deadline:
-        if path.exists():
-            return path
-        time.sleep(0.05)
-    raise TimeoutError(f"{path} did not appear")
-
-
-class JupyterServer:
-    """``python -m jupyter_server`` in a subprocess with isolated dirs."""
-
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.port = free_port()
-        self.token = secrets.token_hex(24)
-        self.runtime = tmp / "runtime"
-        self.data = tmp / "data"
-        config = tmp / "config"
-        root = tmp / "root"
-        for folder in (self.runtime, self.data, config, root, tmp / "ipython"):
-            folder.mkdir(parents=True)
-        (config / "jupyter_server_config.json").write_text(
-            json.dumps({"ServerApp": {"jpserver_extensions": {"dvvr_jupyter.serverext": True}}}))
-        env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.runtime), "JUPYTER_DATA_DIR": str(self.data),
-               "JUPYTER_CONFIG_DIR": str(config), "IPYTHONDIR": str(tmp / "ipython"),
-               "DVVR_CACHE_DIR": str(tmp / "dvvr-cache"), "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        self.env = env
-        self.log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
-             f"--IdentityProvider.token={self.token}", f"--ServerApp.base_url={BASE_URL}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root)
-        self.base = f"http://127.0.0.1:{self.port}{BASE_URL}"
-
-    def api(self, method: str, path: str, body: dict | None = None, timeout: float = 30):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Authorization": f"token {self.token}",
-                                                  "Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            raw = resp.read()
-        return json.loads(raw) if raw else None
-
-    def wait_ready(self, timeout: float = 90) -> float:
-        began = time.time()
-        while time.time() - began < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the Jupyter server exited ({self.proc.returncode}); see {self.tmp}/server.log")
-            try:
-                self.api("GET", "api/status", timeout=2)
-                return time.time() - began
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.1)
-        raise TimeoutError("the Jupyter server did not answer")
-
-    def vr_url(self) -> str:
-        token = wait_file(self.data / "dvvr" / "vr-token", time.time() + 10).read_text().strip()
-        return f"{self.base}dvvr/vr/{token}/"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.api("POST", "api/shutdown", timeout=5)
-            except (OSError, urllib.error.URLError):
-                pass
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-        self.log.close()
-
-
-class Kernel:
-    """A kernel of that server, driven by a BlockingKernelClient."""
-
-    def __init__(self, server: JupyterServer):
-        from jupyter_client.blocking import BlockingKernelClient
-
-        self.server = server
-        self.id = server.api("POST", "api/kernels", {"name": "python3"})["id"]
-        connection = wait_file(server.runtime / f"kernel-{self.id}.json", time.time() + 60)
-        self.client = BlockingKernelClient()
-        self.client.load_connection_file(str(connection))
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=90)
-
-    def run(self, code: str, timeout: float = 180) -> list[dict]:
-        """Execute ``code``; the ``BENCH {json}`` lines it printed.  Raises on an error."""
-        outputs = []
-
-        def hook(msg):
-            content = msg["content"]
-            if msg["msg_type"] == "stream":
-                outputs.append(content["text"])
-            elif msg["msg_type"] == "error":
-                outputs.append("\n".join(content["traceback"]))
-
-        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
-        text = "".join(outputs)
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"kernel cell failed:\n{text}")
-        return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("BENCH ")]
-
-    def registration(self) -> dict:
-        path = wait_file(self.server.runtime / "dvvr" / f"kernel-{self.id}.json", time.time() + 10)
-        return json.loads(path.read_text())
-
-    def shutdown(self) -> None:
-        try:
-            self.client.stop_channels()
-        finally:
-            try:
-                self.server.api("DELETE", f"api/kernels/{self.id}", timeout=20)
-            except (OSError, urllib.error.URLError):
-                pass
 
 
 # --- the measurements -----------------------------------------------------------------
@@ -451,7 +315,7 @@ def main() -> None:
     figures: dict = {"cpus": os.cpu_count(), "torch_threads": args.threads}
     with tempfile.TemporaryDirectory(prefix="dvvr-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        server = JupyterServer(tmp)
+        server = JupyterServer(tmp, base_url=BASE_URL)
         kernel = None
         try:
             figures["server_ready_s"] = round(server.wait_ready(), 1)

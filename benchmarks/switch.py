@@ -42,7 +42,7 @@ from PIL import Image
 
 from dvvr_jupyter.protocol.client import VRClient
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # for projects/
 
 
 def caltech_folder(root: Path) -> Path:

@@ -6,7 +6,6 @@ Run: python docs/make_figures.py
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 TILE, GAP, CHANNELS = 72, 6, 8
 

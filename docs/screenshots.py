@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
+from dvvr_jupyter.testing.jupyter import JupyterServer, Kernel
 
-from jupyter import JupyterServer, Kernel  # noqa: E402 - the benchmark's real server and kernel
+REPO = Path(__file__).resolve().parent.parent
+BASE_URL = "/user/bench/"  # a JupyterHub-style prefix, as in the README's screenshots
 
 CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
             "--disable-background-networking", "--disable-component-update", "--hide-scrollbars"]
@@ -40,7 +39,7 @@ def shoot(html_file: Path, png: Path, size: str) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        server = JupyterServer(tmp)
+        server = JupyterServer(tmp, base_url=BASE_URL)
         kernel = None
         try:
             server.wait_ready()

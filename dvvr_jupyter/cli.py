@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import sys
+import threading
 import time
 from dataclasses import replace
 
 from . import __version__
 from .errors import ProjectError
+
+INTERRUPTED = 130  # the shell's exit status for a process ended by Ctrl+C (128 + SIGINT)
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -58,23 +62,46 @@ def _serve(args) -> int:
     except BaseException as exc:
         loading.set_exception(exc)
         server.stop()
+        if session is not None:
+            session.close()
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl+C: the user knows why, no traceback
+            print(f"dvvr: interrupted while loading {args.project}", file=sys.stderr)
+            return INTERRUPTED
         raise
     loading.set_result(session)
-    print(f"serving {len(networks)} network(s), {len(session.datasets)} dataset(s), "
-          f"{len(session.noise_generators)} noise generator(s) (ready in {time.perf_counter() - started:.1f} s)",
-          flush=True)
-    for network in networks:
-        print(f"  network {network.id}: {network.name} ({len(network.layers)} layers)", flush=True)
-    print(f"VR client base URL: {server.url}", flush=True)
     try:
+        print(f"serving {len(networks)} network(s), {len(session.datasets)} dataset(s), "
+              f"{len(session.noise_generators)} noise generator(s) (ready in {time.perf_counter() - started:.1f} s)",
+              flush=True)
+        for network in networks:
+            print(f"  network {network.id}: {network.name} ({len(network.layers)} layers)", flush=True)
+        print(f"VR client base URL: {server.url}", flush=True)
         while server.running:
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # Ctrl+C: the way to stop serving
+        print("dvvr: stopped", file=sys.stderr)
     finally:
         server.stop()
         session.close()
+    _exit_without_waiting_for_workers(0)
     return 0
+
+
+def _exit_without_waiting_for_workers(code: int, grace: float = 1.0) -> None:
+    """Exit now if worker threads are still busy after ``grace`` seconds.
+
+    Python joins pool threads at exit (daemon or not), and a feature
+    visualization in progress runs for minutes: Ctrl+C would hang.  Nothing
+    is lost by not waiting: results are stored with atomic writes."""
+    deadline = time.monotonic() + grace
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in others):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def main(argv=None) -> int:
@@ -104,6 +131,9 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ProjectError) as exc:  # the project's own code errors keep their traceback
         print(f"dvvr: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the server listened
+        print("dvvr: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 The engine raises these; the protocol app maps them to JSON answers in one
 place (``protocol/handlers.py``).  Anything else escaping a handler is a bug
-and answers 500.
+and answers 500.  The Jupyter server's VR proxy (``serverext/proxy.py``)
+answers its own errors with the same ``to_json()`` body, so a VR client sees
+one error shape whichever side failed.  No torch or tornado imports: the
+Jupyter server process imports this module.
 """
 
 from __future__ import annotations
@@ -49,10 +52,22 @@ class Unprocessable(DvvrError):
     status = 422
 
 
+class InternalServerError(DvvrError):
+    """A bug: the server failed on a request it should have answered."""
+
+    status = 500
+
+
 class Unavailable(DvvrError):
     """Nothing can answer right now (no session, kernel gone)."""
 
     status = 503
+
+
+class GatewayTimeout(DvvrError):
+    """The kernel behind the VR proxy did not answer in time."""
+
+    status = 504
 
 
 class ProjectError(ValueError):

@@ -10,7 +10,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"] if importlib.util.find_spec("
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
-SHARED = REPO.parent / "shared"
+FIXTURES = HERE / "fixtures" / "deepvisionvr"  # recorded answers of the original server
 sys.path.insert(0, str(HERE))  # tests/tiny.py
 
 

@@ -2,10 +2,14 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+
+from dvvr_jupyter.testing.waiting import wait_until
 
 from conftest import HERE
 
@@ -79,3 +83,59 @@ def test_missing_project_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path / "nope")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "no project at" in proc.stderr
+
+
+SLOW_PROJECT = '''
+import pathlib, time
+
+def get_datasets():
+    return []
+
+def get_dl_networks():
+    pathlib.Path({flag!r}).touch()
+    time.sleep(600)  # loading takes "forever": only Ctrl+C ends it
+    return []
+'''
+
+
+def test_ctrl_c_while_loading_prints_one_line(tmp_path):
+    flag = tmp_path / "loading"
+    (tmp_path / "project.py").write_text(SLOW_PROJECT.format(flag=str(flag)))
+    proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: flag.exists() or proc.poll() is not None, 120, "the project did not start loading")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)  # far less than the project's 600 s of loading
+    finally:
+        proc.kill()
+    assert err.splitlines() == [f"dvvr: interrupted while loading {tmp_path}"]
+    assert proc.returncode == 130
+
+
+def test_ctrl_c_while_serving_stops_even_during_a_feature_visualization(tmp_path):
+    proc, url, _ = start(tmp_path, "--featvis-steps", "10000000")  # a visualization that never ends by itself
+    try:
+        urllib.request.urlopen(urllib.request.Request(url + "network/0/setnetworkgenfeatvis", data=b"dummy",
+                                                      method="PUT"), timeout=10).close()
+        # layer 1 (Conv1): its visualization runs on a worker until the process ends
+        threading.Thread(target=get_quietly, args=(url + "network/0/featurevisualization/layerid/1",), daemon=True).start()
+
+        def running():
+            with urllib.request.urlopen(url + "network/0/featurevisualization/progress", timeout=10) as resp:
+                return json.load(resp)["layers"].get("1", {}).get("state") == "running"
+
+        wait_until(running, 60, "the feature visualization did not start")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)  # not the visualization's hours
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert "dvvr: stopped" in out and "Traceback" not in out
+
+
+def get_quietly(url: str) -> None:
+    try:
+        urllib.request.urlopen(url, timeout=120).close()
+    except OSError:
+        pass  # the server stopped under it: expected

@@ -225,6 +225,9 @@ class FeatVisService:
             self._finish(job, "cancelled")
             return
         except Exception as exc:  # noqa: BLE001 - the model's own failure, reported to the client
+            if job.cancelled:  # closing pulled things from under it (the session's pool): not a failure
+                self._finish(job, "cancelled")
+                return
             log.exception("feature visualization of network %r layer %d failed", network.name, job.layer)
             self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
             return

@@ -6,7 +6,7 @@ import threading
 import time
 
 # Set by the server extension (every request it forwards comes from loopback).
-from ..protocol.headers import CLIENT_HEADER
+from ..bridge.headers import CLIENT_HEADER
 
 
 class ClientTracker:

@@ -16,8 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
-from ..serverext import registry
-from ..serverext.token import read_token, rotate_token
+from ..bridge import registry
+from ..bridge.token import read_token, rotate_token
 from .clients import ClientTracker
 from .urls import jupyter_server_info, vr_url
 

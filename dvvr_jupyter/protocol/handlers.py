@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import tornado.web
 from tornado.ioloop import IOLoop
 
+from ..bridge.headers import SECRET_HEADER
 from ..errors import DvvrError, NotFound, Unavailable
 from . import wire
-from .headers import SECRET_HEADER
 
 if TYPE_CHECKING:
     from ..engine.session import Session

@@ -1,8 +1,9 @@
 """The Jupyter server extension: the VR client's stable URL
-``{base_url}dvvr/vr/<token>/`` forwarded to the kernel that loaded dvvr.
+``{base_url}dvvr/vr/<token>/`` forwarded to the kernel that loaded dvvr,
+and the sessions API and page.
 
-Importing this package does not import jupyter_server (the kernel side
-shares ``token`` and ``registry``).
+Importing this package does not import jupyter_server (only its extension
+point does); what it shares with the kernel side is in ``dvvr_jupyter.bridge``.
 """
 
 

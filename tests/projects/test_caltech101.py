@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SHARED
+from conftest import FIXTURES, REPO
 
-FIXTURE = SHARED / "fixtures" / "deepvisionvr" / "network_architecture_resource.json"
+FIXTURE = FIXTURES / "network_architecture_resource.json"
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_dataset_answer_has_the_fixture_shape(caltech_dir, session, monkeypatch)
     from dvvr_jupyter.protocol import wire
 
     page = json.loads(wire.dataset_page(session.datasets[0]))
-    fixture = json.loads((SHARED / "fixtures" / "deepvisionvr" / "data_images_resource.json").read_text())
+    fixture = json.loads((FIXTURES / "data_images_resource.json").read_text())
     assert page.keys() == fixture.keys()
     assert [type(page[k]) for k in page] == [type(fixture[k]) for k in page]
     assert page["class_names"] == fixture["class_names"]

@@ -6,6 +6,8 @@ imports the top-level ``conftest`` by name.)"""
 
 import pytest
 
+from dvvr_jupyter.bridge.token import token_path
+
 from .dvvr_kernels import Kernel
 
 
@@ -41,11 +43,18 @@ def start_kernel(jp_serverapp):
 
 
 @pytest.fixture
-def vr_url(jp_serverapp, jp_http_port, jp_base_url, jp_data_dir):
-    """``vr_url()``: the VR client's base URL through the Jupyter port."""
+def vr_token(http_server, jp_data_dir):
+    """The VR capability token (the extension created it on start-up)."""
+    return token_path(jp_data_dir).read_text().strip()
+
+
+@pytest.fixture
+def vr_url(http_server, jp_http_port, jp_base_url, jp_data_dir):
+    """``vr_url()``: the VR client's base URL through the Jupyter port (the
+    token read afresh); ``http_server``: pytest-jupyter's server listens on it."""
 
     def url(suffix: str = "") -> str:
-        token = (jp_data_dir / "dvvr" / "vr-token").read_text().strip()
+        token = token_path(jp_data_dir).read_text().strip()
         return f"http://127.0.0.1:{jp_http_port}{jp_base_url}dvvr/vr/{token}/{suffix}"
 
     return url

@@ -1,8 +1,8 @@
-"""Helpers for the Jupyter tests: the kernel code, a kernel driver, timing."""
+"""Helpers for the Jupyter tests: the kernel code, a kernel driver, requests
+that leave the server's event loop free."""
 
 import asyncio
 import json
-import time
 from functools import partial
 
 from jupyter_client.blocking import BlockingKernelClient
@@ -21,6 +21,9 @@ after = model.state_dict()
 assert model.training, "the model left train mode"
 assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before), "weights changed"
 """
+
+# A generous bound on one request: a hang fails the test instead of blocking it.
+REQUEST_TIMEOUT = 30
 
 
 class Kernel:
@@ -55,10 +58,25 @@ class Kernel:
                 outputs.append("\n".join(content["traceback"]))
 
         run = partial(self.client.execute_interactive, code, timeout=timeout, output_hook=hook)
-        reply = await asyncio.get_running_loop().run_in_executor(None, run)
+        reply = await in_thread(run)
         text = "\n".join(outputs)
         assert reply["content"]["status"] == "ok", text
         return text
+
+    def start(self, code: str) -> str:
+        """Send ``code`` to run without waiting for it; its message id (for ``reply``)."""
+        return self.client.execute(code)
+
+    async def reply(self, msg_id: str, timeout: float = 120) -> dict:
+        """The execute reply of a cell sent with ``start``."""
+
+        def wait():
+            while True:
+                msg = self.client.get_shell_msg(timeout=timeout)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return msg
+
+        return await in_thread(wait)
 
     async def restart(self):
         await self.manager.restart_kernel(self.id)
@@ -70,14 +88,13 @@ class Kernel:
 
 
 async def in_thread(fn, *args):
-    """Blocking HTTP from the test must not block the server's loop (the same loop)."""
+    """Blocking calls from the test must not block the server's loop (the same loop)."""
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
-async def timed(client, method, resource, body=None):
-    began = time.perf_counter()
-    answer = await in_thread(partial(client.request, method, resource, body, timeout=10))
-    return answer, time.perf_counter() - began
+async def request(client, method, resource, body=None):
+    """``client.request`` off the server's loop, bounded by ``REQUEST_TIMEOUT``."""
+    return await in_thread(partial(client.request, method, resource, body, timeout=REQUEST_TIMEOUT))
 
 
 def body_of(error) -> dict:

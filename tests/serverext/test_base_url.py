@@ -9,9 +9,9 @@ from tornado.httpclient import HTTPClientError
 
 from dvvr_jupyter.protocol.client import VRClient
 
-from .dvvr_kernels import SETUP, in_thread
+from .dvvr_kernels import SETUP, in_thread, request
 
-pytestmark = pytest.mark.jupyter
+pytestmark = [pytest.mark.jupyter, pytest.mark.slow]  # real Jupyter servers and kernels
 
 
 @pytest.fixture
@@ -55,6 +55,6 @@ async def test_under_a_prefix_on_a_strict_server(jp_fetch, jp_http_port, start_k
     # outside the prefix nothing is forwarded (Jupyter redirects into its prefix)
     client = VRClient(url.replace("/user/demo/", "/"))
     try:
-        assert (await in_thread(client.request, "GET", "network")).status in (302, 404)
+        assert (await request(client, "GET", "network")).status in (302, 404)
     finally:
         client.close()

@@ -1,9 +1,8 @@
 """Where kernels that loaded dvvr say where they serve: ``<runtime>/dvvr/``.
 
 ``kernel-<kernel id>.json`` (0600: it holds the kernel's secret) per kernel,
-and ``active``: the kernel id the stable VR URL routes to.  The kernel
-writes these, the server extension reads them.  No jupyter_server imports:
-the kernel side uses this module too.
+and ``active``: the kernel id the stable VR URL routes to.  Kernels write
+these, the server extension reads them.
 """
 
 from __future__ import annotations
@@ -16,17 +15,19 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_runtime_dir
 
-from .token import write_private
+from .private import write_private
 
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def registry_dir() -> Path:
-    return Path(jupyter_runtime_dir()) / "dvvr"
+def registry_dir(runtime_dir: str | Path | None = None) -> Path:
+    """The folder; ``runtime_dir`` defaults to this process's Jupyter runtime dir."""
+    return Path(runtime_dir or jupyter_runtime_dir()) / "dvvr"
 
 
-def entry_path(kernel_id: str) -> Path:
-    return registry_dir() / f"kernel-{kernel_id}.json"
+def entry_path(kernel_id: str, runtime_dir: str | Path | None = None) -> Path:
+    """The registration file of kernel ``kernel_id``."""
+    return registry_dir(runtime_dir) / f"kernel-{kernel_id}.json"
 
 
 def slug(text: str) -> str:
@@ -123,6 +124,3 @@ def remove_dead() -> None:
         if not pid_alive(entry["pid"]):
             remove_entry(entry["kernel_id"], entry["pid"])
 
-
-# The contract between the two sides' requests (the protocol app checks the
-# secret header; importing it here would load torch into the Jupyter server).

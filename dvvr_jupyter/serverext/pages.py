@@ -1,0 +1,107 @@
+"""The authenticated side: ``{base_url}dvvr/api/sessions`` (JSON) and
+``{base_url}dvvr/`` (a page with QR codes of the VR URLs)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from tornado import web
+from tornado.httpclient import HTTPRequest
+
+from ..bridge import registry
+from ..bridge.headers import SECRET_HEADER
+
+
+def vr_base(handler: JupyterHandler) -> str:
+    """The stable VR URL as the browser that asks reaches this server."""
+    token = handler.settings["dvvr"].tokens.current()
+    return f"{handler.request.protocol}://{handler.request.host}{handler.base_url}dvvr/vr/{token}/"
+
+
+async def session_list(handler: JupyterHandler) -> list[dict]:
+    ext = handler.settings["dvvr"]
+    registry.remove_dead()
+    live = ext.router.live_entries()
+    active = ext.router.active_kernel_id()
+    base = vr_base(handler)
+
+    async def networks(entry):
+        # Ask the kernel (fresh); fall back to what it wrote at its last cell.
+        request = HTTPRequest(
+            f"http://127.0.0.1:{entry['port']}/",
+            headers={SECRET_HEADER: entry["secret"]},
+            connect_timeout=ext.connect_timeout,
+            request_timeout=2.0,
+        )
+        try:
+            response = await ext.http.fetch(request)
+            return json.loads(response.body)["networks"]
+        except Exception:  # noqa: BLE001 - busy or gone: the file's list is good enough
+            return entry.get("networks", [])
+
+    found = await asyncio.gather(*(networks(entry) for entry in live))
+    return [
+        {
+            "kernel_id": entry["kernel_id"],
+            "name": entry.get("name"),
+            "notebook_path": entry.get("notebook_path"),
+            "networks": names,
+            "active": entry["kernel_id"] == active,
+            "vr_url": base if entry["kernel_id"] == active else f"{base}s/{entry.get('name')}/",
+            "session_url": f"{base}s/{entry.get('name')}/",
+            "clients": ext.router.clients(entry["kernel_id"]),
+            "started": entry.get("started"),
+        }
+        for entry, names in zip(live, found, strict=True)
+    ]
+
+
+class SessionsHandler(APIHandler):
+    """``{base_url}dvvr/api/sessions``: the kernels serving dvvr (Jupyter auth)."""
+
+    auth_resource = "kernels"
+
+    @web.authenticated
+    @authorized(action="read")
+    async def get(self):
+        self.finish(json.dumps(await session_list(self)))
+
+
+def _qr(url: str) -> str:
+    import segno
+
+    return segno.make(url, error="m").svg_inline(scale=4)
+
+
+class PageHandler(JupyterHandler):
+    """``{base_url}dvvr/``: the sessions with QR codes of their VR URLs."""
+
+    auth_resource = "kernels"
+
+    @web.authenticated
+    @authorized(action="read")
+    async def get(self):
+        sessions = await session_list(self)
+        base = vr_base(self)
+        rows = []
+        for s in sessions:
+            label = html.escape(f"{s['name']} — {s['notebook_path'] or s['kernel_id']}")
+            nets = html.escape(", ".join(s["networks"]) or "no networks attached yet")
+            flag = " <b>(active: the VR URL shows it)</b>" if s["active"] else ""
+            rows.append(
+                f"<li><p>{label}{flag}<br>networks: {nets}<br>clients: "
+                f"{html.escape(', '.join(s['clients']) or 'none')}<br>"
+                f"<code>{html.escape(s['session_url'])}</code></p>{_qr(s['session_url'])}</li>"
+            )
+        listing = "".join(rows) or "<li>none: run <code>%load_ext dvvr</code> in a notebook</li>"
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(
+            f"<!doctype html><html><head><meta charset='utf-8'><title>dvvr sessions</title></head>"
+            f"<body style='font-family:sans-serif'><h1>DeepVisionVR</h1><p>VR URL (type it into the "
+            f"VR client, or scan it):<br><code>{html.escape(base)}</code></p>{_qr(base)}"
+            f"<h2>Sessions</h2><ul>{listing}</ul></body></html>"
+        )

@@ -1,0 +1,118 @@
+"""One error body on the VR URL: the Jupyter server's proxy answers its own
+errors (wrong token, no session, a kernel too slow) with the body the
+kernel's protocol app answers (``DvvrError.to_json()``), so the VR client
+reads one shape whichever side failed.  And neither the VR token nor a
+kernel's secret reaches any log line, at any level."""
+
+import logging
+
+import pytest
+
+from dvvr_jupyter.bridge.registry import entry_path, read_entry
+
+from .dvvr_kernels import SETUP, request
+
+pytestmark = [pytest.mark.jupyter, pytest.mark.slow]  # real Jupyter servers and kernels
+
+
+@pytest.fixture
+def jp_server_config():
+    # DEBUG: every log line the server can write is written (and searched for secrets)
+    return {"ServerApp": {"jpserver_extensions": {"dvvr_jupyter.serverext": True}, "log_level": "DEBUG"}}
+
+
+def error_shape(answer) -> tuple:
+    """What a client can rely on in an error: its keys and their types."""
+    body = answer.body
+    assert body["status"] == answer.status and body["error"] and body["message"], body
+    return tuple(sorted(body)), type(body["error"]), type(body["message"]), type(body["status"])
+
+
+async def test_proxy_and_kernel_errors_have_one_shape(start_kernel, vr_url, client_for):
+    client = client_for(vr_url())
+    no_kernel = await request(client, "GET", "network")
+    wrong_token = await request(client_for(vr_url().replace("/dvvr/vr/", "/dvvr/vr/x")), "GET", "network")
+
+    kernel = await start_kernel()
+    await kernel.run(SETUP)
+    unknown_session = await request(client, "GET", "s/nobody/network")
+    malformed = await request(client, "PUT", "network/0/prepareforinput", "{not json")  # answered by the kernel
+
+    answers = {"wrong token": wrong_token, "no kernel": no_kernel, "unknown session": unknown_session,
+               "malformed body": malformed}
+    assert {what: (a.status, a.body["error"]) for what, a in answers.items()} == {
+        "wrong token": (404, "NotFound"),
+        "no kernel": (503, "Unavailable"),
+        "unknown session": (503, "Unavailable"),
+        "malformed body": (400, "BadRequest"),
+    }
+    assert {error_shape(a) for a in answers.values()} == {(("error", "message", "status"), str, str, int)}
+    assert "%dvvr url" in wrong_token.body["message"] and "%load_ext dvvr" in no_kernel.body["message"]
+    assert "'nobody'" in unknown_session.body["message"] and "not JSON" in malformed.body["message"]
+
+
+# The kernel's route for ``GET network`` holds the kernel's server until the test writes ``release``.
+BLOCK_NETWORK = """
+import pathlib, time
+from dvvr_jupyter.protocol import wire
+_counts = wire.counts
+def _counts_after_release(session):
+    while not pathlib.Path({release!r}).exists():
+        time.sleep(0.02)
+    return _counts(session)
+wire.counts = _counts_after_release
+"""
+
+
+async def test_a_kernel_that_does_not_answer_in_time_is_504(jp_serverapp, start_kernel, vr_url, client_for, tmp_path):
+    kernel = await start_kernel()
+    release = tmp_path / "release"
+    await kernel.run(SETUP + BLOCK_NETWORK.format(release=str(release)))
+    jp_serverapp.web_app.settings["dvvr"].request_timeout = 0.5
+    client = client_for(vr_url())
+    try:
+        timed_out = await request(client, "GET", "network")
+    finally:
+        release.touch()
+    assert (timed_out.status, timed_out.body["error"]) == (504, "GatewayTimeout")
+    assert error_shape(timed_out) == (("error", "message", "status"), str, str, int)
+    assert "DvvrExtension.request_timeout" in timed_out.body["message"]
+    assert (await request(client, "GET", "network")).body["nnetworks"] == 1  # free again: answers
+
+
+KERNEL_DEBUG_LOG = """
+import logging, sys
+_handler = logging.StreamHandler(sys.__stderr__)  # the kernel process's own stderr
+for _name in ("dvvr", "tornado"):
+    logging.getLogger(_name).setLevel(logging.DEBUG)
+    logging.getLogger(_name).addHandler(_handler)
+"""
+
+
+async def test_no_token_or_secret_in_any_log_line(
+    capfd, caplog, jp_logging_stream, jp_runtime_dir, jp_base_url, start_kernel, vr_url, vr_token, client_for
+):
+    caplog.set_level(logging.DEBUG)
+    kernel = await start_kernel()
+    await kernel.run(SETUP + KERNEL_DEBUG_LOG)
+    secret = read_entry(entry_path(kernel.id, jp_runtime_dir))["secret"]
+
+    url = vr_url()
+    client = client_for(url)
+    near = client_for(url.replace(vr_token, vr_token[:-2] + "xy"))  # a typo of the real token
+    without_slash = client_for(url.rstrip("/").rsplit("/", 1)[0] + "/")  # .../dvvr/vr/ + the token as a resource
+    assert (await request(client, "GET", "network")).status == 200
+    assert (await request(client, "PUT", "network/0/prepareforinput", "{not json")).status == 400
+    assert (await request(client, "GET", "network/99")).status == 404
+    assert (await request(client, "DELETE", "network")).status == 405
+    assert (await request(near, "GET", "network")).status == 404
+    assert (await request(without_slash, "GET", vr_token)).status == 200
+    await kernel.run("%dvvr status")
+
+    captured = capfd.readouterr()
+    # the Jupyter server's log (its stream and records), the kernel's stderr
+    logged = "\n".join([jp_logging_stream.getvalue(), caplog.text, captured.out, captured.err])
+    assert f"{jp_base_url}dvvr/vr/<token>/network" in logged  # the access log ran, with the token hidden
+    assert "prepareforinput -> 400" in logged  # and the kernel's log was captured too
+    for what, text in (("the VR token", vr_token), ("the kernel's secret", secret)):
+        assert text[:8] not in logged, f"{what} reached a log line"
