@@ -29,11 +29,21 @@ def load_project(path):
 
 
 def serve(host: str = "127.0.0.1", port: int = 5570, *, token: str | None = None):
-    """Serve the default session on a background thread; returns the running
-    ``Server`` (``.url`` for the VR client, ``.stop()``)."""
-    from .protocol.server import Server
+    """Serve the default session directly to VR clients on a background
+    thread; returns the running ``Server`` (``.url`` for the VR client,
+    ``.stop()``).  ``token``: a capability in the URL path (``"random"``
+    makes one).  In a kernel that loaded dvvr, ``%dvvr status`` shows it."""
+    import secrets
+    import sys
 
-    return Server(default_session(), host, port, token=token).start()
+    token = secrets.token_urlsafe(16) if token == "random" else token
+    kernel = sys.modules.get("dvvr_jupyter.kernel.service")  # loaded by %load_ext dvvr only
+    service = kernel.current(create=False) if kernel is not None else None
+    if service is not None:
+        return service.serve(port, host, token=token)
+    from .protocol.server import serve as start
+
+    return start(default_session(), host, port, token=token)
 
 
 def refresh():

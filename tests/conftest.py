@@ -14,17 +14,6 @@ FIXTURES = HERE / "fixtures" / "deepvisionvr"  # recorded answers of the origina
 sys.path.insert(0, str(HERE))  # tests/tiny.py
 
 
-def wait_until(condition, what: str, timeout: float = 60.0, interval: float = 0.01) -> None:
-    """Poll ``condition()`` until it holds; fail naming ``what`` after ``timeout`` s."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for: {what}")
-        time.sleep(interval)
-
-
 @pytest.fixture
 def session(tmp_path):
     from dvvr import Session

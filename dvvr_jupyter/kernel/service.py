@@ -13,7 +13,6 @@ import os
 import secrets
 import threading
 import time
-import warnings
 from pathlib import Path
 
 from ..bridge import registry
@@ -133,33 +132,17 @@ class KernelService:
     def rotate(self) -> str:
         return rotate_token()
 
-    def serve(self, port: int = 5570, host: str = "127.0.0.1"):
-        """A direct, unsecreted server (the VR client's default URL is
-        ``http://127.0.0.1:5570/``)."""
-        from ..protocol.server import Server, is_loopback
+    def serve(self, port: int = 5570, host: str = "127.0.0.1", token: str | None = None):
+        """Also serve the VR client directly (its default URL is
+        ``http://127.0.0.1:5570/``): ``dvvr.serve`` and ``%dvvr serve``."""
+        from ..protocol.server import serve
 
         with self._lock:
             if self.direct is not None:
                 self.direct.stop()
                 self.direct = None
-            if not is_loopback(host):
-                warnings.warn(
-                    f"serving on {host}: anyone who can reach port {port} sees your networks "
-                    "and can run them (no token on a direct server); prefer the Jupyter URL "
-                    "(%dvvr url)",
-                    stacklevel=3,
-                )
             quiet_access_logs()
-            logging.getLogger("dvvr.server").setLevel(logging.ERROR)  # warned above already
-            direct = Server(self.session, host, port, log_function=self.clients.log_function)
-            try:
-                self.direct = direct.start()
-            except OSError as exc:
-                msg = (
-                    f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another port "
-                    f"(%dvvr serve --port 5571) and type that URL into the VR client"
-                )
-                raise OSError(msg) from exc
+            self.direct = serve(self.session, host, port, token=token, log_function=self.clients.log_function)
         return self.direct
 
     # --- what the user sees ----------------------------------------------------

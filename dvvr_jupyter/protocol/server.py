@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import warnings
 from typing import TYPE_CHECKING
 
 import tornado.httpserver
@@ -50,8 +51,10 @@ class Server:
     """
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
-                 token: str | None = None, secret: str | None = None, log_function=None, precompute: bool = False):
+                 token: str | None = None, secret: str | None = None, log_function=None, precompute: bool = False,
+                 log_exposure: bool = True):
         self.session = session
+        self._log_exposure = log_exposure
         self.host = host
         self.port = port
         self.token = token
@@ -82,7 +85,7 @@ class Server:
         self.port = sockets[0].getsockname()[1]
         self._server = tornado.httpserver.HTTPServer(self.app, max_body_size=1 << 20)
         self._server.add_sockets(sockets)
-        if not is_loopback(self.host):
+        if self._log_exposure and not is_loopback(self.host):
             log.warning("serving beyond loopback on %s: anyone who can reach this port can use it%s",
                         self.host, "" if self.token else " (add --token to require a capability URL)")
 
@@ -141,3 +144,22 @@ class Server:
 
     def __repr__(self) -> str:
         return f"<dvvr Server {self.url} {'running' if self.running else 'stopped'}>"
+
+
+def serve(session: Session, host: str = "127.0.0.1", port: int = 5570, *, token: str | None = None,
+          log_function=None) -> Server:
+    """Serve ``session`` to VR clients on a background thread (``dvvr.serve``,
+    ``%dvvr serve``); returns the running ``Server``.  Beyond loopback without
+    a token it warns; a taken port raises ``OSError`` saying what to do."""
+    if not is_loopback(host):
+        guard = "its token" if token else "nothing: add token='random' for an unguessable URL"
+        warnings.warn(f"serving on {host}: anyone who can reach port {port} can see and run your networks "
+                      f"(guarded by {guard}); in Jupyter prefer the VR URL that goes through Jupyter (%dvvr url)",
+                      stacklevel=3)
+    server = Server(session, host, port, token=token, log_function=log_function, log_exposure=False)
+    try:
+        return server.start()
+    except OSError as exc:
+        msg = (f"cannot serve on {host}:{port}: {exc.strerror or exc}; pick another port "
+               f"(port={port + 1}, or 0 for any free one) and type that URL into the VR client")
+        raise OSError(msg) from exc

@@ -9,25 +9,18 @@ kernel's own error body, ``DvvrError.to_json()``.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from urllib.parse import quote
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
-from tornado.httpclient import HTTPClientError, HTTPRequest
 
-from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
-from ..errors import DvvrError, GatewayTimeout, InternalServerError, NotFound, Unavailable
-from .routing import NO_SESSION
+from ..errors import DvvrError, InternalServerError, NotFound
+from .forward import forward_to_kernel
 
 #: What stands for the token in every log line.
 HIDDEN = "<token>"
-# Only the kernel's status and body come back; hop-by-hop and framing
-# headers are tornado's business.
-_KEEP_HEADERS = ("Content-Type", "Cache-Control")
 
 
 def error_body(exc: BaseException | None, status: int, reason: str) -> dict:
@@ -38,11 +31,6 @@ def error_body(exc: BaseException | None, status: int, reason: str) -> dict:
         message = exc.log_message % exc.args if exc.log_message else reason
         return {"error": reason, "message": message, "status": status}
     return InternalServerError("the dvvr proxy failed on this request (see the Jupyter server log)").to_json()
-
-
-def _timed_out(err: HTTPClientError) -> bool:
-    # the request (not the connection) timed out: tornado's and libcurl's words for it
-    return err.code == 599 and ("Timeout during request" in str(err) or "Operation timed out" in str(err))
 
 
 class VRHandler(APIHandler):
@@ -95,36 +83,5 @@ class VRHandler(APIHandler):
         if path.startswith("s/"):
             name, _, path = path[2:].partition("/")
         entry = ext.router.resolve(name)
-        client = self.request.remote_ip or "?"
-        ext.router.saw(entry["kernel_id"], client)
-        headers = {SECRET_HEADER: entry["secret"], CLIENT_HEADER: client}
-        if "Content-Type" in self.request.headers:
-            headers["Content-Type"] = self.request.headers["Content-Type"]
-        method = self.request.method
-        request = HTTPRequest(
-            # tornado decoded the path: encode it again (%20, %3F, CR/LF must not reach the URL raw)
-            f"http://127.0.0.1:{entry['port']}/{quote(path, safe='/')}",
-            method=method,
-            headers=headers,
-            body=self.request.body if method in ("PUT", "POST") else None,
-            allow_nonstandard_methods=True,
-            connect_timeout=ext.connect_timeout,
-            request_timeout=ext.request_timeout,
-            follow_redirects=False,
-            decompress_response=False,
-        )
-        try:
-            response = await ext.http.fetch(request, raise_error=False)
-        except HTTPClientError as err:  # 599: the kernel did not answer
-            if _timed_out(err):
-                raise GatewayTimeout(
-                    f"the kernel took longer than {ext.request_timeout:g} s (DvvrExtension.request_timeout)"
-                ) from None
-            raise Unavailable(NO_SESSION) from None
-        except (OSError, asyncio.TimeoutError):  # refused, reset: the kernel's server is gone
-            raise Unavailable(NO_SESSION) from None
-        self.set_status(response.code, reason=response.reason)
-        for header in _KEEP_HEADERS:
-            if header in response.headers:
-                self.set_header(header, response.headers[header])
-        self.finish(response.body or b"")
+        ext.router.saw(entry["kernel_id"], self.request.remote_ip or "?")
+        await forward_to_kernel(self, entry, path)

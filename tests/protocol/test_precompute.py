@@ -2,14 +2,14 @@
 
 import json
 
-from conftest import wait_until
+from dvvr_jupyter.testing.waiting import wait_until
 
 
 def test_idle_server_computes_the_page_ahead(tiny_session, serve, client_for):
     network = tiny_session.networks[0]
     server = serve(tiny_session, precompute=True)
     page = len(network.dataset)
-    wait_until(lambda: server._precomputer.computed >= page + 1, "dataset page and noise precomputed")
+    wait_until(lambda: server._precomputer.computed >= page + 1, 60, "dataset page and noise precomputed")
     client = client_for(server.url)
     forwards = tiny_session.results.stats()["misses"]
     hits = tiny_session.results.stats()["hits"]
@@ -30,5 +30,5 @@ def test_precompute_respects_the_budget(session, serve):
     network = session.attach(tiny.TinyTracked(), tiny.tiny_images(), input_size=(32, 36))
     network.result()  # what a view shows stays, whatever the budget
     server = serve(session, precompute=True)
-    wait_until(lambda: not server._precomputer._dirty, "one idle pass")
+    wait_until(lambda: server._precomputer.settled, 60, "one idle pass")
     assert session.results.stats()["entries"] <= 1

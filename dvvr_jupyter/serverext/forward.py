@@ -1,0 +1,61 @@
+"""Forwarding one request to a kernel's own dvvr server (loopback, with the
+kernel's secret), and its answer back: status, body and content type."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.web import RequestHandler
+
+from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
+from ..errors import GatewayTimeout, Unavailable
+from .routing import NO_SESSION
+
+# Only the kernel's status and body come back; hop-by-hop and framing
+# headers are tornado's business.
+_KEEP_HEADERS = ("Content-Type", "Cache-Control")
+
+
+def _timed_out(err: HTTPClientError) -> bool:
+    # the request (not the connection) timed out: tornado's and libcurl's words for it
+    return err.code == 599 and ("Timeout during request" in str(err) or "Operation timed out" in str(err))
+
+
+async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str) -> None:
+    """Send ``handler``'s request to the kernel of registry ``entry`` as
+    ``/<path>`` and finish ``handler`` with the kernel's answer.  A kernel that
+    does not answer raises ``Unavailable`` (503) or ``GatewayTimeout`` (504)."""
+    ext = handler.settings["dvvr"]
+    headers = {SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
+    if "Content-Type" in handler.request.headers:
+        headers["Content-Type"] = handler.request.headers["Content-Type"]
+    method = handler.request.method
+    request = HTTPRequest(
+        # tornado decoded the path: encode it again (%20, %3F, CR/LF must not reach the URL raw)
+        f"http://127.0.0.1:{entry['port']}/{quote(path, safe='/')}",
+        method=method,
+        headers=headers,
+        body=handler.request.body if method in ("PUT", "POST") else None,
+        allow_nonstandard_methods=True,
+        connect_timeout=ext.connect_timeout,
+        request_timeout=ext.request_timeout,
+        follow_redirects=False,
+        decompress_response=False,
+    )
+    try:
+        response = await ext.http.fetch(request, raise_error=False)
+    except HTTPClientError as err:  # 599: the kernel did not answer
+        if _timed_out(err):
+            raise GatewayTimeout(
+                f"the kernel took longer than {ext.request_timeout:g} s (DvvrExtension.request_timeout)"
+            ) from None
+        raise Unavailable(NO_SESSION) from None
+    except (OSError, asyncio.TimeoutError):  # refused, reset: the kernel's server is gone
+        raise Unavailable(NO_SESSION) from None
+    handler.set_status(response.code, reason=response.reason)
+    for header in _KEEP_HEADERS:
+        if header in response.headers:
+            handler.set_header(header, response.headers[header])
+    handler.finish(response.body or b"")
