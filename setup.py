@@ -41,6 +41,9 @@ setup(
             "nbclient>=0.9",
             "nbformat>=5.9",
             "psutil>=5.9",
+            # the protocol's OpenAPI document: answers validated against it, the server fuzzed from it
+            "hypothesis>=6.100",
+            "jsonschema>=4.18",
         ],
     },
     data_files=[

@@ -1,0 +1,13 @@
+"""Limits on what a VR client may send, shared by the protocol server and
+the Jupyter server's VR proxy (so both answer an oversized body the same way)."""
+
+#: The largest request body either side reads.  The client's biggest body is
+#: an ``ActivationImage`` (well under a kilobyte); anything larger is refused
+#: with 413 before it is read.
+MAX_BODY_BYTES = 1 << 20
+
+
+def body_too_large_message(size: int | None = None) -> str:
+    """The words of the 413 answer."""
+    given = f" ({size} bytes)" if size is not None else ""
+    return f"the request body{given} is over the limit of {MAX_BODY_BYTES} bytes"
