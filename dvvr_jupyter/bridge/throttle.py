@@ -70,7 +70,7 @@ class WrongTokenThrottle:
             previous = bucket.previous
         if starts_burst:
             before = f"; {previous} in its previous burst" if previous > 1 else ""
-            self.log.warning("wrong %s from %s (more from this address are held to one try per %g s and not "
+            self.log.warning("dvvr: wrong %s from %s (more from this address are held to one try per %g s and not "
                              "logged until it pauses%s)", self.what, address, self.interval, before)
 
     def _forget_idle(self, now: float) -> None:

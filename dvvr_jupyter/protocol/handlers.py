@@ -21,9 +21,9 @@ from tornado.ioloop import IOLoop
 
 from ..bridge.headers import SECRET_HEADER
 from ..bridge.limits import MAX_BODY_BYTES, body_too_large_message
+from ..bridge.redact import redact_path
 from ..errors import DvvrError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable
 from . import wire
-from .redact import redact_path
 
 if TYPE_CHECKING:
     from ..engine.session import Session

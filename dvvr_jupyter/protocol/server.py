@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import tornado.netutil
 
-from . import redact
+from ..bridge import redact
 from .app import make_app
 from .httpserver import TRANSPORT_MAX_BODY, JSONErrorHTTPServer
 

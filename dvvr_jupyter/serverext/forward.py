@@ -10,7 +10,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler
 
 from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
-from ..errors import GatewayTimeout, Unavailable
+from ..errors import BadGateway, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
 
 # Only the kernel's status and body come back; hop-by-hop and framing
@@ -18,15 +18,32 @@ from .routing import NO_SESSION
 _KEEP_HEADERS = ("Content-Type", "Cache-Control")
 
 
+KERNEL_HUNG_UP = ("the kernel's dvvr server ended the connection without an answer "
+                  "(the kernel may have died mid-request; see its notebook)")
+
+
 def _timed_out(err: HTTPClientError) -> bool:
     # the request (not the connection) timed out: tornado's and libcurl's words for it
     return err.code == 599 and ("Timeout during request" in str(err) or "Operation timed out" in str(err))
 
 
-async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str) -> None:
-    """Send ``handler``'s request to the kernel of registry ``entry`` as
-    ``/<path>`` and finish ``handler`` with the kernel's answer.  A kernel that
-    does not answer raises ``Unavailable`` (503) or ``GatewayTimeout`` (504)."""
+# No connection could be made (refused, or not accepted in time): the kernel's
+# server is gone.  tornado's and libcurl's words for it.
+_NO_CONNECTION = ("onnection refused", "Couldn't connect", "Failed to connect", "while connecting",
+                  "Connection timed out")
+
+
+def _no_connection(err: BaseException) -> bool:
+    text = str(err)
+    return isinstance(err, (ConnectionRefusedError, asyncio.TimeoutError)) or any(w in text for w in _NO_CONNECTION)
+
+
+async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes) -> None:
+    """Send ``handler``'s request (with ``body``) to the kernel of registry
+    ``entry`` as ``/<path>`` and finish ``handler`` with the kernel's answer.
+    A kernel whose port refuses raises ``Unavailable`` (503: no session), one
+    that hangs up mid-request ``BadGateway`` (502), one too slow
+    ``GatewayTimeout`` (504)."""
     ext = handler.settings["dvvr"]
     headers = {SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
     if "Content-Type" in handler.request.headers:
@@ -37,7 +54,7 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str) -> 
         f"http://127.0.0.1:{entry['port']}/{quote(path, safe='/')}",
         method=method,
         headers=headers,
-        body=handler.request.body if method in ("PUT", "POST") else None,
+        body=body if method in ("PUT", "POST") else None,
         allow_nonstandard_methods=True,
         connect_timeout=ext.connect_timeout,
         request_timeout=ext.request_timeout,
@@ -51,9 +68,9 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str) -> 
             raise GatewayTimeout(
                 f"the kernel took longer than {ext.request_timeout:g} s (DvvrExtension.request_timeout)"
             ) from None
-        raise Unavailable(NO_SESSION) from None
-    except (OSError, asyncio.TimeoutError):  # refused, reset: the kernel's server is gone
-        raise Unavailable(NO_SESSION) from None
+        raise (Unavailable(NO_SESSION) if _no_connection(err) else BadGateway(KERNEL_HUNG_UP)) from None
+    except (OSError, asyncio.TimeoutError) as err:
+        raise (Unavailable(NO_SESSION) if _no_connection(err) else BadGateway(KERNEL_HUNG_UP)) from None
     handler.set_status(response.code, reason=response.reason)
     for header in _KEEP_HEADERS:
         if header in response.headers:

@@ -101,18 +101,25 @@ async def test_no_token_or_secret_in_any_log_line(
     client = client_for(url)
     near = client_for(url.replace(vr_token, vr_token[:-2] + "xy"))  # a typo of the real token
     without_slash = client_for(url.rstrip("/").rsplit("/", 1)[0] + "/")  # .../dvvr/vr/ + the token as a resource
+    referred = client_for(url, headers={"Referer": url + "network"})  # a browser sends where it came from
     assert (await request(client, "GET", "network")).status == 200
     assert (await request(client, "PUT", "network/0/prepareforinput", "{not json")).status == 400
     assert (await request(client, "GET", "network/99")).status == 404
     assert (await request(client, "DELETE", "network")).status == 405
+    assert (await request(client, "PROPFIND", "network")).status == 405
     assert (await request(near, "GET", "network")).status == 404
+    assert (await request(near, "GET", "")).status == 404
     assert (await request(without_slash, "GET", vr_token)).status == 200
+    assert (await request(referred, "GET", "network/99")).status == 404  # a 4xx: Jupyter would log the Referer
+    assert (await request(referred, "GET", "s/nobody/network")).status == 503  # a 5xx: and dump headers
+    assert (await request(client, "PUT", "network/0/prepareforinput", b" " * (2 << 20))).status == 413
     await kernel.run("%dvvr status")
 
     captured = capfd.readouterr()
     # the Jupyter server's log (its stream and records), the kernel's stderr
     logged = "\n".join([jp_logging_stream.getvalue(), caplog.text, captured.out, captured.err])
     assert f"{jp_base_url}dvvr/vr/<token>/network" in logged  # the access log ran, with the token hidden
+    assert "Host" not in logged and "User-Agent" not in logged  # no header dump for answers the proxy expects
     assert "prepareforinput -> 400" in logged  # and the kernel's log was captured too
     for what, text in (("the VR token", vr_token), ("the kernel's secret", secret)):
         assert text[:8] not in logged, f"{what} reached a log line"
