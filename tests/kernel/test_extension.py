@@ -203,3 +203,23 @@ def test_headset_url_of_a_direct_server(ip, session, client_for, capsys):
     assert url.endswith("/h/alice/")
     client_for(url).put("network/0/prepareforinput", '{"mode": 1, "imageID": 2}')
     assert session.networks[0].peek("alice").input.describe().startswith("image 2")
+
+
+def test_dvvr_stop_during_a_feature_visualization(ip, session, tmp_path):
+    from dvvr_jupyter.kernel import current
+    from dvvr_jupyter.testing.probes import refuses, start_featvis
+
+    from conftest import FOREVER
+
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    network = session.networks[0]
+    network.featvis.config = type(network.featvis.config)(steps=FOREVER)
+    network.set_input(0)
+    ip.run_line_magic("dvvr", "serve --port 0")
+    url = current().direct.url
+    start_featvis(url)
+    secret_url = f"http://127.0.0.1:{current().server.port}/"
+    ip.run_line_magic("dvvr", "stop")  # returns (the cell ends) with both servers closed
+    assert refuses(url) and refuses(secret_url) and not current().running
+    network.featvis.cancel()

@@ -86,9 +86,10 @@ class Kernel:
         await self.manager.restart_kernel(self.id)
         self.connect()
 
-    async def shutdown(self):
+    async def shutdown(self, now: bool = True):
+        """``now``: kill it; else ask it to shut down (and kill it only if it does not end in time)."""
         self.client.stop_channels()
-        await self.manager.shutdown_kernel(self.id, now=True)
+        await self.manager.shutdown_kernel(self.id, now=now)
 
 
 async def in_thread(fn, *args):
