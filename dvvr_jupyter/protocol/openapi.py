@@ -167,7 +167,7 @@ def _parameter(name: str) -> dict:
     if name == "headset":
         return {"name": "headset", "in": "path", "required": True,
                 "description": "a headset's own view: its own current input per network",
-                "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$", "not": {"enum": [".", ".."]}}}
     return {"name": name, "in": "path", "required": True, "description": PARAMETERS[name], "schema": ID}
 
 

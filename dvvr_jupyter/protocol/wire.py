@@ -186,8 +186,9 @@ def parse_id(text: str, field: str) -> int:
 
 def parse_view(text: str) -> str:
     """A headset's name in ``h/<name>/``: letters, digits, ``.``, ``_``, ``-``."""
-    if not VIEW_NAME.fullmatch(text):
-        raise BadRequest(f"a headset name has 1 to 64 letters, digits, '.', '_' or '-'; got {text[:80]!r}",
+    if not VIEW_NAME.fullmatch(text) or text in (".", ".."):  # dot segments: clients may fold them away
+        raise BadRequest(f"a headset name has 1 to 64 letters, digits, '.', '_' or '-' (not '.' or '..'); "
+                         f"got {text[:80]!r}",
                          field="headset")
     return text
 

@@ -38,6 +38,24 @@ def _no_connection(err: BaseException) -> bool:
     return isinstance(err, (ConnectionRefusedError, asyncio.TimeoutError)) or any(w in text for w in _NO_CONNECTION)
 
 
+async def _listening(port: int, timeout: float) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+async def _failure(err: BaseException, port: int, timeout: float) -> Exception:
+    """What a failed forward means: no session if nothing listens on the
+    kernel's port (it died: a kept-alive connection is reset rather than
+    refused), else the kernel's server hung up on this request."""
+    if _no_connection(err) or not await _listening(port, timeout):
+        return Unavailable(NO_SESSION)
+    return BadGateway(KERNEL_HUNG_UP)
+
+
 async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes) -> None:
     """Send ``handler``'s request (with ``body``) to the kernel of registry
     ``entry`` as ``/<path>`` and finish ``handler`` with the kernel's answer.
@@ -68,9 +86,9 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
             raise GatewayTimeout(
                 f"the kernel took longer than {ext.request_timeout:g} s (DvvrExtension.request_timeout)"
             ) from None
-        raise (Unavailable(NO_SESSION) if _no_connection(err) else BadGateway(KERNEL_HUNG_UP)) from None
+        raise await _failure(err, entry["port"], ext.connect_timeout) from None
     except (OSError, asyncio.TimeoutError) as err:
-        raise (Unavailable(NO_SESSION) if _no_connection(err) else BadGateway(KERNEL_HUNG_UP)) from None
+        raise await _failure(err, entry["port"], ext.connect_timeout) from None
     handler.set_status(response.code, reason=response.reason)
     for header in _KEEP_HEADERS:
         if header in response.headers:

@@ -143,3 +143,12 @@ def test_malformed_framing_is_400_json(server_client, framing):
     assert (status, body["status"], body["error"]) == (400, 400, "BadRequest"), body
     assert "not well-formed HTTP" in body["message"] and headers["Content-Type"].startswith("application/json")
     assert server_client.request("GET", "network").status == 200
+
+
+@pytest.mark.parametrize("resource", [
+    "network/0/export/layerid/..%2F..%2F1", "dataset/..%2F..%2Fetc/images", "h/..%2F..%2F/network",
+    "h/../network", "noiseimage/%2E%2E", "..%2F..%2Fetc%2Fpasswd",
+])
+def test_no_path_traversal(server_client, resource):
+    answer = server_client.request("PUT" if "export" in resource else "GET", resource, '{"mode": 2}')
+    assert 400 <= answer.status < 500 and answer.body["status"] == answer.status, answer.body

@@ -123,3 +123,21 @@ async def test_no_token_or_secret_in_any_log_line(
     assert "prepareforinput -> 400" in logged  # and the kernel's log was captured too
     for what, text in (("the VR token", vr_token), ("the kernel's secret", secret)):
         assert text[:8] not in logged, f"{what} reached a log line"
+
+
+async def test_no_path_traversal_and_a_sigkilled_kernel_is_503(jp_runtime_dir, start_kernel, vr_url, client_for):
+    import os
+    import signal
+
+    kernel = await start_kernel()
+    await kernel.run(SETUP)
+    client = client_for(vr_url())
+    for resource in ("..%2F..%2Fapi%2Fkernels", "%2E%2E/%2E%2E/api/kernels", "s/..%2F..%2Fapi/kernels",
+                     "h/..%2F..%2Fapi/network", "network/0/export/layerid/..%2F..%2F1", "dataset/%2E%2E/images"):
+        answer = await request(client, "GET", resource)
+        assert 400 <= answer.status < 500 or answer.status == 503, (resource, answer.status)
+        assert set(answer.body) >= {"error", "message", "status"}, (resource, answer.body)  # ours, not Jupyter's API
+    pid = read_entry(entry_path(kernel.id, jp_runtime_dir))["pid"]
+    os.kill(pid, signal.SIGKILL)
+    answer = await request(client, "GET", "network")  # bounded by REQUEST_TIMEOUT: never a hang
+    assert (answer.status, answer.body["error"]) == (503, "Unavailable")
