@@ -57,6 +57,9 @@ async def test_dvvr_headset_gives_a_url_that_keeps_its_own_input(start_kernel, v
 async def test_the_sessions_page_offers_a_url_for_another_headset(start_kernel, vr_url, client_for, jp_fetch):
     kernel = await start_kernel()
     await kernel.run(SETUP)
+    from dvvr_jupyter.protocol.openapi import document
+
+    assert (await request(client_for(vr_url()), "GET", "openapi.json")).body == document()  # on the VR path too
     page = (await jp_fetch("dvvr", "")).body.decode()
     assert "URL for another headset" in page
     found = re.search(r"<code class='dvvr-headset'>([^<]+)</code>", page).group(1)
