@@ -108,11 +108,11 @@ def activation_histogram(network, result, layer_id: int) -> Future:
     return result.derived(("wire.histogram", network_id, layer_id), layer_id, build)
 
 
-def weight_histogram(network, layer_id: int) -> dict:
+def weight_histogram(network, layer_id: int) -> bytes:
     """``weighthistogram/layerid/{l}`` (``has_weights`` is the string "True"/"False")."""
     histogram = network.weight_histogram(layer_id)
-    return {"networkid": network.id, "layer_id": layer_id, "has_weights": str(histogram is not None),
-            **_histogram_fields(histogram)}
+    return _dumps({"networkid": network.id, "layer_id": layer_id, "has_weights": str(histogram is not None),
+                   **_histogram_fields(histogram)})
 
 
 def classification(network, result) -> bytes:
