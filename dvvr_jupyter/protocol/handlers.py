@@ -20,7 +20,7 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from ..bridge.headers import SECRET_HEADER
-from ..bridge.limits import MAX_BODY_BYTES, body_too_large_message
+from ..bridge.limits import MAX_BODY_BYTES, REFUSE_UNREAD_BYTES, body_too_large_message
 from ..bridge.redact import redact_path
 from ..errors import DvvrError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable
 from . import wire
@@ -105,7 +105,7 @@ class ProtocolHandler(tornado.web.RequestHandler):
     # --- the request body: read only up to the limit ------------------------------
     def _check_declared_length(self) -> None:
         declared = self.request.headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+        if declared is not None and declared.strip().isdigit() and int(declared) > REFUSE_UNREAD_BYTES:
             raise PayloadTooLarge(body_too_large_message(int(declared)))
 
     def data_received(self, chunk: bytes) -> None:

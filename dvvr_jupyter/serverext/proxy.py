@@ -6,7 +6,9 @@ the capability, compared in constant time, with wrong tokens held back per
 address (``bridge.throttle``).  Only JSON is served here (the path shares the
 Jupyter origin, so no HTML a browser could run), and every error answers the
 kernel's own error body, ``DvvrError.to_json()``.  Bodies over
-``MAX_BODY_BYTES`` are refused (413) before they are read.
+``MAX_BODY_BYTES`` are refused (413): read and dropped up to
+``REFUSE_UNREAD_BYTES`` (the sender then reads the answer), refused from
+their headers, unread, beyond.
 
 This handler writes its own access line (``_log``, tornado's hook for it):
 the path with the token hidden, no Referer (it may hold the VR URL), no
@@ -24,7 +26,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..bridge.limits import MAX_BODY_BYTES, body_too_large_message
+from ..bridge.limits import MAX_BODY_BYTES, REFUSE_UNREAD_BYTES, body_too_large_message
 from ..errors import DvvrError, InternalServerError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable
 from .forward import forward_to_kernel
 
@@ -69,7 +71,7 @@ class VRHandler(APIHandler):
         token = self.path_args[0] if self.path_args else ""
         self._check_token(token)
         declared = self.request.headers.get("Content-Length", "")
-        if declared.strip().isdigit() and int(declared) > MAX_BODY_BYTES:
+        if declared.strip().isdigit() and int(declared) > REFUSE_UNREAD_BYTES:
             raise PayloadTooLarge(body_too_large_message(int(declared)))
 
     def _check_token(self, token: str) -> None:
