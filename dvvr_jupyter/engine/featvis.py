@@ -288,7 +288,8 @@ def visualize(model: nn.Module | Sequence[nn.Module], capture, layer_index: int,
             for thread in threads:
                 thread.join()
     if errors:
-        cancelled = [e for e in errors if isinstance(e, FeatVisCancelled)]
-        raise (cancelled or errors)[0]
+        # a device's own failure, not the cancellation it caused on the others
+        failures = [e for e in errors if not isinstance(e, FeatVisCancelled)]
+        raise (failures or errors)[0]
     return out
 

@@ -3,7 +3,9 @@ transforms, devices); the store is tested in test_featvis_store.py."""
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 
 import pytest
 import torch
@@ -184,17 +186,23 @@ def test_devices_share_the_batches_and_agree(setup):
     model, capture, start = setup
     config = FeatVisConfig(steps=3, batch_size=2, jitter=2, p_warp=0.5)
     one = visualize(model, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
-    twin = _model()
-    steps_per_copy = {id(model): 0, id(twin): 0}
-    handles = [m.register_forward_hook(lambda mod, i, o, m=m: steps_per_copy.__setitem__(id(m), steps_per_copy[id(m)] + 1))
-               for m in (model, twin)]
+    twin = copy.deepcopy(model)  # the engine's per-device copies keep the recording hooks
+    both_working = threading.Barrier(2)  # each copy's first step waits for the other: both take batches
+    first_step = {}
+
+    def meet(module, inputs):
+        if threading.current_thread() is not threading.main_thread() and id(module) not in first_step:
+            first_step[id(module)] = True
+            both_working.wait(timeout=60)
+
+    handles = [m.register_forward_pre_hook(meet) for m in (model, twin)]
     try:
         two = visualize([model, twin], capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
     finally:
         for handle in handles:
             handle.remove()
     assert torch.equal(one, two)
-    assert all(count > 0 for count in steps_per_copy.values())  # both copies worked
+    assert len(first_step) == 2  # both copies worked
 
 
 class _SmallMemory(nn.Module):
