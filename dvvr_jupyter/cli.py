@@ -91,7 +91,8 @@ def main(argv=None) -> int:
     serve.add_argument("--workers", type=int, default=None,
                        help="threads that compute and encode answers (default: CPU count + 2, at most 8)")
     serve.add_argument("--featvis-steps", type=int, default=None,
-                       help="gradient steps per feature visualization (default 96; fewer is faster on a CPU)")
+                       help="gradient steps per feature visualization (default 24; fewer is faster, more drives each "
+                            "channel harder)")
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
