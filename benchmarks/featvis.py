@@ -145,6 +145,14 @@ def bench_layer(args, bench, where, layer, rows, sheets):
 
     results = {"reference": (run_reference(bench, layer, channels, batch=max(len(channels), 1)), STEPS, ref_speed),
                "dvvr": (dvvr_pictures, config.steps, dvvr_speed)}
+    if device.startswith("cuda"):  # what bf16 autocast and channels-last do to speed and to the proxies
+        plain = replace(config, autocast=False, channels_last=False)
+        sync(device)
+        began = time.perf_counter()
+        fp32 = run_dvvr(bench, layer, speed_channels, plain)
+        sync(device)
+        results["dvvr fp32"] = (fp32[index] if index is not None else run_dvvr(bench, layer, channels, plain),
+                                plain.steps, len(speed_channels) / (time.perf_counter() - began))
     fourier = replace(config, param="fourier")
     began = time.perf_counter()
     results["dvvr fourier"] = (run_dvvr(bench, layer, channels, fourier), fourier.steps,
@@ -172,6 +180,47 @@ def format_row(r) -> str:
     return (f"{r['network']:<20}{(r['layer'] + ' ' + r['name'])[:21]:<22}{r['method']:<14}{r['steps']:>6}"
             f"{r['ch_per_s']:>9.3f}{r['x_ref']:>7.1f}{r['ratio']:>10.2f}{r['rank1']:>4}/{r['n']:<2}"
             f"{r['top3']:>3}/{r['n']:<2}{r['median_rank']:>9.1f}")
+
+
+def profile(args):
+    """Where one dvvr batch spends its time: torch.profiler's top operators, per layer."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    session = setup.new_session(args.device)
+    bench = setup.caltech101(session, device=args.device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device.startswith("cuda") else [])
+    for where, layer in bench.pick_layers(args.layers.split(",")).items():
+        channels = setup.sample_channels(layer.channels, args.channels)
+        config = FeatVisConfig(steps=6)
+        run_dvvr(bench, layer, channels[:2], replace(config, steps=2))  # warm-up
+        with torch_profile(activities=activities) as prof:
+            run_dvvr(bench, layer, channels, config)
+        key = "self_cuda_time_total" if args.device.startswith("cuda") else "self_cpu_time_total"
+        print(f"## profile: caltech101 {where} ({layer.name}), {len(channels)} channels, 6 steps")
+        print(prof.key_averages().table(sort_by=key, row_limit=12))
+    session.close()
+
+
+def batch_sweep(args):
+    """Milliseconds per channel-step of dvvr against the batch size (4 steps, after a warm-up)."""
+    session = setup.new_session(args.device)
+    bench = setup.caltech101(session, device=args.device)
+    sizes = [int(s) for s in args.batch_sweep.split(",")]
+    for where, layer in bench.pick_layers(args.layers.split(",")).items():
+        cells = []
+        for size in sizes:
+            channels = [c % layer.channels for c in range(size)]
+            config = FeatVisConfig(steps=4, batch_size=size)
+            run_dvvr(bench, layer, channels[:2], replace(config, steps=1))
+            sync(args.device)
+            began = time.perf_counter()
+            run_dvvr(bench, layer, channels, config)
+            sync(args.device)
+            cells.append(f"{size}: {1000 * (time.perf_counter() - began) / (4 * size):.2f}")
+        print(f"## batch sweep, caltech101 {where} ({layer.name}), ms per channel-step: " + ", ".join(cells),
+              flush=True)
+    session.close()
 
 
 # --- "generate all" through a real server ----------------------------------------------
@@ -247,6 +296,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only-generate-all", action="store_true")
     parser.add_argument("--generate-layers", type=int, default=0, help="request only the first N layers (0: all)")
     parser.add_argument("--switches", type=int, default=5, help="input switches measured idle and during the job")
+    parser.add_argument("--batch-sweep", default=None, help="only: time these batch sizes (e.g. 8,16,32,64)")
+    parser.add_argument("--profile", action="store_true", help="only: torch.profiler's top operators of dvvr")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args(argv)
@@ -263,6 +314,12 @@ def main(argv=None) -> int:
           f"{torch.get_num_threads()} threads, {os.cpu_count()} cores"
           + (f", {torch.cuda.get_device_name()}" if cuda else ""), flush=True)
     rows, sheets, runs = [], [], []
+    if args.profile:
+        profile(args)
+        return 0
+    if args.batch_sweep:
+        batch_sweep(args)
+        return 0
     if not args.only_generate_all:
         session = setup.new_session(args.device)
         print(HEADER, flush=True)
