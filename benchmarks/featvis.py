@@ -81,9 +81,12 @@ def run_reference(bench, layer, channels, steps=STEPS, batch=BATCH):
     return (bench.network.pipeline.to_pixels(x.cpu()) * 255).round().to(torch.uint8)
 
 
-def run_dvvr(bench, layer, channels, config: FeatVisConfig):
+def run_dvvr(bench, layer, channels, config: FeatVisConfig, model=None):
+    """dvvr's render loop on the model copy its service prepares (channels-last by default)."""
     mean, std = bench.network.pipeline.normalize or (None, None)
-    return visualize(bench.model, bench.capture, layer.id, bench.start_pixels(), channels, mean=mean, std=std,
+    if model is None:
+        model = bench.network.featvis._models()[0][0]
+    return visualize(model, bench.capture, layer.id, bench.start_pixels(), channels, mean=mean, std=std,
                      config=config)
 
 
@@ -149,9 +152,10 @@ def bench_layer(args, bench, where, layer, rows, sheets):
         plain = replace(config, autocast=False, channels_last=False)
         sync(device)
         began = time.perf_counter()
-        fp32 = run_dvvr(bench, layer, speed_channels, plain)
+        fp32 = run_dvvr(bench, layer, speed_channels, plain, model=bench.model)
         sync(device)
-        results["dvvr fp32"] = (fp32[index] if index is not None else run_dvvr(bench, layer, channels, plain),
+        results["dvvr fp32"] = (fp32[index] if index is not None else run_dvvr(bench, layer, channels, plain,
+                                                                                model=bench.model),
                                 plain.steps, len(speed_channels) / (time.perf_counter() - began))
     fourier = replace(config, param="fourier")
     began = time.perf_counter()

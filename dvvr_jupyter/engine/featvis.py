@@ -55,9 +55,23 @@ class FeatVisConfig:
     batch_size: int | None = None  # channels per forward/backward; None: 32 on a CPU, as many as fit on a GPU
     devices: tuple[str, ...] | None = None  # spread batches over these (e.g. ("cuda:0", "cuda:1")); None: the network's
     autocast: bool = True  # bf16 autocast on CUDA (never on a CPU)
-    channels_last: bool = True  # channels-last memory format on CUDA
+    channels_last: bool = True  # channels-last memory format for the model copy and the images
     seed: int = 0  # seed of every random choice: reproducible results
     cache_mb: int | None = 2048  # stored pictures per network beyond which the least recently used go
+
+
+def is_channels_last(model: nn.Module) -> bool:
+    """Whether the model's convolution weights are stored channels-last."""
+    weight = next((p for p in model.parameters() if p.dim() == 4), None)
+    return weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not \
+        weight.is_contiguous()
+
+
+def prepare_model(model: nn.Module, device, channels_last: bool) -> nn.Module:
+    """``model`` (a copy the caller owns) on ``device``, channels-last if asked:
+    measured 20-25 % faster convolutions on a CPU too (benchmarks/README.md)."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
 def _pixel_stats(value, default, n: int, device) -> torch.Tensor:
@@ -120,7 +134,9 @@ class _Device:
         self.mean = _pixel_stats(run.mean, 0.0, c, self.device)
         self.std = _pixel_stats(run.std, 1.0, c, self.device)
         cuda = self.device.type == "cuda"
-        self.channels_last = cuda and run.config.channels_last
+        # inputs follow the model's memory format (the service converts its copies when
+        # ``channels_last`` is on; this function never changes the model it is given)
+        self.channels_last = run.config.channels_last and is_channels_last(model)
         self.autocast = cuda and run.config.autocast
 
     def inputs(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,7 @@ import torch
 
 from ..errors import BadRequest, Conflict, NotFound, Unprocessable
 from .events import FeatVisProgress
-from .featvis import FeatVisCancelled, FeatVisConfig, visualize
+from .featvis import FeatVisCancelled, FeatVisConfig, prepare_model, visualize
 from .featvis_jobs import CANCELLED, DONE, FAILED, RUNNING, FeatVisAllJob, FeatVisJob
 from .featvis_store import FeatVisStore, weights_fingerprint
 from .layers import INFO, Layer
@@ -318,17 +318,20 @@ class FeatVisService:
         return tuple(torch.device(d) for d in (self.config.devices or (self.network.device,)))
 
     def _models(self) -> tuple[list, str]:
-        """One model per device and the weights fingerprint, taken once per weights
-        generation and shared by the layers of a "generate all".  ``dvvr serve``'s
-        own models (adopted: nobody trains them) are used as they are."""
+        """One model copy per device (channels-last if configured) and the weights
+        fingerprint, taken once per weights generation and shared by the layers
+        of a "generate all"."""
         shadow, devices = self.network.shadow, self._devices()
         with shadow.lock:
             key = (shadow.generation, devices)
+            key = (*key, self.config.channels_last)
             if self._copies is None or self._copies[0] != key:
-                base = shadow.model if shadow.adopt else shadow.snapshot()
+                channels_last = self.config.channels_last
+                # dvvr serve's own models are used as they are unless their memory format must change
+                base = shadow.model if shadow.adopt and not channels_last else shadow.snapshot()
                 home = torch.device(self.network.device)
-                models = [base if _same_device(device, home) else copy.deepcopy(base).to(device)
-                          for device in devices]
+                models = [prepare_model(base if _same_device(device, home) else copy.deepcopy(base), device,
+                                        channels_last) for device in devices]
                 self._copies = (key, models)
             models = self._copies[1]
         return models, self.current_weights()

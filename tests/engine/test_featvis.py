@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dvvr_jupyter.engine.capture import HookCapture
-from dvvr_jupyter.engine.featvis import FeatVisCancelled, FeatVisConfig, visualize
+from dvvr_jupyter.engine.featvis import FeatVisCancelled, FeatVisConfig, is_channels_last, prepare_model, visualize
 from dvvr_jupyter.engine.featvis_param import make_image
 from dvvr_jupyter.engine.featvis_transforms import random_affine
 from dvvr_jupyter.engine.layers import LayerSpec
@@ -230,3 +230,21 @@ def test_batch_shrinks_until_it_fits():
         capture = HookCapture(model, layers)
         visualize(model, capture, 0, start, range(7), mean=None, std=None, config=FeatVisConfig(steps=2, batch_size=4))
     capture.close()
+
+
+def test_channels_last_copy_gives_the_same_pictures(setup):
+    """The service's channels-last copy (faster convolutions, on a CPU too) changes
+    the memory format only; the model handed in is never converted."""
+    model, capture, start = setup
+    fast = prepare_model(copy.deepcopy(model), "cpu", channels_last=True)
+    assert is_channels_last(fast) and not is_channels_last(model)
+    config = FeatVisConfig(steps=6, batch_size=8)
+    plain = visualize(model, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
+    nhwc = visualize(fast, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
+    # Adam's first steps move by the gradient's sign, so rounding differences change pixels;
+    # the objective reached must not change
+    before = _channel_values(model, capture, CONV2, start)[0, :8]
+    reached = [_channel_values(model, capture, CONV2, images.float() / 255)[range(8), range(8)] for images in (plain, nhwc)]
+    assert all((r > before).all() for r in reached)
+    assert abs(float(reached[0].mean() / reached[1].mean()) - 1) < 0.25
+    assert not is_channels_last(model)
