@@ -183,7 +183,9 @@ def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) 
         # autograd.grad, not backward(): nothing but the image's parameters may ever receive a .grad
         grads = torch.autograd.grad(-objective, params)
         for param, grad in zip(params, grads, strict=True):
-            param.grad = grad
+            # through a channels-last input the gradient comes back channels-last; fused Adam
+            # walks param and grad as flat memory, so their layouts must agree
+            param.grad = grad if grad.stride() == param.stride() else torch.empty_like(param).copy_(grad)
         optimiser.step()
         image.after_step()
         if run.on_step is not None:

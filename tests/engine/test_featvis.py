@@ -245,6 +245,6 @@ def test_channels_last_copy_gives_the_same_pictures(setup):
     # the objective reached must not change
     before = _channel_values(model, capture, CONV2, start)[0, :8]
     reached = [_channel_values(model, capture, CONV2, images.float() / 255)[range(8), range(8)] for images in (plain, nhwc)]
-    assert all((r > before).all() for r in reached)
+    assert all(r.mean() > 2 * before.mean() for r in reached), (before, reached)
     assert abs(float(reached[0].mean() / reached[1].mean()) - 1) < 0.25
     assert not is_channels_last(model)
