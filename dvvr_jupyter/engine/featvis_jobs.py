@@ -82,7 +82,7 @@ class FeatVisJob:
 
     def wait(self, timeout: float | None = None, *, progress: bool = False):
         """Wait for the job to finish (``progress=True``: with a ``tqdm.auto``
-        bar), then return ``result()``."""
+        bar), then return ``result()``; ``TimeoutError`` if it still runs after ``timeout`` s."""
         deadline = None if timeout is None else time.monotonic() + timeout
         bar = _progress_bar(self) if progress else None
         try:
@@ -112,7 +112,7 @@ class FeatVisAllJob(FeatVisJob):
     attributes, summed over its ``parts`` (one ``FeatVisJob`` per layer, run
     one after another); ``result()`` is ``{layer id: images}``."""
 
-    def __init__(self, parts: list[FeatVisJob]):  # noqa: D107 - no FeatVisJob.__init__: nothing is its own
+    def __init__(self, parts: list[FeatVisJob]):  # not FeatVisJob.__init__: every figure comes from the parts
         self.parts = tuple(parts)
         self.layer = None
         self.layers = tuple(part.layer for part in parts)

@@ -212,6 +212,7 @@ class FeatVisService:
     def _keep(self, job: FeatVisJob, weights: str, images: torch.Tensor) -> None:
         """Store the result; a folder that refuses it (read-only, full) leaves it in memory."""
         try:
+            self.store.limit_bytes = self.config.cache_mb << 20 if self.config.cache_mb else None
             self.store.save(job.layer, weights, images)
             job.stored = True
             return
