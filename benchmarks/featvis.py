@@ -157,6 +157,10 @@ def bench_layer(args, bench, where, layer, rows, sheets):
         results["dvvr fp32"] = (fp32[index] if index is not None else run_dvvr(bench, layer, channels, plain,
                                                                                 model=bench.model),
                                 plain.steps, len(speed_channels) / (time.perf_counter() - began))
+    redirect = replace(config, redirect_steps=config.steps // 2)
+    began = time.perf_counter()
+    results["dvvr redirect"] = (run_dvvr(bench, layer, channels, redirect), redirect.steps,
+                                len(channels) / (time.perf_counter() - began))
     fourier = replace(config, param="fourier")
     began = time.perf_counter()
     results["dvvr fourier"] = (run_dvvr(bench, layer, channels, fourier), fourier.steps,

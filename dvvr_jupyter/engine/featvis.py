@@ -21,6 +21,8 @@ import torch
 from torch import nn
 
 from .featvis_param import make_image
+from .featvis_redirect import install as install_redirect
+from .featvis_redirect import redirecting
 from .featvis_transforms import random_affine
 
 log = logging.getLogger("dvvr.featvis")
@@ -53,6 +55,7 @@ class FeatVisConfig:
     scale: tuple[float, float] = (0.95, 1.05)  # random zoom range, on the steps that warp
     p_warp: float = 0.0  # chance that a step rotates and zooms an image (0: never)
     plain_last: int = 4  # the last steps see the image untransformed
+    redirect_steps: int = 0  # first steps with redirected ReLU gradients (moves channels dead on the start picture)
     batch_size: int | None = None  # channels per forward/backward; None: 32 on a CPU, as many as fit on a GPU
     devices: tuple[str, ...] | None = None  # spread batches over these (e.g. ("cuda:0", "cuda:1")); None: the network's
     autocast: bool = True  # bf16 autocast on CUDA (never on a CPU)
@@ -69,9 +72,10 @@ def is_channels_last(model: nn.Module) -> bool:
 
 
 def prepare_model(model: nn.Module, device, channels_last: bool) -> nn.Module:
-    """``model`` (a copy the caller owns) on ``device``, channels-last if asked:
-    measured 20-25 % faster convolutions on a CPU too (benchmarks/README.md)."""
-    model = model.to(device)
+    """``model`` (a copy the caller owns) on ``device``, channels-last if asked
+    (measured 20-25 % faster convolutions on a CPU too: benchmarks/README.md),
+    its ReLUs able to redirect gradients (``redirect_steps``)."""
+    model = install_redirect(model.to(device))
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
@@ -178,7 +182,7 @@ def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) 
         if step < cfg.steps - cfg.plain_last:
             pixels = random_affine(pixels, jitter=cfg.jitter, rotate=cfg.rotate, scale=cfg.scale,
                                    p_warp=cfg.p_warp, gen=gen)
-        with dev.amp():
+        with dev.amp(), redirecting(step < cfg.redirect_steps):
             values = target_values(run.capture, dev.model, dev.inputs(pixels), run.layer_index)
         objective = values[rows, index].float().sum()  # a sum: each image's gradient is its own
         # autograd.grad, not backward(): nothing but the image's parameters may ever receive a .grad

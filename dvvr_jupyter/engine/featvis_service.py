@@ -328,8 +328,7 @@ class FeatVisService:
             key = (*key, self.config.channels_last)
             if self._copies is None or self._copies[0] != key:
                 channels_last = self.config.channels_last
-                # dvvr serve's own models are used as they are unless their memory format must change
-                base = shadow.model if shadow.adopt and not channels_last else shadow.snapshot()
+                base = shadow.snapshot()  # a copy even of dvvr serve's own models: prepare_model changes it
                 home = torch.device(self.network.device)
                 models = [prepare_model(base if _same_device(device, home) else copy.deepcopy(base), device,
                                         channels_last) for device in devices]

@@ -248,3 +248,24 @@ def test_channels_last_copy_gives_the_same_pictures(setup):
     assert all(r.mean() > 2 * before.mean() for r in reached), (before, reached)
     assert abs(float(reached[0].mean() / reached[1].mean()) - 1) < 0.25
     assert not is_channels_last(model)
+
+
+def test_redirected_relu_moves_a_channel_dead_on_the_start_picture():
+    model = nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU()).eval()
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.fill_(-2.0)  # on a dark start picture every pre-activation is negative: no gradient
+    for param in model.parameters():
+        param.requires_grad_(False)
+    copy_ = prepare_model(copy.deepcopy(model), "cpu", channels_last=False)
+    capture = HookCapture(copy_, [LayerSpec(pos=(0, 0), name="relu", source="1")])
+    start = torch.full((3, 8, 8), 0.2)
+    plain = visualize(copy_, capture, 0, start, [0], mean=None, std=None, config=FeatVisConfig(steps=16))
+    redirected = visualize(copy_, capture, 0, start, [0], mean=None, std=None,
+                           config=FeatVisConfig(steps=16, redirect_steps=12))
+    assert torch.equal(plain[0], (start * 255).round().to(torch.uint8))  # never moved
+    with torch.no_grad():
+        _, acts = capture.run(copy_, redirected.float() / 255)
+    assert acts[0][0, 0].mean() > 0.1  # alive now
+    assert all(p.grad is None for p in copy_.parameters())
+    capture.close()
