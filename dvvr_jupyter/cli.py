@@ -118,7 +118,8 @@ def main(argv=None) -> int:
     serve.add_argument("--workers", type=int, default=None,
                        help="threads that compute and encode answers (default: CPU count + 2, at most 8)")
     serve.add_argument("--featvis-steps", type=int, default=None,
-                       help="gradient steps per feature visualization (default 96; fewer is faster on a CPU)")
+                       help="gradient steps per feature visualization (default 24; fewer is faster, more drives each "
+                            "channel harder)")
     serve.add_argument("--cache-mb", type=float, default=256,
                        help="memory for results shared between headsets and inputs computed ahead (default 256)")
     serve.add_argument("--no-precompute", action="store_true",

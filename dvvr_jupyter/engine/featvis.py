@@ -1,30 +1,40 @@
 """Feature visualization: for each channel of a layer, an input maximising it.
 
-Gradient ascent in pixel space from the current input, with robustness
-transforms (jitter, rotation, scale, blur) and a regulariser pulling the
-image towards natural-image statistics, so the result shows structure rather
-than adversarial high-frequency noise.  The model is the engine's shadow copy:
-it is only read, never modified, and no gradient is ever written to it.
+The render loop.  Each batch of channels starts from the current input (one
+copy per channel) in a parameterisation (``featvis_param``), is seen through
+random affine transforms (``featvis_transforms``) and moves by Adam on the
+mean activation of its own channel.  The forward pass stops at the target
+layer.  Batches may be spread over several devices, one thread each.  The
+model is the engine's copy: it is only read, no gradient is ever written to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms.v2 import functional as TF
+
+from .featvis_param import make_image
+from .featvis_redirect import install as install_redirect
+from .featvis_redirect import redirecting
+from .featvis_transforms import random_affine
 
 log = logging.getLogger("dvvr.featvis")
 
-# ImageNet statistics: the regulariser's target when the network has no Normalize.
-_NATURAL_MEAN = (0.485, 0.456, 0.406)
-_NATURAL_STD = (0.229, 0.224, 0.225)
+#: channels per batch on a CPU when ``batch_size`` is None.  Measured (2 cores,
+#: benchmarks/README.md): 64 is 25 % faster per channel than 32 on an early layer,
+#: no faster on a late one, and holds twice the working memory.
+CPU_BATCH = 32
+#: the first batch tried on a GPU when ``batch_size`` is None; halved on out-of-memory
+GPU_BATCH = 256
+#: Adam's step size per parameterisation (measured: benchmarks/README.md)
+DEFAULT_LR = {"pixel": 0.1, "fourier": 0.5}
 
 
 class FeatVisCancelled(Exception):
@@ -34,21 +44,39 @@ class FeatVisCancelled(Exception):
 @dataclass(frozen=True)
 class FeatVisConfig:
     """Settings of feature visualization (``network.featvis.config =
-    dvvr.FeatVisConfig(steps=48)``): fewer steps are faster and give weaker
-    pictures; the regularisers trade the objective for natural-looking images."""
+    dvvr.FeatVisConfig(steps=32)``).  README.md ("Feature visualization")
+    says what each one does to speed and to the pictures."""
 
-    steps: int = 96  # optimisation steps per batch of channels
-    lr: float = 0.03  # Adam learning rate, in pixel units ([0, 1] range) per step
-    noise: float = 0.03  # std of the gaussian noise added to ``start`` (breaks symmetry)
-    jitter: int = 8  # max random roll, in pixels, each step
-    rotate: float = 5.0  # max random rotation, in degrees, each step
-    scale: tuple[float, float] = (0.95, 1.05)  # random zoom range, each step
-    blur_sigma: float = 0.5  # gaussian blur of the image itself (0: never) ...
-    blur_every: int = 4  # ... every this many steps: damps high frequencies
-    stats_weight: float = 1.0  # penalty on per-channel mean/std leaving natural-image statistics
-    tv_weight: float = 0.5  # total-variation penalty: prefers smooth images
-    batch_size: int = 16  # channels optimised together in one forward/backward
-    seed: int = 0  # seed of all randomness (noise and transforms): reproducible results
+    steps: int = 24  # optimisation steps per batch: time grows linearly with it
+    param: str = "pixel"  # "pixel" (the seed's) or "fourier" (decorrelated colour, 1/f spectrum: smoother)
+    lr: float | None = None  # Adam step size in the parameterisation's units; None: 0.1 for "pixel", 0.5 for "fourier"
+    jitter: int = 0  # max random whole-pixel translation each step (0: none)
+    rotate: float = 5.0  # max random rotation, in degrees, on the steps that warp
+    scale: tuple[float, float] = (0.95, 1.05)  # random zoom range, on the steps that warp
+    p_warp: float = 0.0  # chance that a step rotates and zooms an image (0: never)
+    plain_last: int = 4  # the last steps see the image untransformed
+    redirect_steps: int = 0  # first steps with redirected ReLU gradients (moves channels dead on the start picture)
+    batch_size: int | None = None  # channels per forward/backward; None: 32 on a CPU, as many as fit on a GPU
+    devices: tuple[str, ...] | None = None  # spread batches over these (e.g. ("cuda:0", "cuda:1")); None: the network's
+    autocast: bool = True  # bf16 autocast on CUDA (never on a CPU)
+    channels_last: bool = True  # channels-last memory format for the model copy and the images
+    seed: int = 0  # seed of every random choice: reproducible results
+    cache_mb: int | None = 2048  # stored pictures per network beyond which the least recently used go
+
+
+def is_channels_last(model: nn.Module) -> bool:
+    """Whether the model's convolution weights are stored channels-last."""
+    weight = next((p for p in model.parameters() if p.dim() == 4), None)
+    return weight is not None and weight.is_contiguous(memory_format=torch.channels_last) and not \
+        weight.is_contiguous()
+
+
+def prepare_model(model: nn.Module, device, channels_last: bool) -> nn.Module:
+    """``model`` (a copy the caller owns) on ``device``, channels-last if asked
+    (measured 20-25 % faster convolutions on a CPU too: benchmarks/README.md),
+    its ReLUs able to redirect gradients (``redirect_steps``)."""
+    model = install_redirect(model.to(device))
+    return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
 def _pixel_stats(value, default, n: int, device) -> torch.Tensor:
@@ -67,7 +95,7 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return param.dtype if param is not None and param.is_floating_point() else torch.float32
 
 
-def _channel_means(act: torch.Tensor) -> torch.Tensor:
+def channel_means(act: torch.Tensor) -> torch.Tensor:
     """[N, C, ...] -> [N, C]: the mean over everything after the channel axis."""
     if act.dim() < 2:
         msg = f"cannot visualize a layer whose activation has shape {tuple(act.shape)}"
@@ -75,116 +103,225 @@ def _channel_means(act: torch.Tensor) -> torch.Tensor:
     return act.flatten(2).mean(2) if act.dim() > 2 else act
 
 
-def _transform(p: torch.Tensor, cfg: FeatVisConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random roll (one for the batch) then per-image rotation and zoom."""
-    n = p.shape[0]
-    if cfg.jitter > 0:
-        dy, dx = torch.randint(-cfg.jitter, cfg.jitter + 1, (2,), generator=gen).tolist()
-        p = torch.roll(p, shifts=(dy, dx), dims=(2, 3))
-    if cfg.rotate <= 0 and cfg.scale[0] == cfg.scale[1] == 1:
-        return p
-    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(cfg.rotate)
-    zoom = cfg.scale[0] + torch.rand(n, generator=gen) * (cfg.scale[1] - cfg.scale[0])
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    zero = torch.zeros(n)
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
-    grid = F.affine_grid(theta.to(p), list(p.shape), align_corners=False)
-    return F.grid_sample(p, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-
-
-def _regulariser(p: torch.Tensor, target_mean, target_std, cfg: FeatVisConfig) -> torch.Tensor:
-    """Per-image penalty [N]: natural colour statistics and smoothness."""
-    mean = p.mean((2, 3), keepdim=True)
-    std = p.std((2, 3), keepdim=True)
-    stats = ((mean - target_mean) ** 2 + (std - target_std) ** 2).sum((1, 2, 3))
-    tv = (p[:, :, 1:] - p[:, :, :-1]).abs().mean((1, 2, 3)) + (p[..., 1:] - p[..., :-1]).abs().mean((1, 2, 3))
-    return cfg.stats_weight * stats + cfg.tv_weight * tv
-
-
-def _target_values(capture, model, x, layer_index: int) -> torch.Tensor:
+def target_values(capture, model, x, layer_index: int) -> torch.Tensor:
+    """[N, C] channel means of layer ``layer_index``; the pass stops there."""
     _, activations = capture.run(model, x, stop_at=layer_index, keep_graph=True)
     act = activations[layer_index]
     if act is None:
         msg = f"layer {layer_index} recorded no activation; it cannot be visualized"
         raise ValueError(msg)
-    return _channel_means(act)
+    return channel_means(act)
 
 
-def _optimise_batch(model, capture, layer_index, start, targets, norm, cfg, gen, should_stop):
-    """Gradient ascent for one batch: image b maximises channel ``targets[b]``."""
+@dataclass
+class _Run:
+    """What every batch of one ``visualize`` call shares."""
+
+    capture: object
+    layer_index: int
+    start: torch.Tensor  # [C, H, W] pixels on the CPU
+    mean: object
+    std: object
+    config: FeatVisConfig
+    should_stop: Callable[[], bool] | None
+    on_step: Callable[[int], None] | None
+
+
+class _Device:
+    """One device's model copy and the per-device constants of a run."""
+
+    def __init__(self, model: nn.Module, run: _Run):
+        self.model = model
+        param = next(model.parameters(), None)
+        self.device = param.device if param is not None else run.start.device
+        self.dtype = _model_dtype(model)
+        c = run.start.shape[0]
+        self.mean = _pixel_stats(run.mean, 0.0, c, self.device)
+        self.std = _pixel_stats(run.std, 1.0, c, self.device)
+        cuda = self.device.type == "cuda"
+        # inputs follow the model's memory format (the service converts its copies when
+        # ``channels_last`` is on; this function never changes the model it is given)
+        self.channels_last = run.config.channels_last and is_channels_last(model)
+        self.autocast = cuda and run.config.autocast
+
+    def inputs(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = ((pixels - self.mean) / self.std).to(self.dtype)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def amp(self):
+        if self.autocast:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Fused Adam (one kernel for its five elementwise passes: 12 % of a CPU step
+    when unfused) where this torch has it for the device."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) -> torch.Tensor:
+    """Gradient ascent for one batch: image b maximises channel ``targets[b]``.
+    Returns pixels [len(targets), C, H, W] in [0, 1] on the device."""
+    cfg = run.config
     n = len(targets)
-    noise = torch.randn((n, *start.shape), generator=gen).to(start.device)
-    p = (start.unsqueeze(0) + cfg.noise * noise).clamp(0, 1).requires_grad_(True)
-    optimiser = torch.optim.Adam([p], lr=cfg.lr)
-    rows = torch.arange(n, device=start.device)
-    index = torch.as_tensor(targets, device=start.device)
-    dtype = _model_dtype(model)
+    gen = torch.Generator().manual_seed(seed)  # per batch: results do not depend on the device split
+    image = make_image(cfg.param, run.start.to(dev.device), n)
+    params = image.parameters()
+    optimiser = _adam(params, cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.param])
+    rows = torch.arange(n, device=dev.device)
+    index = torch.as_tensor(list(targets), device=dev.device)
     for step in range(cfg.steps):
-        if should_stop is not None and should_stop():
-            msg = f"feature visualization of layer {layer_index} was cancelled"
+        if run.should_stop is not None and run.should_stop():
+            msg = f"feature visualization of layer {run.layer_index} was cancelled"
             raise FeatVisCancelled(msg)
-        x = ((_transform(p, cfg, gen) - norm["mean"]) / norm["std"]).to(dtype)
-        values = _target_values(capture, model, x, layer_index)[rows, index].float()
-        reg = _regulariser(p, norm["target_mean"], norm["target_std"], cfg)
-        loss = (reg - values / norm["scale"]).sum()  # sum: each image's gradient is its own
-        # autograd.grad, not backward(): nothing but p may ever receive a .grad
-        (p.grad,) = torch.autograd.grad(loss, [p])
+        pixels = image.pixels()
+        if step < cfg.steps - cfg.plain_last:
+            pixels = random_affine(pixels, jitter=cfg.jitter, rotate=cfg.rotate, scale=cfg.scale,
+                                   p_warp=cfg.p_warp, gen=gen)
+        with dev.amp(), redirecting(step < cfg.redirect_steps):
+            values = target_values(run.capture, dev.model, dev.inputs(pixels), run.layer_index)
+        objective = values[rows, index].float().sum()  # a sum: each image's gradient is its own
+        # autograd.grad, not backward(): nothing but the image's parameters may ever receive a .grad
+        grads = torch.autograd.grad(-objective, params)
+        for param, grad in zip(params, grads, strict=True):
+            # through a channels-last input the gradient comes back channels-last; fused Adam
+            # walks param and grad as flat memory, so their layouts must agree
+            param.grad = grad if grad.stride() == param.stride() else torch.empty_like(param).copy_(grad)
         optimiser.step()
-        with torch.no_grad():
-            if cfg.blur_sigma > 0 and cfg.blur_every > 0 and (step + 1) % cfg.blur_every == 0:
-                radius = max(1, math.ceil(2 * cfg.blur_sigma))
-                p.copy_(TF.gaussian_blur(p, [2 * radius + 1] * 2, [cfg.blur_sigma] * 2))
-            p.clamp_(0, 1)
-    return p.detach()
-
-
-def _check_channels(model, capture, layer_index, start, channels, norm) -> torch.Tensor:
-    """Validate ``channels`` and measure the layer's activation scale on ``start``."""
-    x = ((start.unsqueeze(0) - norm["mean"]) / norm["std"]).to(_model_dtype(model))
+        image.after_step()
+        if run.on_step is not None:
+            run.on_step(n)
     with torch.no_grad():
-        values = _target_values(capture, model, x, layer_index)
+        return image.pixels().clamp(0, 1)
+
+
+def _check_channels(dev: _Device, run: _Run, channels: Sequence[int]) -> None:
+    with torch.no_grad(), dev.amp():
+        values = target_values(run.capture, dev.model, dev.inputs(run.start.to(dev.device).unsqueeze(0)),
+                               run.layer_index)
     bad = [c for c in channels if not 0 <= c < values.shape[1]]
     if bad:
-        msg = f"layer {layer_index} has {values.shape[1]} channels; cannot visualize channel(s) {bad[:5]}"
+        msg = f"layer {run.layer_index} has {values.shape[1]} channels; cannot visualize channel(s) {bad[:5]}"
         raise IndexError(msg)
-    # Dividing the objective by this makes the regulariser weights layer-independent.
-    return values.float().abs().mean().clamp_min(1e-3)
 
 
-def visualize(model: nn.Module, capture, layer_index: int, start: torch.Tensor, channels: Sequence[int], *,
-              mean, std, config: FeatVisConfig = FeatVisConfig(),
+class _Spans:
+    """The channels still to do, as ``[first, last)`` offsets, shared by the device threads."""
+
+    def __init__(self, total: int):
+        self._lock = threading.Lock()
+        self._spans = [(0, total)]
+        self._done = 0
+
+    def take(self, size: int) -> tuple[int, int] | None:
+        with self._lock:
+            if not self._spans:
+                return None
+            first, last = self._spans.pop(0)
+            if last - first > size:
+                self._spans.insert(0, (first + size, last))
+                last = first + size
+            return first, last
+
+    def give_back(self, first: int, last: int) -> None:
+        with self._lock:
+            self._spans.insert(0, (first, last))
+
+    def finished(self, count: int) -> int:
+        with self._lock:
+            self._done += count
+            return self._done
+
+
+def _is_oom(error: BaseException) -> bool:
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error)
+
+
+def _first_batch(dev: _Device, cfg: FeatVisConfig, remaining: int) -> int:
+    if cfg.batch_size:
+        return max(1, cfg.batch_size)
+    return min(remaining, GPU_BATCH if dev.device.type == "cuda" else CPU_BATCH)
+
+
+def visualize(model: nn.Module | Sequence[nn.Module], capture, layer_index: int, start: torch.Tensor,
+              channels: Sequence[int], *, mean, std, config: FeatVisConfig = FeatVisConfig(),
               progress: Callable[[int, int], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+              should_stop: Callable[[], bool] | None = None,
+              on_step: Callable[[int], None] | None = None) -> torch.Tensor:
     """One image per channel of layer ``layer_index``: uint8 [len(channels), 3, H, W] on the CPU.
 
-    ``start`` is the current input in pixel space ([3, H, W] in [0, 1]);
-    ``mean``/``std`` map pixels to network inputs (``None``: identity).
-    Runs on ``start.device``.  Raises ``FeatVisCancelled`` once ``should_stop()``
-    is true, ``IndexError`` for a channel the layer does not have.
+    ``model`` is one model, or one copy per device (batches of channels are
+    then spread over them, a thread each).  ``start`` is the current input in
+    pixel space ([C, H, W] in [0, 1]); ``mean``/``std`` map pixels to network
+    inputs (``None``: identity).  ``progress(done, total)`` follows finished
+    channels, ``on_step(n)`` each step of a batch of ``n``.  Raises
+    ``FeatVisCancelled`` once ``should_stop()`` is true, ``IndexError`` for a
+    channel the layer does not have.
     """
     channels = [int(c) for c in channels]
-    device, c_in = start.device, start.shape[0]
-    start = start.detach().float()
-    norm = {
-        "mean": _pixel_stats(mean, 0.0, c_in, device),
-        "std": _pixel_stats(std, 1.0, c_in, device),
-        # the network's own normalisation is the best guess at its data's statistics
-        "target_mean": _pixel_stats(mean, _NATURAL_MEAN if c_in == 3 else 0.45, c_in, device),
-        "target_std": _pixel_stats(std, _NATURAL_STD if c_in == 3 else 0.225, c_in, device),
-    }
+    models = [model] if isinstance(model, nn.Module) else list(model)
+    start = start.detach().float().cpu()
     out = torch.empty((len(channels), *start.shape), dtype=torch.uint8)
     if not channels:
         return out
-    gen = torch.Generator().manual_seed(config.seed)
+    stop = threading.Event()
+    run = _Run(capture, layer_index, start, mean, std, config,
+               lambda: stop.is_set() or (should_stop is not None and should_stop()), on_step)
+    devices = [_Device(m, run) for m in models]
     began = time.monotonic()
     with torch.enable_grad():
-        norm["scale"] = _check_channels(model, capture, layer_index, start, channels, norm)
-        for first in range(0, len(channels), max(1, config.batch_size)):
-            targets = channels[first:first + max(1, config.batch_size)]
-            images = _optimise_batch(model, capture, layer_index, start, targets, norm, config, gen, should_stop)
-            out[first:first + len(targets)] = (images * 255).round().to(torch.uint8).cpu()
-            done = first + len(targets)
-            log.info("layer %d: %d/%d channels, %.1f s", layer_index, done, len(channels), time.monotonic() - began)
-            if progress is not None:
-                progress(done, len(channels))
+        _check_channels(devices[0], run, channels)
+        work = _Spans(len(channels))
+        errors: list[BaseException] = []
+        per_device = -(-len(channels) // len(devices))
+
+        def worker(dev: _Device) -> None:
+            size = _first_batch(dev, config, per_device)
+            try:
+                while not stop.is_set():
+                    span = work.take(size)
+                    if span is None:
+                        return
+                    first, last = span
+                    try:
+                        images = _optimise_batch(dev, run, channels[first:last], config.seed + first)
+                    except RuntimeError as error:
+                        if config.batch_size or size == 1 or not _is_oom(error):
+                            raise
+                        # as many channels as memory allows: halve and put the span back
+                        work.give_back(first, last)
+                        size //= 2
+                        torch.cuda.empty_cache()
+                        log.info("layer %d: out of memory on %s; %d channels per batch now", layer_index,
+                                 dev.device, size)
+                        continue
+                    out[first:last] = (images * 255).round().to(torch.uint8).cpu()
+                    del images
+                    done = work.finished(last - first)
+                    log.info("layer %d: %d/%d channels, %.1f s", layer_index, done, len(channels),
+                             time.monotonic() - began)
+                    if progress is not None:
+                        progress(done, len(channels))
+            except BaseException as error:  # noqa: BLE001 - raised in the calling thread below
+                errors.append(error)
+                stop.set()
+
+        if len(devices) == 1:
+            worker(devices[0])
+        else:
+            threads = [threading.Thread(target=worker, args=(dev,), name=f"dvvr-featvis-{dev.device}", daemon=True)
+                       for dev in devices]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    if errors:
+        # a device's own failure, not the cancellation it caused on the others
+        failures = [e for e in errors if not isinstance(e, FeatVisCancelled)]
+        raise (failures or errors)[0]
     return out
+

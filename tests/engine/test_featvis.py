@@ -1,7 +1,9 @@
-"""Feature visualization: gradient ascent on a tiny CNN, and its on-disk store."""
+"""Feature visualization: the render loop on a tiny CNN (objective, parameterisations,
+transforms, devices); the store is tested in test_featvis_store.py."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 
@@ -10,8 +12,9 @@ import torch
 from torch import nn
 
 from dvvr_jupyter.engine.capture import HookCapture
-from dvvr_jupyter.engine.featvis import FeatVisCancelled, FeatVisConfig, visualize
-from dvvr_jupyter.engine.featvis_store import FeatVisStore
+from dvvr_jupyter.engine.featvis import FeatVisCancelled, FeatVisConfig, is_channels_last, prepare_model, visualize
+from dvvr_jupyter.engine.featvis_param import make_image
+from dvvr_jupyter.engine.featvis_transforms import random_affine
 from dvvr_jupyter.engine.layers import LayerSpec
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.25, 0.2, 0.3)
@@ -122,71 +125,147 @@ def test_seed_makes_it_reproducible(setup):
     assert torch.equal(a, b)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
-def test_cuda(setup):
-    model, _, start = setup
-    model = model.cuda()
-    capture = HookCapture(model, LAYERS)
-    images = visualize(model, capture, CONV2, start.cuda(), range(4), mean=MEAN, std=STD, config=FAST)
+
+@pytest.mark.parametrize("param", ["fourier", "pixel"])
+def test_beats_a_random_image_by_a_margin(setup, param):
+    """Each picture drives its channel well past what random images reach, and
+    is the picture of the batch its channel likes best."""
+    model, capture, start = setup
+    channels = list(range(16))
+    config = FeatVisConfig(steps=24, param=param, batch_size=16)
+    images = visualize(model, capture, CONV2, start, channels, mean=MEAN, std=STD, config=config)
+    random_images = torch.rand(32, 3, 24, 24, generator=torch.Generator().manual_seed(2))
+    best_random = _channel_values(model, capture, CONV2, random_images).max(0).values
+    after = _channel_values(model, capture, CONV2, images.float() / 255)
+    target = after[channels, channels]
+    alive = best_random > 1e-3  # a channel no random image excites has no scale to compare with
+    assert (target[alive] > 1.5 * best_random[alive]).all(), (target, best_random)
+    # specific: channel c's own picture excites it more than the other channels' pictures do
+    assert (after.argmax(0) == torch.tensor(channels)).sum() >= 12, after.argmax(0)
+
+
+def test_objective_rises_with_steps(setup):
+    model, capture, start = setup
+    values = []
+    for steps in (0, 4, 16):
+        images = visualize(model, capture, CONV2, start, [5], mean=MEAN, std=STD,
+                           config=FeatVisConfig(steps=steps, plain_last=0))
+        values.append(float(_channel_values(model, capture, CONV2, images.float() / 255)[0, 5]))
+    assert values[0] < values[1] < values[2], values
+
+
+@pytest.mark.parametrize("kind", ["fourier", "pixel"])
+def test_parameterisation_starts_at_the_input(kind):
+    start = torch.rand(3, 20, 27, generator=torch.Generator().manual_seed(3)) * 0.9 + 0.05
+    image = make_image(kind, start, 2)
+    pixels = image.pixels()
+    assert pixels.shape == (2, 3, 20, 27)
+    assert torch.allclose(pixels, start.expand_as(pixels), atol=1e-4)
+    assert all(p.requires_grad for p in image.parameters())
+
+
+def test_unknown_parameterisation():
+    with pytest.raises(ValueError, match="fourier"):
+        make_image("wavelets", torch.rand(3, 4, 4), 1)
+
+
+def test_whole_pixel_jitter_moves_without_blurring():
+    x = torch.rand(5, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    out = random_affine(x, jitter=3, rotate=10, scale=(0.9, 1.1), p_warp=0.0, gen=torch.Generator().manual_seed(5))
+    for a, b in zip(x, out, strict=True):  # each image is its own whole-pixel shift of the input
+        inner = b[:, 4:-4, 4:-4]
+        assert any(torch.allclose(a[:, 4 + dy:12 + dy, 4 + dx:12 + dx], inner, atol=1e-5)
+                   for dy in range(-3, 4) for dx in range(-3, 4))
+    warped = random_affine(x, jitter=0, rotate=10, scale=(0.9, 1.1), p_warp=1.0, gen=torch.Generator())
+    assert warped.shape == x.shape and not torch.allclose(warped, x)
+
+
+def test_devices_share_the_batches_and_agree(setup):
+    """Batches spread over several model copies (here two CPU ones, as two GPUs would be)
+    give the same pictures as one device: each batch has its own seed."""
+    model, capture, start = setup
+    config = FeatVisConfig(steps=3, batch_size=2, jitter=2, p_warp=0.5)
+    one = visualize(model, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
+    twin = copy.deepcopy(model)  # the engine's per-device copies keep the recording hooks
+    both_working = threading.Barrier(2)  # each copy's first step waits for the other: both take batches
+    first_step = {}
+
+    def meet(module, inputs):
+        if threading.current_thread() is not threading.main_thread() and id(module) not in first_step:
+            first_step[id(module)] = True
+            both_working.wait(timeout=60)
+
+    handles = [m.register_forward_pre_hook(meet) for m in (model, twin)]
+    try:
+        two = visualize([model, twin], capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert torch.equal(one, two)
+    assert len(first_step) == 2  # both copies worked
+
+
+class _SmallMemory(nn.Module):
+    """A model on a device that holds three images at most (what an out-of-memory GPU does)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        if x.shape[0] > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.inner(x)
+
+
+def test_batch_shrinks_until_it_fits():
+    model = _SmallMemory(_model())
+    layers = [LayerSpec(pos=(0, 0), name="conv2", source="inner.2")]
+    capture = HookCapture(model, layers)
+    start = torch.rand(3, 24, 24)
+    images = visualize(model, capture, 0, start, range(7), mean=None, std=None, config=FeatVisConfig(steps=2))
     capture.close()
-    assert images.shape == (4, 3, 24, 24) and images.dtype == torch.uint8
+    assert images.shape == (7, 3, 24, 24)
+    with pytest.raises(torch.cuda.OutOfMemoryError):  # a fixed batch size is the user's choice: no retry
+        capture = HookCapture(model, layers)
+        visualize(model, capture, 0, start, range(7), mean=None, std=None, config=FeatVisConfig(steps=2, batch_size=4))
+    capture.close()
 
 
-def _images(n=4, seed=0):
-    return torch.randint(0, 256, (n, 3, 6, 5), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+def test_channels_last_copy_gives_the_same_pictures(setup):
+    """The service's channels-last copy (faster convolutions, on a CPU too) changes
+    the memory format only; the model handed in is never converted."""
+    model, capture, start = setup
+    fast = prepare_model(copy.deepcopy(model), "cpu", channels_last=True)
+    assert is_channels_last(fast) and not is_channels_last(model)
+    config = FeatVisConfig(steps=6, batch_size=8)
+    plain = visualize(model, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
+    nhwc = visualize(fast, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
+    # Adam's first steps move by the gradient's sign, so rounding differences change pixels;
+    # the objective reached must not change
+    before = _channel_values(model, capture, CONV2, start)[0, :8]
+    reached = [_channel_values(model, capture, CONV2, images.float() / 255)[range(8), range(8)] for images in (plain, nhwc)]
+    assert all(r.mean() > 2 * before.mean() for r in reached), (before, reached)
+    assert abs(float(reached[0].mean() / reached[1].mean()) - 1) < 0.25
+    assert not is_channels_last(model)
 
 
-def test_store_roundtrip(tmp_path):
-    store = FeatVisStore(tmp_path / "net")
-    assert store.load(2) is None and not store.has(2) and store.channel(2, 0) is None
-    images = _images()
-    store.save(2, images)
-    store.save(3, _images(2, seed=1))
-    assert store.has(2) and torch.equal(store.load(2), images)
-    assert torch.equal(store.channel(2, 1), images[1])
-    assert store.channel(2, 4) is None and store.channel(2, -1) is None
-    assert sorted(p.name for p in (tmp_path / "net").iterdir()) == ["layer_2.npy", "layer_3.npy"]  # no temps
-    store.delete_all()
-    assert not store.has(2) and not store.has(3) and store.load(3) is None
-
-
-def test_store_rejects_wrong_dtype(tmp_path):
-    with pytest.raises(ValueError):
-        FeatVisStore(tmp_path).save(0, torch.zeros(1, 3, 2, 2))
-
-
-@pytest.mark.parametrize("keep", [0, 40, 200])
-def test_store_corrupt_file_is_missing(tmp_path, caplog, keep):
-    store = FeatVisStore(tmp_path)
-    store.save(1, _images())
-    path = tmp_path / "layer_1.npy"
-    path.write_bytes(path.read_bytes()[:keep])  # a partial write
-    with caplog.at_level(logging.WARNING, logger="dvvr.featvis"):
-        assert store.load(1) is None
-    assert not path.exists() and "unreadable" in caplog.text
-    store.save(1, _images())
-    path.write_bytes(path.read_bytes()[:keep])
-    assert store.channel(1, 0) is None and not path.exists()
-
-
-def test_store_concurrent(tmp_path):
-    store = FeatVisStore(tmp_path)
-    errors = []
-
-    def work(seed):
-        try:
-            for i in range(20):
-                images = _images(3, seed)
-                store.save(i % 3, images)
-                loaded = store.load(i % 3)
-                assert loaded is not None and loaded.shape == (3, 3, 6, 5)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer_0.npy", "layer_1.npy", "layer_2.npy"]
+def test_redirected_relu_moves_a_channel_dead_on_the_start_picture():
+    model = nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU()).eval()
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+        model[0].bias.fill_(-2.0)  # on a dark start picture every pre-activation is negative: no gradient
+    for param in model.parameters():
+        param.requires_grad_(False)
+    copy_ = prepare_model(copy.deepcopy(model), "cpu", channels_last=False)
+    capture = HookCapture(copy_, [LayerSpec(pos=(0, 0), name="relu", source="1")])
+    start = torch.full((3, 8, 8), 0.2)
+    plain = visualize(copy_, capture, 0, start, [0], mean=None, std=None, config=FeatVisConfig(steps=16))
+    redirected = visualize(copy_, capture, 0, start, [0], mean=None, std=None,
+                           config=FeatVisConfig(steps=16, redirect_steps=12))
+    assert torch.equal(plain[0], (start * 255).round().to(torch.uint8))  # never moved
+    with torch.no_grad():
+        _, acts = capture.run(copy_, redirected.float() / 255)
+    assert acts[0][0, 0].mean() > 0.1  # alive now
+    assert all(p.grad is None for p in copy_.parameters())
+    capture.close()

@@ -14,7 +14,7 @@ import pytest
 
 from dvvr_jupyter.testing.probes import refuses, start_featvis
 
-from conftest import FOREVER, HERE, JOBS_KEEP_PROCESS_ALIVE
+from conftest import FOREVER, HERE
 
 
 def test_stop_returns_with_the_port_closed_during_a_feature_visualization(serve, tiny_session):
@@ -44,7 +44,6 @@ if {stop}:
 """
 
 
-@JOBS_KEEP_PROCESS_ALIVE
 @pytest.mark.parametrize("stop", [True, False], ids=["server.stop-and-exit", "interpreter-exit"])
 def test_a_script_exits_during_a_feature_visualization(tmp_path, stop):
     code = SCRIPT.format(tests=str(HERE), steps=FOREVER, stop=stop)

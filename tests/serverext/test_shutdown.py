@@ -9,7 +9,7 @@ import pytest
 from dvvr_jupyter.testing.probes import start_featvis
 
 from .dvvr_kernels import SETUP, request
-from conftest import FOREVER, JOBS_KEEP_PROCESS_ALIVE
+from conftest import FOREVER
 
 pytestmark = [pytest.mark.jupyter, pytest.mark.slow]  # real Jupyter servers and kernels
 
@@ -22,7 +22,6 @@ atexit.register(pathlib.Path({marker!r}).touch)  # runs only if the interpreter 
 """
 
 
-@JOBS_KEEP_PROCESS_ALIVE
 async def test_kernel_shutdown_during_a_feature_visualization(start_kernel, vr_url, client_for, tmp_path):
     kernel = await start_kernel()
     marker = tmp_path / "exited-by-itself"
