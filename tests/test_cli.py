@@ -11,28 +11,13 @@ import urllib.request
 
 from dvvr_jupyter.testing.waiting import wait_until
 
-from conftest import HERE
-
-PROJECT = '''
-import sys
-sys.path.insert(0, {tests!r})
 import tiny
-import dvvr
-
-def get_datasets():
-    return [dvvr.Dataset(tiny.tiny_images(), class_names=tiny.CLASSES, name="tiny")]
-
-def get_dl_networks():
-    return [{{"model": tiny.TinyTracked(), "name": "tiny", "input_size": (32, 36)}}]
-
-def get_noise_generators():
-    return [dvvr.NoiseGenerator((32, 36)), dvvr.NoiseGenerator((32, 36), kind="gaussian")]
-'''
+from conftest import HERE
 
 
 def start(tmp_path, *args):
     project = tmp_path / "project.py"
-    project.write_text(PROJECT.format(tests=str(HERE)))
+    project.write_text(tiny.PROJECT_SOURCE.format(tests=str(HERE)))
     env = {**os.environ, "DVVR_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", "0", *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

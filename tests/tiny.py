@@ -51,3 +51,22 @@ def tiny_images(n: int = 6, size=(40, 48), seed: int = 0):
         pixels = (rng.random((h, w, 3)) * 255).astype(np.uint8)
         items.append((Image.fromarray(pixels), i % len(CLASSES)))
     return items
+
+
+#: A project file (``dvvr serve``) showing the tiny model and images; it
+#: imports this module from ``tests`` (format with ``tests=<that folder>``).
+PROJECT_SOURCE = '''
+import sys
+sys.path.insert(0, {tests!r})
+import tiny
+import dvvr
+
+def get_datasets():
+    return [dvvr.Dataset(tiny.tiny_images(), class_names=tiny.CLASSES, name="tiny")]
+
+def get_dl_networks():
+    return [{{"model": tiny.TinyTracked(), "name": "tiny", "input_size": (32, 36)}}]
+
+def get_noise_generators():
+    return [dvvr.NoiseGenerator((32, 36)), dvvr.NoiseGenerator((32, 36), kind="gaussian")]
+'''

@@ -20,9 +20,9 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from ..bridge.headers import SECRET_HEADER
-from ..bridge.limits import MAX_BODY_BYTES, REFUSE_UNREAD_BYTES, body_too_large_message
+from ..bridge.limits import LimitedBody
 from ..bridge.redact import redact_path
-from ..errors import DvvrError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable
+from ..errors import DvvrError, NotFound, TooManyRequests, Unavailable
 from . import wire
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def log_path(handler: tornado.web.RequestHandler) -> str:
 
 
 @tornado.web.stream_request_body  # so that an oversized body is refused before it is read
-class ProtocolHandler(tornado.web.RequestHandler):
+class ProtocolHandler(LimitedBody, tornado.web.RequestHandler):
     """Base of every route.  ``session`` is a Session, or a future of one
     while ``dvvr serve`` is still loading the project (so the base URL can
     answer at once and the other routes wait for the project).  On a server
@@ -56,8 +56,6 @@ class ProtocolHandler(tornado.web.RequestHandler):
         self._session_slot = session
         self._headset = headset
         self._token_arg = token_arg
-        self._chunks: list[bytes] = []
-        self._received = 0
 
     counts_as_activity = True  # idle-time work pauses while such a request runs
 
@@ -73,7 +71,7 @@ class ProtocolHandler(tornado.web.RequestHandler):
             given = self.request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), secret.encode()):
                 raise tornado.web.HTTPError(403, reason="this server only answers requests carrying its secret")
-        self._check_declared_length()
+        self.refuse_unread()
         if self._headset and self.path_args:
             self.view = wire.parse_view(self.path_args.pop(0))
         slot = self._session_slot
@@ -101,24 +99,6 @@ class ProtocolHandler(tornado.web.RequestHandler):
             self.quiet = True
             throttle.failed(address)
             raise NotFound(WRONG_TOKEN)
-
-    # --- the request body: read only up to the limit ------------------------------
-    def _check_declared_length(self) -> None:
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > REFUSE_UNREAD_BYTES:
-            raise PayloadTooLarge(body_too_large_message(int(declared)))
-
-    def data_received(self, chunk: bytes) -> None:
-        self._received += len(chunk)
-        if self._received <= MAX_BODY_BYTES:  # beyond it: counted, dropped, refused in ``body``
-            self._chunks.append(chunk)
-
-    @property
-    def body(self) -> bytes:
-        """The request body (413 if it was over the limit)."""
-        if self._received > MAX_BODY_BYTES:
-            raise PayloadTooLarge(body_too_large_message(self._received))
-        return b"".join(self._chunks)
 
     def _done(self) -> None:
         activity, self._activity = getattr(self, "_activity", None), None

@@ -26,8 +26,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..bridge.limits import MAX_BODY_BYTES, REFUSE_UNREAD_BYTES, body_too_large_message
-from ..errors import DvvrError, InternalServerError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable
+from ..bridge.limits import LimitedBody
+from ..errors import DvvrError, InternalServerError, NotFound, TooManyRequests, Unavailable
 from .forward import forward_to_kernel
 
 #: What stands for the token in every log line.
@@ -46,7 +46,7 @@ def error_body(exc: BaseException | None, status: int, reason: str) -> dict:
 
 
 @web.stream_request_body  # an oversized body is refused before Jupyter reads it into memory
-class VRHandler(APIHandler):
+class VRHandler(LimitedBody, APIHandler):
     quiet = False  # answered, and reported once elsewhere (a burst of wrong tokens, no kernel)
     _session_name: str | None = None
 
@@ -59,8 +59,6 @@ class VRHandler(APIHandler):
             if value.startswith(prefix):
                 _, slash, rest = value[len(prefix) :].partition("/")
                 setattr(self.request, attr, f"{prefix}{HIDDEN}{slash}{rest}")
-        self._chunks: list[bytes] = []
-        self._received = 0
 
     def check_xsrf_cookie(self):
         """No XSRF check on this handler only: the client cannot send the
@@ -70,9 +68,7 @@ class VRHandler(APIHandler):
         await super().prepare()
         token = self.path_args[0] if self.path_args else ""
         self._check_token(token)
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.strip().isdigit() and int(declared) > REFUSE_UNREAD_BYTES:
-            raise PayloadTooLarge(body_too_large_message(int(declared)))
+        self.refuse_unread()
 
     def _check_token(self, token: str) -> None:
         ext = self.settings["dvvr"]
@@ -86,18 +82,6 @@ class VRHandler(APIHandler):
             self.quiet = True
             ext.throttle.failed(address)
             raise NotFound(WRONG_TOKEN)
-
-    def data_received(self, chunk: bytes) -> None:
-        self._received += len(chunk)
-        if self._received <= MAX_BODY_BYTES:
-            self._chunks.append(chunk)
-
-    @property
-    def body(self) -> bytes:
-        """The request body (413 if it was over the limit)."""
-        if self._received > MAX_BODY_BYTES:
-            raise PayloadTooLarge(body_too_large_message(self._received))
-        return b"".join(self._chunks)
 
     def write_error(self, status_code: int, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 
+import tiny
 from conftest import HERE, REPO
 
 EXITED = 60  # seconds: a generous deadline for "the process ended" (the original took minutes)
@@ -64,18 +65,6 @@ def test_exit_while_a_job_runs(tmp_path, how):
         assert "job: cancelled Conflict" in rest
 
 
-PROJECT = '''
-import sys
-sys.path.insert(0, {tests!r})
-import tiny
-import dvvr
-
-def get_datasets():
-    return [dvvr.Dataset(tiny.tiny_images(), class_names=tiny.CLASSES, name="tiny")]
-
-def get_dl_networks():
-    return [{{"model": tiny.TinyTracked(), "name": "tiny", "input_size": (32, 36)}}]
-'''
 
 
 def _json(url, method="GET", body=None):
@@ -85,7 +74,7 @@ def _json(url, method="GET", body=None):
 
 
 def test_ctrl_c_on_dvvr_serve_during_generate_all(tmp_path):
-    (tmp_path / "project.py").write_text(PROJECT.format(tests=str(HERE)))
+    (tmp_path / "project.py").write_text(tiny.PROJECT_SOURCE.format(tests=str(HERE)))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", "0",
                              "--cache-dir", str(tmp_path / "cache"), "--featvis-steps", str(10**9)],
