@@ -11,6 +11,11 @@ kernel that ran ``%load_ext dvvr`` and loaded the demo), in two modes:
 - independent: every headset has its own URL (``h/<name>/``) and switches to
   its own images, all at once.
 
+Paths: ``standalone`` (the default server: the dataset page computed ahead,
+results kept), ``standalone-cold`` (``--no-precompute --cache-mb 0``: every
+new input is a forward pass, as while a model trains) and ``jupyter`` (a
+kernel computes nothing ahead).
+
 For N = 1, 8, 20: wall time of the whole run, p50/p95 of one headset's
 refresh (a switch for the lecturer and independent headsets), megabytes
 moved, errors (any non-200 answer or failed request), and the peak RSS of
@@ -19,7 +24,7 @@ a real headset is another machine; here the clients share the server's 2
 cores).  The first round of each client checks its answers with the
 reference client's checks.
 
-Run: python benchmarks/classroom.py [--rounds 6] [--clients 1,8,20] [--paths standalone,jupyter]
+Run: python benchmarks/classroom.py [--rounds 6] [--clients 1,8,20] [--paths standalone,standalone-cold,jupyter]
 """
 
 from __future__ import annotations
@@ -152,17 +157,17 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def standalone(tmp: Path, clients: list[int], rounds: int) -> tuple[list[dict], dict]:
+def standalone(tmp: Path, clients: list[int], rounds: int, *extra: str) -> tuple[list[dict], dict]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(REPO / "projects" / "demo"),
-                             "--port", str(port), "--log-level", "WARNING"],
+                             "--port", str(port), "--log-level", "WARNING", *extra],
                             env={**os.environ, "DVVR_CACHE_DIR": str(tmp / "cache")},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     try:
         def settled():
             try:
-                return VRClient(url).get("").get("precompute") == "settled"
+                return VRClient(url).get("").get("precompute", "settled") == "settled"
             except (OSError, AssertionError):
                 return False
 
@@ -205,13 +210,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--clients", default="1,8,20")
-    parser.add_argument("--paths", default="standalone,jupyter")
+    parser.add_argument("--paths", default="standalone,standalone-cold,jupyter")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for path in args.paths.split(","):
-            runner = {"standalone": standalone, "jupyter": through_jupyter}[path]
+            runner = {"standalone": standalone, "jupyter": through_jupyter,
+                      "standalone-cold": lambda *a: standalone(*a, "--no-precompute", "--cache-mb", "0")}[path]
             results[path] = runner(Path(tmp) / path, clients, args.rounds)
     print(f"$ python benchmarks/classroom.py --rounds {args.rounds} --clients {args.clients} --paths {args.paths}"
           f"   ({os.cpu_count()} CPUs, clients on the same machine)")
