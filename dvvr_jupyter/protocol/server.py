@@ -52,14 +52,15 @@ class Server:
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
                  token: str | None = None, secret: str | None = None, log_function=None, precompute: bool = False,
-                 log_exposure: bool = True):
+                 log_exposure: bool = True, extra_routes=()):
         self.session = session
         self._log_exposure = log_exposure
         self.host = host
         self.port = port
         self.token = token
         self.prefix = f"/{token}/" if token else "/"
-        self.app = make_app(session, prefix=self.prefix, secret=secret, log_function=log_function)
+        self.app = make_app(session, prefix=self.prefix, secret=secret, log_function=log_function,
+                            extra_routes=extra_routes)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -23,12 +23,13 @@ def _timed_out(err: HTTPClientError) -> bool:
     return err.code == 599 and ("Timeout during request" in str(err) or "Operation timed out" in str(err))
 
 
-async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str) -> None:
+async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, headers: dict | None = None) -> None:
     """Send ``handler``'s request to the kernel of registry ``entry`` as
-    ``/<path>`` and finish ``handler`` with the kernel's answer.  A kernel that
-    does not answer raises ``Unavailable`` (503) or ``GatewayTimeout`` (504)."""
+    ``/<path>`` (with extra ``headers``) and finish ``handler`` with the
+    kernel's answer.  A kernel that does not answer raises ``Unavailable``
+    (503) or ``GatewayTimeout`` (504)."""
     ext = handler.settings["dvvr"]
-    headers = {SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
+    headers = {**(headers or {}), SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
     if "Content-Type" in handler.request.headers:
         headers["Content-Type"] = handler.request.headers["Content-Type"]
     method = handler.request.method

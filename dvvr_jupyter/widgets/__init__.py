@@ -1,0 +1,20 @@
+"""Notebook widgets: ``dvvr.explorer()``, the explorer of the networks the
+VR client shows (the rich display of a ``Network`` too).
+
+Imported on first use only: importing ``dvvr`` loads no IPython or widgets.
+"""
+
+from __future__ import annotations
+
+
+def explorer(network=None, *, session=None):
+    """The explorer widget of ``network`` (default: the first attached one):
+    pick the input, browse layers and channels, choose tracked modules, run
+    feature visualizations, see the VR URL; the headset and the widget show
+    the same state, both ways, also while a cell runs."""
+    from .explorer import Explorer
+
+    return Explorer(network, session=session)
+
+
+__all__ = ["explorer"]
