@@ -219,6 +219,8 @@ class ExplorerAPI:
                            for label in dataset.labels()]},
             "noise": list(range(len(session.noise_generators))),
             "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
+            "featvis_stored": [layer.id for layer in result.layers
+                               if layer.kind != "info" and network.featvis.store.has(layer.id)],
         }
 
     # --- images --------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // and images go through the transport (HTTP while a cell runs).
 
 const GRID_WIDTH = 620; // px the channel grid may take
+const MAX_TILE = 64; // px a channel is shown at most (bigger maps are scaled down)
 
 function render({ model, el: host }) {
   const S = {
@@ -16,10 +17,12 @@ function render({ model, el: host }) {
     tree: null,
     timers: [],
     closed: false,
+    inputImage: el("img", { class: "dvvr-input-image", alt: "current input" }),
+    inputImageOf: null,
   };
   const root = el("div", { class: "dvvr-explorer", "data-ready": "0" });
   host.appendChild(root);
-  const status = el("div", { class: "dvvr-status" });
+  const status = el("div", { class: "dvvr-message" });
   const header = el("div", { class: "dvvr-header" });
   const inputBox = el("div", { class: "dvvr-section" });
   const mapBox = el("div", { class: "dvvr-map" });
@@ -41,7 +44,7 @@ function render({ model, el: host }) {
 
   const say = (text, kind) => {
     status.textContent = text || "";
-    status.className = "dvvr-status" + (kind ? " dvvr-" + kind : "");
+    status.className = "dvvr-message" + (kind ? " dvvr-" + kind : "");
   };
   const network = () => S.state.network;
   const layerOf = (id) => S.state.layers.find((l) => l.id === id);
@@ -85,10 +88,15 @@ function render({ model, el: host }) {
 
   function drawHeader() {
     const st = S.state;
-    const img = el("img", { class: "dvvr-input-image", alt: "current input" });
-    call("GET", `network/${network()}/input.png`).then((a) => {
-      img.src = URL.createObjectURL(new Blob([a.data], { type: "image/png" }));
-    }).catch(() => {});
+    // the picture of the current input, fetched once per result (pushes redraw the header often)
+    if (S.inputImageOf !== st.result.id && S.transport) {
+      S.inputImageOf = st.result.id;
+      call("GET", `network/${network()}/input.png`).then((a) => {
+        if (S.inputImage.src) URL.revokeObjectURL(S.inputImage.src);
+        S.inputImage.src = URL.createObjectURL(new Blob([a.data], { type: "image/png" }));
+      }).catch(() => (S.inputImageOf = null));
+    }
+    const img = S.inputImage;
     const names = st.networks.length > 1 ? el("select", {
       class: "dvvr-network", onchange: (e) => switchNetwork(Number(e.target.value)),
     }, ...st.networks.map((n) => el("option", { value: n.id, text: `${n.id}: ${n.name}`, selected: n.id === st.network }))) : null;
@@ -183,8 +191,9 @@ function render({ model, el: host }) {
     } else {
       body = el("canvas", { class: "dvvr-grid-canvas" });
       const scale = Math.max(1, Math.round(40 / Math.max(h, w)));
-      const layout = tileLayout(meta.count, h, w, GRID_WIDTH, scale);
+      const layout = tileLayout(meta.count, h, w, h > MAX_TILE ? (GRID_WIDTH * h) / MAX_TILE : GRID_WIDTH, scale);
       paintAtlas(body, layout, meta.count, h, w, scale, grayFiller(pixels, h, w, lut));
+      if (h > MAX_TILE) body.style.width = `${(body.width * MAX_TILE) / h}px`; // big maps: shown smaller
       body.title = "channels on the layer's one scale: blue below zero, white at zero, red above";
     }
     grid.replaceChildren(body);
@@ -216,7 +225,8 @@ function render({ model, el: host }) {
       el("button", { class: "dvvr-fv-cancel", text: "cancel", disabled: !running, onclick: () => featvisAction("cancel") }),
       progress, el("span", { class: "dvvr-fv-state", "data-state": job ? job.state : "none", text: " " + words })),
     el("div", { class: "dvvr-fv-images" }));
-    if (!running) loadFeatvisImages(layer);
+    const stored = S.state.featvis_stored.includes(layer.id) || (job && job.state === "done");
+    if (!running && stored) loadFeatvisImages(layer);
   }
 
   async function featvisAction(action) {
