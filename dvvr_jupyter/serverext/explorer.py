@@ -33,6 +33,11 @@ class ExplorerHandler(APIHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(body))
 
+    def finish(self, *args, **kwargs):
+        # APIHandler labels every answer JSON; keep the kernel's type (PNG, binary pages)
+        kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
+        return super().finish(*args, **kwargs)
+
     def log_exception(self, typ, value, tb):
         if isinstance(value, DvvrError):  # an answer, not a failure of the route
             self.log.info("dvvr: explorer %s %s -> %d %s", self.request.method, self.request.path, value.status,

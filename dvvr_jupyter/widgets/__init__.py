@@ -12,7 +12,7 @@ def explorer(network=None, *, session=None):
     pick the input, browse layers and channels, choose tracked modules, run
     feature visualizations, see the VR URL; the headset and the widget show
     the same state, both ways, also while a cell runs."""
-    from .explorer import Explorer
+    from .explorer_widget import Explorer
 
     return Explorer(network, session=session)
 
