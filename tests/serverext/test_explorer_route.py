@@ -3,20 +3,32 @@ real kernel's own server thread: Jupyter's auth, JSON errors, out of reach
 of the VR capability URL, answered while a cell runs."""
 
 import json
+import logging
 
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from dvvr_jupyter.bridge.registry import entry_path, read_entry
 from dvvr_jupyter.testing.waiting import wait_until_async
 
 from .dvvr_kernels import SETUP, UNTOUCHED, body_of, request
+from .test_errors import KERNEL_DEBUG_LOG
 
 pytestmark = [pytest.mark.jupyter, pytest.mark.slow]
 
 
-async def test_the_explorer_route(jp_fetch, start_kernel, vr_url, client_for, tmp_path):
+@pytest.fixture
+def jp_server_config():
+    # DEBUG: every log line the server can write is written (and searched for the kernel's secret)
+    return {"ServerApp": {"jpserver_extensions": {"dvvr_jupyter.serverext": True}, "log_level": "DEBUG"}}
+
+
+async def test_the_explorer_route(jp_fetch, start_kernel, vr_url, client_for, tmp_path, capfd, caplog,
+                                  jp_logging_stream, jp_runtime_dir):
+    caplog.set_level(logging.DEBUG)
     kernel = await start_kernel()
-    await kernel.run(SETUP + "\nw = dvvr.explorer()\nassert w.kernel_id == " + repr(kernel.id))
+    await kernel.run(SETUP + KERNEL_DEBUG_LOG + "\nw = dvvr.explorer()\nassert w.kernel_id == " + repr(kernel.id))
+    secret = read_entry(entry_path(kernel.id, jp_runtime_dir))["secret"]
 
     async def explorer(*path, **kwargs):
         return await jp_fetch("dvvr", "api", "explorer", kernel.id, *path, **kwargs)
@@ -66,3 +78,8 @@ async def test_the_explorer_route(jp_fetch, start_kernel, vr_url, client_for, tm
     assert [layer["name"] for layer in json.loads((await explorer("state", "0")).body)["layers"]] == [
         "Input", "conv1", "conv2"]
     await kernel.run(UNTOUCHED)
+
+    captured = capfd.readouterr()
+    logged = "\n".join([jp_logging_stream.getvalue(), caplog.text, captured.out, captured.err])
+    assert "dvvr/api/explorer/" in logged  # the access log ran, at DEBUG
+    assert secret[:8] not in logged, "the kernel's secret reached a log line"

@@ -41,6 +41,8 @@ function paintAtlas(canvas, layout, count, h, w, scale, fill) {
     fill(image, t, (t % layout.cols) * (w + 1), Math.floor(t / layout.cols) * (h + 1));
   }
   ctx.putImageData(image, 0, 0);
+  const empty = layout.cols * layout.rows - count; // slots after the last tile: left blank
+  if (empty > 0) ctx.clearRect((layout.cols - empty) * (w + 1), (layout.rows - 1) * (h + 1), empty * (w + 1), h + 1);
   canvas.width = atlas.width * scale;
   canvas.height = atlas.height * scale;
   const out = canvas.getContext("2d");
