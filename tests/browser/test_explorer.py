@@ -29,6 +29,7 @@ pytestmark = [
 
 NOTEBOOK = "notebooks/explorer.ipynb"
 NOTEBOOK_7 = "notebook7/explorer.ipynb"
+NOTEBOOK_COMM = "comm/explorer.ipynb"
 TRAINING_CELL = 4  # the 20 s fine-tuning cell; the cells above it show the explorer
 TIMEOUT = 180_000  # ms: a generous bound on one step on a shared 2-core machine (a hang fails, never a pass)
 
@@ -40,9 +41,10 @@ def lab(tmp_path_factory):
     try:
         server.wait_ready()
         server.copy_in(NOTEBOOK, "projects/demo")
-        # Notebook 7 opens a copy: its own kernel session, beside the same project
-        (server.root / NOTEBOOK_7).parent.mkdir()
-        shutil.copy(server.root / NOTEBOOK, server.root / NOTEBOOK_7)
+        # the other tests open copies: kernel sessions of their own, beside the same project
+        for copy in (NOTEBOOK_7, NOTEBOOK_COMM):
+            (server.root / copy).parent.mkdir()
+            shutil.copy(server.root / NOTEBOOK, server.root / copy)
         yield server
     finally:
         server.stop()
@@ -68,7 +70,7 @@ def shots(tmp_path):
 def open_explorer(browser, url: str):
     """The notebook at ``url`` with the cells above the training cell run,
     once the explorer drew its first grid; (page, NotebookPage, page errors)."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1500})
     errors: list[str] = []
     # errors thrown by the widget's code (anywidget loads it from a blob: URL);
     # Jupyter's own bundles are not what is tested here
@@ -150,6 +152,11 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     wait_for(page, "() => document.querySelector('.dvvr-input-desc').textContent.startsWith('feature visualization')")
     page.click(".dvvr-thumb[data-index='0']")
     page.wait_for_selector(".dvvr-thumb[data-index='0'].dvvr-current", timeout=TIMEOUT)
+    page.click(f".dvvr-layer[data-layer-id='{head}']")  # 1280 channels: long enough to cancel
+    page.click(".dvvr-fv-start")
+    page.wait_for_selector(".dvvr-fv-state[data-state='running']", timeout=TIMEOUT)
+    page.click(".dvvr-fv-cancel")
+    page.wait_for_selector(".dvvr-fv-state[data-state='cancelled']", timeout=TIMEOUT)
 
     # --- tracked modules: untick one, apply: the layer map changes (same network id)
     page.click(".dvvr-modules summary")
@@ -173,6 +180,23 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     page.screenshot(path=str(shots / "explorer_lab_busy.png"))
     notebook.wait_kernel(timeout=180)
     assert not errors, errors
+
+
+def test_without_the_server_extension_the_comm_carries_the_clicks(lab, browser):
+    # as in a plain kernel or VS Code: the explorer's HTTP route does not answer
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.route("**/dvvr/api/explorer/**", lambda route: route.fulfill(status=404, body="{}"))
+    page.goto(lab.lab_url(NOTEBOOK_COMM))
+    notebook = NotebookPage(page)
+    notebook.wait_kernel()
+    notebook.run_cells_before(TRAINING_CELL)
+    page.wait_for_selector(".dvvr-explorer[data-ready='1'] canvas.dvvr-grid-canvas", timeout=TIMEOUT)
+    assert page.locator(".dvvr-explorer").get_attribute("data-transport") == "comm"
+    before = page.get_attribute(".dvvr-grid", "data-result-id")
+    page.click(".dvvr-thumb[data-index='3']")
+    page.wait_for_selector(".dvvr-thumb[data-index='3'].dvvr-current", timeout=TIMEOUT)
+    wait_for(page, "r => document.querySelector('.dvvr-grid').dataset.resultId !== r", before)
+    page.close()
 
 
 def test_explorer_in_notebook_7(lab, browser, shots):

@@ -64,3 +64,8 @@ def test_featvis_progress_is_pushed(widget, tiny_session):
     tiny_session.events.flush()
     states = [c["job"]["state"] for c, _ in widget.sent if c["type"] == "featvis"]
     assert states[-1] == "done" and "running" in states
+
+
+def test_a_network_outside_a_kernel_shows_as_text(tiny_session):
+    network = tiny_session.networks[0]
+    assert network._repr_mimebundle_() == {"text/plain": repr(network)}

@@ -79,7 +79,8 @@ function render({ model, el: host }) {
       if (modules.open) loadModules();
     }
     drawHeader();
-    drawInput();
+    const shown = JSON.stringify([state.input, state.dataset]);
+    if (shown !== S.inputShown) drawInput(); // thumbnails are redrawn only when the input changed
     topBox.replaceChildren(topClasses(state));
     drawFeatvis();
     if (resultChanged || layersChanged) drawGrid();
@@ -108,6 +109,7 @@ function render({ model, el: host }) {
   }
 
   function drawInput() {
+    S.inputShown = JSON.stringify([S.state.input, S.state.dataset]);
     inputBox.replaceChildren(inputPanel(S.state, thumbUrl, {
       dataset: (i) => choose({ kind: "dataset", dataset: S.state.dataset.id, index: i }),
       noise: () => choose({ kind: "noise", generator: 0 }),
