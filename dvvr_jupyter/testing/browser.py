@@ -23,16 +23,24 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
-#: True once the notebook's kernel is connected and idle.
-KERNEL_READY = """() => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session && panel.sessionContext.session.kernel;
-  return !!kernel && kernel.connectionStatus === "connected" && kernel.status === "idle";
+#: The notebook panel showing ``path`` (the current widget first; JupyterLab
+#: may have restored other tabs beside it).
+PANEL = """(path) => {
+  const app = window.jupyterapp;
+  if (!app) return null;
+  const current = app.shell.currentWidget;
+  if (current && current.context && current.context.path === path) return current;
+  for (const widget of app.shell.widgets("main")) {
+    if (widget.context && widget.context.path === path) return widget;
+  }
+  return null;
 }"""
-KERNEL_STATUS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  return panel.sessionContext.session.kernel.status;
-}"""
+
+
+def _with_panel(body: str, *, asynchronous: bool = True) -> str:
+    """A page function ``(args) => ...`` with ``panel`` the notebook's panel
+    (not ``async`` for ``wait_for_function``: a promise is always truthy)."""
+    return f"{'async ' if asynchronous else ''}(args) => {{ const panel = ({PANEL})(args.path); {body} }}"
 
 
 class LabServer(JupyterServer):
@@ -63,7 +71,8 @@ class LabServer(JupyterServer):
                 shutil.copy2(source, target)
 
     def lab_url(self, path: str) -> str:
-        return f"{self.base}lab/tree/{path}?token={self.token}"
+        """``path`` in JupyterLab, in a fresh workspace (no tabs of an earlier page restored)."""
+        return f"{self.base}lab/tree/{path}?reset&token={self.token}"
 
     def notebook_url(self, path: str) -> str:
         """The same notebook in Notebook 7."""
@@ -80,45 +89,39 @@ def launch_chromium(playwright):
 
 
 class NotebookPage:
-    """A notebook open in JupyterLab or Notebook 7, driven through the app's
-    own commands (``window.jupyterapp``)."""
+    """The notebook ``path`` open in JupyterLab or Notebook 7, driven through
+    the app's own commands (``window.jupyterapp``)."""
 
-    def __init__(self, page):
+    def __init__(self, page, path: str):
         self.page = page
+        self.path = path
+
+    def _run(self, body: str, **args):
+        return self.page.evaluate(_with_panel(body), {"path": self.path, **args})
 
     def wait_kernel(self, timeout: float = 120) -> None:
         """Until the kernel's websocket is connected and the kernel idle."""
-        self.page.wait_for_function(KERNEL_READY, timeout=timeout * 1000)
+        self.page.wait_for_function(_with_panel("""
+          const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+          return !!kernel && kernel.connectionStatus === "connected" && kernel.status === "idle";""",
+                                                            asynchronous=False),
+                                    arg={"path": self.path}, timeout=timeout * 1000)
 
     def kernel_status(self) -> str:
-        return self.page.evaluate(KERNEL_STATUS)
+        return self._run("return panel.sessionContext.session.kernel.status;")
 
-    def cell_count(self) -> int:
-        return self.page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets.length")
+    def _activate(self) -> str:
+        return "window.jupyterapp.shell.activateById(panel.id); panel.content.activeCellIndex = args.index;"
 
     def run_cells_before(self, index: int) -> None:
         """Run every cell above cell ``index``."""
-        self.page.evaluate("""async (index) => {
-          const panel = window.jupyterapp.shell.currentWidget;
-          panel.content.activeCellIndex = index;
-          await window.jupyterapp.commands.execute("notebook:run-all-above");
-        }""", index)
+        self._run(self._activate() + 'await window.jupyterapp.commands.execute("notebook:run-all-above");',
+                  index=index)
 
     def start_cell(self, index: int) -> None:
         """Start running cell ``index`` (returns at once)."""
-        self.page.evaluate("""(index) => {
-          const panel = window.jupyterapp.shell.currentWidget;
-          panel.content.activeCellIndex = index;
-          window.jupyterapp.commands.execute("notebook:run-cell");
-        }""", index)
+        self._run(self._activate() + 'window.jupyterapp.commands.execute("notebook:run-cell");', index=index)
 
-    def append_cell(self, source: str) -> int:
-        """Add a code cell with ``source`` at the end; its index."""
-        return self.page.evaluate("""async (source) => {
-          const panel = window.jupyterapp.shell.currentWidget;
-          panel.content.activeCellIndex = panel.content.widgets.length - 1;
-          await window.jupyterapp.commands.execute("notebook:insert-cell-below");
-          const cell = panel.content.activeCell;
-          cell.model.sharedModel.setSource(source);
-          return panel.content.activeCellIndex;
-        }""", source)
+    def set_source(self, index: int, source: str) -> None:
+        self._run("panel.content.widgets[args.index].model.sharedModel.setSource(args.source);", index=index,
+                  source=source)

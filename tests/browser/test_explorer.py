@@ -67,7 +67,7 @@ def shots(tmp_path):
     return folder
 
 
-def open_explorer(browser, url: str):
+def open_explorer(browser, url: str, path: str):
     """The notebook at ``url`` with the cells above the training cell run,
     once the explorer drew its first grid; (page, NotebookPage, page errors)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1500})
@@ -75,8 +75,9 @@ def open_explorer(browser, url: str):
     # errors thrown by the widget's code (anywidget loads it from a blob: URL);
     # Jupyter's own bundles are not what is tested here
     page.on("pageerror", lambda exc: errors.append(f"{exc}\n{exc.stack}") if "blob:" in (exc.stack or "") else None)
+    page.on("console", lambda message: print("console:", message.text) if message.type == "error" else None)
     page.goto(url)
-    notebook = NotebookPage(page)
+    notebook = NotebookPage(page, path)
     notebook.wait_kernel()  # a cell sent before the kernel's websocket connects is dropped silently
     notebook.run_cells_before(TRAINING_CELL)
     page.wait_for_selector(".dvvr-explorer[data-ready='1'] canvas.dvvr-grid-canvas", timeout=TIMEOUT)
@@ -96,7 +97,7 @@ def wait_for(page, js: str, arg=None):
 
 
 def test_explorer_in_jupyterlab(lab, browser, shots):
-    page, notebook, errors = open_explorer(browser, lab.lab_url(NOTEBOOK))
+    page, notebook, errors = open_explorer(browser, lab.lab_url(NOTEBOOK), NOTEBOOK)
     explorer = page.locator(".dvvr-explorer")
     # the kernel is reached over HTTP through the Jupyter server, not the comm
     assert explorer.get_attribute("data-transport") == "http"
@@ -169,6 +170,8 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     assert int(page.get_attribute(".dvvr-layermap", "data-layers")) != count
     assert "_blocks.3 " not in page.text_content(".dvvr-layermap")
     assert "VR client sees the new architecture" in text(page, ".dvvr-message")
+    shown = page.get_attribute(".dvvr-grid", "data-layer-id")
+    assert "_conv_head" in page.text_content(f".dvvr-layer[data-layer-id='{shown}']")  # the same module, a new id
 
     # --- a click while a 20 s cell runs: answered before the cell ends
     notebook.start_cell(TRAINING_CELL)
@@ -177,6 +180,10 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     page.wait_for_selector(".dvvr-thumb[data-index='2'].dvvr-current", timeout=TIMEOUT)
     wait_for(page, "() => document.querySelector('.dvvr-input-desc').textContent.startsWith('image 2 ')")
     assert notebook.kernel_status() == "busy", "the click was answered only after the cell ended"
+    # the explorer and the running cell ([*]) in one picture
+    page.click(".dvvr-modules summary")
+    page.set_viewport_size({"width": 1400, "height": 1900})
+    page.evaluate("() => document.querySelector('.dvvr-explorer').scrollIntoView({block: 'start'})")
     page.screenshot(path=str(shots / "explorer_lab_busy.png"))
     notebook.wait_kernel(timeout=180)
     assert not errors, errors
@@ -187,7 +194,7 @@ def test_without_the_server_extension_the_comm_carries_the_clicks(lab, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.route("**/dvvr/api/explorer/**", lambda route: route.fulfill(status=404, body="{}"))
     page.goto(lab.lab_url(NOTEBOOK_COMM))
-    notebook = NotebookPage(page)
+    notebook = NotebookPage(page, NOTEBOOK_COMM)
     notebook.wait_kernel()
     notebook.run_cells_before(TRAINING_CELL)
     page.wait_for_selector(".dvvr-explorer[data-ready='1'] canvas.dvvr-grid-canvas", timeout=TIMEOUT)
@@ -200,7 +207,7 @@ def test_without_the_server_extension_the_comm_carries_the_clicks(lab, browser):
 
 
 def test_explorer_in_notebook_7(lab, browser, shots):
-    page, _, errors = open_explorer(browser, lab.notebook_url(NOTEBOOK_7))
+    page, _, errors = open_explorer(browser, lab.notebook_url(NOTEBOOK_7), NOTEBOOK_7)
     assert page.locator(".dvvr-explorer").get_attribute("data-transport") == "http"
     assert page.locator(".dvvr-thumb").count() == 20
     page.locator(".dvvr-explorer").screenshot(path=str(shots / "explorer_notebook7.png"))

@@ -20,34 +20,43 @@ function colourCss(lut, value) {
   return `rgb(${lut[i]},${lut[i + 1]},${lut[i + 2]})`;
 }
 
-// Tiles of `count` maps (h x w) laid out in `cols` columns with a 1-pixel
-// gap, drawn into an unscaled atlas canvas that the visible one scales up.
+// Tiles of `count` maps (h x w): painted once into an unscaled atlas
+// without gaps, then each drawn scaled into the visible canvas with a gap
+// of a pixel or two (a gap in atlas pixels would grow with the scale).
 function tileLayout(count, h, w, width, scale) {
-  const cell = (w + 1) * scale;
-  const cols = Math.max(1, Math.min(count, Math.floor(width / cell)));
+  const gap = scale > 1 ? 2 : 1;
+  const cellW = w * scale + gap, cellH = h * scale + gap;
+  const cols = Math.max(1, Math.min(count, Math.floor((width + gap) / cellW)));
   const rows = Math.ceil(count / cols);
-  return { cols, rows, atlasW: cols * (w + 1) - 1, atlasH: rows * (h + 1) - 1 };
+  return { cols, rows, gap, cellW, cellH, width: cols * cellW - gap, height: rows * cellH - gap };
+}
+
+function tileAt(layout, canvas, event) {
+  // the tile index under a mouse event (or -1 in a gap)
+  const rect = canvas.getBoundingClientRect();
+  const x = ((event.clientX - rect.left) / rect.width) * canvas.width;
+  const y = ((event.clientY - rect.top) / rect.height) * canvas.height;
+  const col = Math.floor(x / layout.cellW), row = Math.floor(y / layout.cellH);
+  return col < layout.cols ? row * layout.cols + col : -1;
 }
 
 function paintAtlas(canvas, layout, count, h, w, scale, fill) {
   // fill(imageData, tileIndex, x0, y0): writes one tile's RGBA pixels
   const atlas = document.createElement("canvas");
-  atlas.width = Math.max(1, layout.atlasW);
-  atlas.height = Math.max(1, layout.atlasH);
+  atlas.width = layout.cols * w;
+  atlas.height = layout.rows * h;
   const ctx = atlas.getContext("2d");
   const image = ctx.createImageData(atlas.width, atlas.height);
-  image.data.fill(235); // the gaps: light grey, opaque
-  for (let t = 0; t < count; t++) {
-    fill(image, t, (t % layout.cols) * (w + 1), Math.floor(t / layout.cols) * (h + 1));
-  }
+  for (let t = 0; t < count; t++) fill(image, t, (t % layout.cols) * w, Math.floor(t / layout.cols) * h);
   ctx.putImageData(image, 0, 0);
-  const empty = layout.cols * layout.rows - count; // slots after the last tile: left blank
-  if (empty > 0) ctx.clearRect((layout.cols - empty) * (w + 1), (layout.rows - 1) * (h + 1), empty * (w + 1), h + 1);
-  canvas.width = atlas.width * scale;
-  canvas.height = atlas.height * scale;
+  canvas.width = layout.width;
+  canvas.height = layout.height;
   const out = canvas.getContext("2d");
   out.imageSmoothingEnabled = false;
-  out.drawImage(atlas, 0, 0, canvas.width, canvas.height);
+  for (let t = 0; t < count; t++) {
+    const col = t % layout.cols, row = Math.floor(t / layout.cols);
+    out.drawImage(atlas, col * w, row * h, w, h, col * layout.cellW, row * layout.cellH, w * scale, h * scale);
+  }
 }
 
 function grayFiller(pixels, h, w, lut) {

@@ -19,6 +19,7 @@ function render({ model, el: host }) {
     closed: false,
     inputImage: el("img", { class: "dvvr-input-image", alt: "current input" }),
     inputImageOf: null,
+    featvisPushes: 0, // feature-visualization pushes so far (an answer older than a push is stale)
   };
   const root = el("div", { class: "dvvr-explorer", "data-ready": "0" });
   host.appendChild(root);
@@ -71,9 +72,16 @@ function render({ model, el: host }) {
   function applyState(state, why) {
     const layersChanged = !S.state || layerSignature(S.state.layers) !== layerSignature(state.layers);
     const resultChanged = !S.state || S.state.result.id !== state.result.id;
+    const previous = S.state;
     S.state = state;
     if (layersChanged || !layerOf(S.layer)) {
-      if (!layerOf(S.layer) || layerOf(S.layer).kind === "info") S.layer = defaultLayer();
+      // keep showing the same module after a re-track (ids move), else a default
+      const before = previous && previous.layers.find((l) => l.id === S.layer);
+      const shown = state.layers.filter((l) => l.kind !== "info");
+      const same = before && (shown.find((l) => l.module === before.module && l.name === before.name) ||
+        shown.find((l) => l.module === before.module) ||
+        (before.weight_module && shown.find((l) => l.weight_module === before.weight_module)));
+      S.layer = same ? same.id : defaultLayer();
       drawMap();
       S.tree = null; // the ticked modules changed
       if (modules.open) loadModules();
@@ -123,6 +131,7 @@ function render({ model, el: host }) {
     try {
       const answer = await call("POST", `network/${network()}/input`, body);
       applyState(answer.json(), "");
+      say("");
     } catch (err) {
       say(String(err.message || err), "error");
     }
@@ -192,7 +201,7 @@ function render({ model, el: host }) {
       body = vectorBars(meta, pixels, lut);
     } else {
       body = el("canvas", { class: "dvvr-grid-canvas" });
-      const scale = Math.max(1, Math.round(40 / Math.max(h, w)));
+      const scale = Math.max(1, Math.round((Math.max(h, w) <= 2 ? 14 : 40) / Math.max(h, w))); // 1x1 maps: small tiles
       const layout = tileLayout(meta.count, h, w, h > MAX_TILE ? (GRID_WIDTH * h) / MAX_TILE : GRID_WIDTH, scale);
       paintAtlas(body, layout, meta.count, h, w, scale, grayFiller(pixels, h, w, lut));
       if (h > MAX_TILE) body.style.width = `${(body.width * MAX_TILE) / h}px`; // big maps: shown smaller
@@ -233,9 +242,11 @@ function render({ model, el: host }) {
 
   async function featvisAction(action) {
     const layer = layerOf(S.layer);
+    const pushes = S.featvisPushes;
     try {
       const answer = (await call("POST", `network/${network()}/featvis/${layer.id}/${action}`, {})).json();
-      if (answer.job) S.state.featvis[String(layer.id)] = answer.job;
+      // the kernel's pushes are newer than this answer if one came in meanwhile
+      if (answer.job && S.featvisPushes === pushes) S.state.featvis[String(layer.id)] = answer.job;
       drawFeatvis();
     } catch (err) {
       say(String(err.message || err), "error");
@@ -260,11 +271,8 @@ function render({ model, el: host }) {
     canvas.style.width = `${canvas.width / 2}px`; // shown at half size
     canvas.title = "click a channel: use its feature visualization as the input";
     canvas.addEventListener("click", (e) => {
-      const rect = canvas.getBoundingClientRect();
-      const col = Math.floor(((e.clientX - rect.left) / rect.width) * layout.cols);
-      const row = Math.floor(((e.clientY - rect.top) / rect.height) * layout.rows);
-      const channel = meta.start + row * layout.cols + col;
-      if (channel < meta.start + meta.count) choose({ kind: "featvis", layer: layer.id, channel });
+      const tile = tileAt(layout, canvas, e);
+      if (tile >= 0 && tile < meta.count) choose({ kind: "featvis", layer: layer.id, channel: meta.start + tile });
     });
     const pages = Math.ceil(channels / count);
     const nav = el("div", { class: "dvvr-pager" },
@@ -348,6 +356,7 @@ function render({ model, el: host }) {
       applyState(msg.state, why);
       if (msg.origin === "vr") drawConnection();
     } else if (msg.type === "featvis") {
+      S.featvisPushes++;
       S.state.featvis[String(msg.layer)] = msg.job;
       if (msg.layer === S.layer) drawFeatvis();
     } else if (msg.type === "notice") {
