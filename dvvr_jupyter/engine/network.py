@@ -334,7 +334,8 @@ class Network:
         ``nn.Module.__call__`` process-wide: call this from the thread that
         runs the user's code (the kernel's main thread, between cells), never
         from a server thread (the explorer widget schedules it there).  On a
-        bad ``track`` the old layers stay and the error is raised.
+        bad ``track`` the old layers stay and the error is raised.  Headsets'
+        own views start again from the shared view's input.
         """
         example = torch.zeros(1, 3, *self.input_size, device=self.device)
         with self._compute_lock, self.shadow.lock:

@@ -170,8 +170,10 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     assert int(page.get_attribute(".dvvr-layermap", "data-layers")) != count
     assert "_blocks.3 " not in page.text_content(".dvvr-layermap")
     assert "VR client sees the new architecture" in text(page, ".dvvr-message")
-    shown = page.get_attribute(".dvvr-grid", "data-layer-id")
-    assert "_conv_head" in page.text_content(f".dvvr-layer[data-layer-id='{shown}']")  # the same module, a new id
+    # the grid shows the same module as before, under its new id
+    wait_for(page, "() => document.querySelector('.dvvr-grid').dataset.layerId === "
+                   "document.querySelector('.dvvr-layer.dvvr-selected').dataset.layerId")
+    assert "_conv_head" in page.text_content(".dvvr-layer.dvvr-selected")
 
     # --- a click while a 20 s cell runs: answered before the cell ends
     notebook.start_cell(TRAINING_CELL)
