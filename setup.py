@@ -44,6 +44,9 @@ setup(
             "nbclient>=0.9",
             "nbformat>=5.9",
             "psutil>=5.9",
+            # the protocol's OpenAPI document: answers validated against it, the server fuzzed from it
+            "hypothesis>=6.100",
+            "jsonschema>=4.18",
             # the browser tests drive Debian's chromium (no browser download)
             "playwright>=1.40",
         ],

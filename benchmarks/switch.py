@@ -19,9 +19,11 @@ For each project, start ``dvvr serve`` twice in subprocesses and measure:
 
 ``--original URL``: a running original DeepVisionVR server serving the
 caltech101 network; its switches are interleaved with the cold ones of ours
-(image by image) and reported in the same table.
+(image by image) and reported in the same table.  ``--baseline CHECKOUT``:
+another checkout of this project (say the last release, for "no slowdown"),
+served from its own code and interleaved the same way.
 
-Run: python benchmarks/switch.py [--switches 21] [--original http://127.0.0.1:5580/]
+Run: python benchmarks/switch.py [--switches 21] [--original http://127.0.0.1:5580/] [--baseline ../old]
 """
 
 from __future__ import annotations
@@ -106,14 +108,16 @@ def floor_seconds(project: Path, env: dict, repeats: int) -> float:
 
 
 class DvvrServe:
-    """``dvvr serve PROJECT`` in a subprocess."""
+    """``dvvr serve PROJECT`` in a subprocess (from ``checkout``'s code if given)."""
 
-    def __init__(self, project: Path, env: dict, port: int, *extra: str):
+    def __init__(self, project: Path, env: dict, port: int, *extra: str, checkout: Path | None = None):
         self.began = time.time()
+        code = {"PYTHONPATH": str(checkout)} if checkout else {}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(project), "--port", str(port),
              "--log-level", "WARNING", *extra],
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env={**os.environ, **env, **code, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{port}/"
         self.first = wait_for(self.url, self.began + 120) - self.began
         self.loaded = wait_for(self.url + "network", self.began + 300) - self.began
@@ -125,42 +129,51 @@ class DvvrServe:
         return rss
 
 
-def switches(client: VRClient, layers: list, count: int, n_images: int, other=None) -> tuple[list, list]:
-    """``count`` switches over the dataset page (warm-up first); with ``other``
-    (client, layers), each image is switched on it too, right after ours."""
-    client.switch(0, layers, {"mode": 1, "imageID": 0})
-    if other:
-        other[0].switch(0, other[1], {"mode": 1, "imageID": 0})
-    ours, theirs = [], []
+def switches(client: VRClient, layers: list, count: int, n_images: int, others=()) -> list[list]:
+    """``count`` switches over the dataset page (warm-up first); each image is
+    switched on every one of ``others`` ((client, layers) pairs) too, right
+    after ours.  One list of runs per server, ours first."""
+    servers = [(client, layers), *others]
+    for who, architecture in servers:
+        who.switch(0, architecture, {"mode": 1, "imageID": 0})
+    runs: list[list] = [[] for _ in servers]
     for i in range(count):
         choice = {"mode": 1, "imageID": (i + 1) % n_images}
-        ours.append(client.switch(0, layers, choice))
-        if other:
-            theirs.append(other[0].switch(0, other[1], choice))
-    return ours, theirs
+        for mine, (who, architecture) in zip(runs, servers, strict=True):
+            mine.append(who.switch(0, architecture, choice))
+    return runs
 
 
 def median_ms(runs) -> float:
     return round(statistics.median(r.seconds for r in runs) * 1000, 1) if runs else float("nan")
 
 
-def bench(project: Path, env: dict, count: int, port: int, original: str | None) -> dict:
+def bench(project: Path, env: dict, count: int, port: int, original: str | None, baseline: Path | None) -> dict:
     row: dict = {"project": project.name}
     # cold: nothing ahead, nothing kept
     server = DvvrServe(project, env, port, "--no-precompute", "--cache-mb", "0")
+    before = DvvrServe(baseline / "projects" / project.name, env, port + 10, checkout=baseline) if baseline else None
     try:
         client = VRClient(server.url)
         state = client.start_up()
         layers, n_images = state["networks"][0], state["datasets"][0]["len"]
-        other = None
-        if original:
-            theirs = VRClient(original)
-            other = (theirs, theirs.get("network/0")["architecture"])
-        cold, orig = switches(client, layers, count, n_images, other)
+        others = []
+        for url in (original, before.url if before else None):
+            if url:
+                theirs = VRClient(url)
+                others.append((theirs, theirs.get("network/0")["architecture"]))
+        cold, *other_runs = switches(client, layers, count, n_images, others)
+        orig = other_runs.pop(0) if original else []
+        old = other_runs.pop(0) if before else []
         http_only = statistics.median(client.refresh(0, layers).seconds for _ in range(count))
         client.close()
     finally:
         row["cold_rss_mb"] = round(server.stop())
+        if before:
+            row["baseline_rss_mb"] = round(before.stop())
+    if old:
+        row["baseline_ms"] = median_ms(old)
+        row["baseline_vs_cold"] = round(row["baseline_ms"] / median_ms(cold), 2)
     row.update(layers=len(layers), requests=cold[0].requests, bytes_per_switch=cold[0].nbytes,
                first_answer_s=round(server.first, 2), loaded_s=round(server.loaded, 2),
                cold_ms=median_ms(cold), http_only_ms=round(http_only * 1000, 1))
@@ -173,7 +186,7 @@ def bench(project: Path, env: dict, count: int, port: int, original: str | None)
         row["precomputed_s"] = round(time.time() - server.began, 1)
         client = VRClient(server.url)
         client.start_up()
-        warm, _ = switches(client, layers, count, n_images)
+        (warm,) = switches(client, layers, count, n_images)
         client.close()
         row["cached_results"] = get_json(server.url)["cached_results"]
     finally:
@@ -193,17 +206,21 @@ def main() -> None:
     parser.add_argument("--switches", type=int, default=21)
     parser.add_argument("--port", type=int, default=5590)
     parser.add_argument("--original", help="base URL of a running original server (caltech101 network)")
+    parser.add_argument("--baseline", type=Path, help="another checkout of this project to compare with")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cache = {"DVVR_CACHE_DIR": str(Path(tmp) / "cache")}
         caltech = {**cache, "CALTECH101_DIR": str(caltech_folder(Path(tmp)))}
-        rows.append(bench(REPO / "projects" / "demo", cache, args.switches, args.port, None))
-        rows.append(bench(REPO / "projects" / "caltech101", caltech, args.switches, args.port + 2, args.original))
-    command = f"python benchmarks/switch.py --switches {args.switches}" + (" --original URL" if args.original else "")
+        rows.append(bench(REPO / "projects" / "demo", cache, args.switches, args.port, None, args.baseline))
+        rows.append(bench(REPO / "projects" / "caltech101", caltech, args.switches, args.port + 2, args.original,
+                          args.baseline))
+    command = (f"python benchmarks/switch.py --switches {args.switches}" + (" --original URL" if args.original else "")
+               + (" --baseline CHECKOUT" if args.baseline else ""))
     print(f"$ {command}   ({os.cpu_count()} CPUs)")
     header = ["project", "layers", "requests", "cold_ms", "warm_ms", "floor_ms", "cold_vs_floor", "http_only_ms",
-              "original_ms", "original_vs_cold", "original_vs_warm", "bytes_per_switch", "cold_rss_mb", "warm_rss_mb",
+              "original_ms", "original_vs_cold", "original_vs_warm", "baseline_ms", "baseline_vs_cold",
+              "bytes_per_switch", "cold_rss_mb", "warm_rss_mb", "baseline_rss_mb",
               "cached_results", "first_answer_s", "loaded_s", "precomputed_s"]
     print(" | ".join(header))
     for row in rows:

@@ -48,7 +48,7 @@ def main() -> None:
                 "%load_ext dvvr\nimport dvvr, json\n"
                 f"dvvr.load_project({str(REPO / 'projects' / 'demo')!r})\n"
                 "from dvvr_jupyter.kernel.display import Panel\nfrom dvvr_jupyter.kernel.service import current\n"
-                "print('BENCH ' + json.dumps({'html': Panel(current().status())._repr_html_()}))\n"
+                "print('BENCH ' + json.dumps({'html': Panel(current().status()).html()}))\n"
             )
             panel = kernel.run(code)[0]["html"]
             (tmp / "panel.html").write_text(PAGE.format(panel=panel))

@@ -10,6 +10,8 @@ Jupyter server process imports this module.
 
 from __future__ import annotations
 
+import math
+
 
 class DvvrError(Exception):
     """Base class: ``status`` is the HTTP status a client request maps to."""
@@ -26,6 +28,10 @@ class DvvrError(Exception):
         if self.field is not None:
             body["field"] = self.field
         return body
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (none by default)."""
+        return {}
 
 
 class BadRequest(DvvrError):
@@ -46,6 +52,25 @@ class Conflict(DvvrError):
     status = 409
 
 
+class PayloadTooLarge(DvvrError):
+    """A request body over the protocol's limit (``bridge.limits.MAX_BODY_BYTES``)."""
+
+    status = 413
+
+
+class TooManyRequests(DvvrError):
+    """Too many wrong tokens from one address: try again after ``retry_after`` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+
 class Unprocessable(DvvrError):
     """The request is valid but the work it asks for failed on this model."""
 
@@ -56,6 +81,12 @@ class InternalServerError(DvvrError):
     """A bug: the server failed on a request it should have answered."""
 
     status = 500
+
+
+class BadGateway(DvvrError):
+    """The kernel behind the VR proxy ended the connection without an answer."""
+
+    status = 502
 
 
 class Unavailable(DvvrError):

@@ -13,6 +13,13 @@ REPO = HERE.parent
 FIXTURES = HERE / "fixtures" / "deepvisionvr"  # recorded answers of the original server
 sys.path.insert(0, str(HERE))  # tests/tiny.py
 
+FOREVER = 10_000_000  # feature-visualization steps: a job that never ends by itself
+#: Process exits while a feature visualization runs: its worker must not keep the interpreter
+#: alive (the engine's jobs: the featvis work).  strict=False: these pass as soon as that lands.
+JOBS_KEEP_PROCESS_ALIVE = pytest.mark.xfail(
+    reason="a running feature-visualization job keeps the interpreter alive (engine side: featvis work)",
+    strict=False)
+
 
 @pytest.fixture
 def session(tmp_path):

@@ -72,6 +72,14 @@ def test_token_puts_a_capability_in_the_path(tmp_path):
             raise AssertionError("the bare URL must not answer")
         except urllib.error.HTTPError as err:
             assert err.code == 404 and json.load(err)["status"] == 404
+        # the token as the last segment (no slash): the base URL; after a double slash: not the URL
+        with urllib.request.urlopen(url.rstrip("/"), timeout=10) as resp:
+            assert resp.status == 200
+        try:
+            urllib.request.urlopen(bare + "/" + token + "/network", timeout=10)
+            raise AssertionError("//<token>/ is not the URL")
+        except urllib.error.HTTPError as err:
+            assert err.code == 404 and json.load(err)["error"] == "NotFound"
     finally:
         proc.terminate()
         proc.wait(10)

@@ -13,6 +13,10 @@ own directories and talk HTTP on loopback:
 - ``headers``: the HTTP headers of a forwarded request (the kernel's secret,
   the headset's address).
 - ``private``: how both sides write these files (mode 0600, atomically).
+- ``limits``: the largest request body either side reads (413 beyond).
+- ``throttle``: holding back an address that sends wrong tokens (the VR
+  path here, ``dvvr serve --token`` on the protocol side).
+- ``redact``: keeping tokens and secrets out of log lines.
 
 Both processes import this package, so it imports no torch, no tornado
 handlers and no jupyter_server (only jupyter_core, for the paths).

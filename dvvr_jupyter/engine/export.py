@@ -1,21 +1,42 @@
-"""``export``: write a layer's channels as PNG files on the server's side."""
+"""``export``: write a layer's channels as PNG files on the server's side.
+
+Each export gets a folder of its own (``export/layer_<l>/<kind>/<time>-<n>``),
+filled under a hidden temporary name and renamed into place when complete:
+two exports at once never share or mix files, and a reader never sees a
+half-written export.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import Unavailable
 from .encode import png_bytes
 
+_serial = itertools.count()
 
-def _write(folder: Path, images) -> tuple[Path, int]:
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, pixels in enumerate(images):
-        target = folder / f"{index}.png"
-        tmp = target.with_suffix(".png.tmp")
-        tmp.write_bytes(png_bytes(np.ascontiguousarray(pixels)))
-        tmp.replace(target)
+
+def _write(parent: Path, images) -> tuple[Path, int]:
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=".export-", suffix=".tmp", dir=parent))
+        try:
+            for index, pixels in enumerate(images):
+                (building / f"{index}.png").write_bytes(png_bytes(np.ascontiguousarray(pixels)))
+            folder = parent / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_serial)}"
+            building.rename(folder)  # atomic: the folder appears complete
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+    except OSError as exc:  # a full disk, a read-only cache folder: the server's trouble, said plainly
+        raise Unavailable(f"cannot write the export into the cache folder: {exc.strerror or exc}") from None
     return folder, len(images)
 
 

@@ -46,9 +46,10 @@ class Precomputer:
         with self._cond:
             self._running -= 1
             self._last = time.monotonic()
-            self._dirty = True  # a new noise image, new weights, a new network: look again
-            self.settled = False
-            self._cond.notify_all()
+            if not self._dirty:  # a new noise image, new weights, a new network: look again
+                self._dirty = True
+                self.settled = False
+                self._cond.notify_all()  # once per burst: the worker times its own waits from here on
 
     def stop(self) -> None:
         with self._cond:
@@ -60,20 +61,19 @@ class Precomputer:
         return self._stopped or self._running > 0 or time.monotonic() - self._last < self.idle_seconds
 
     def _wait_until_idle(self) -> bool:
-        """Block until requests stopped for ``idle_seconds``; False once stopped."""
+        """Block until requests stopped for ``idle_seconds``; False once stopped.
+        While requests come, the worker wakes on its own timer (no wake-up
+        per request on the server's loop)."""
         with self._cond:
             while not self._stopped:
                 if not self._dirty:
                     self._cond.wait()
                     continue
-                if self._running:
-                    self._cond.wait()
-                    continue
                 remaining = self.idle_seconds - (time.monotonic() - self._last)
-                if remaining <= 0:
+                if not self._running and remaining <= 0:
                     self._dirty = False
                     return True
-                self._cond.wait(remaining)
+                self._cond.wait(max(remaining, self.idle_seconds / 4))
         return False
 
     def _candidates(self):

@@ -155,6 +155,14 @@ class Result:
         source.add_done_callback(schedule)
         return future
 
+    def task(self, key: Hashable, build: Callable[[], object]) -> Future:
+        """A future of ``build()``, run once per ``key`` on the pool."""
+        with self._lock:
+            future = self._memo.get(key)
+            if future is None:
+                future = self._memo[key] = self._pool.submit(build)
+            return future
+
     def memo(self, key: Hashable, build: Callable[[], object]):
         """``build()``, computed once per ``key`` for this result."""
         with self._lock:

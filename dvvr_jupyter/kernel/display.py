@@ -1,15 +1,51 @@
-"""The cell output of ``%load_ext dvvr``, ``attach`` and ``%dvvr status``:
-the VR URL, a QR code of it (headset browsers scan it) and the status."""
+"""The cell output of ``%load_ext dvvr``, ``attach``, ``%dvvr status`` and
+``%dvvr headset``: the VR URL, a QR code of it (headset browsers scan it)
+and the status.
+
+The VR URL is a capability, and a notebook's outputs are saved with it (and
+shared with it).  So a URL with a token in it is shown *live*, in a widget:
+the saved output keeps only the widget's reference and a text whose token
+is hidden (also what a terminal shows; ``%dvvr url`` prints the URL there).
+Widget state is saved only if someone asks for it (JupyterLab's
+"Save Widget State Automatically", off by default).
+"""
 
 from __future__ import annotations
 
 import html
+import re
+
+from ..bridge.redact import VR_PATH_TOKEN, redact_path
+
+HIDDEN_NOTE = "the URL is shown live above and not kept in the saved notebook; %dvvr url prints it"
 
 
 def qr_svg(url: str, scale: int = 3) -> str:
     import segno
 
     return segno.make(url, error="m").svg_inline(scale=scale, dark="#111", light="#fff")
+
+
+def hide_token(url: str | None, direct_token: bool = False) -> str | None:
+    """``url`` with its capability replaced by ``<token>`` (as saved outputs show it)."""
+    if not url:
+        return url
+    if "/dvvr/vr/" in url:
+        return VR_PATH_TOKEN[0].sub(VR_PATH_TOKEN[1], url)
+    if direct_token:
+        origin, path = re.match(r"(\w+://[^/]+)(/.*)?$", url).groups()
+        return origin + redact_path(path or "/", "\0")
+    return url
+
+
+def live(html_text: str, saved_text: str) -> dict:
+    """A mime bundle that shows ``html_text`` in a widget (live) and saves
+    ``saved_text`` only."""
+    import ipywidgets
+
+    bundle = ipywidgets.HTML(value=html_text)._repr_mimebundle_()
+    bundle["text/plain"] = saved_text
+    return bundle
 
 
 def _summary(status: dict) -> tuple[str, str]:
@@ -19,7 +55,8 @@ def _summary(status: dict) -> tuple[str, str]:
 
 
 class Panel:
-    """Rich in a notebook (HTML + QR), plain text in a terminal."""
+    """Rich in a notebook (a widget with the URL and its QR code), plain text
+    in a terminal, the token hidden in what is saved."""
 
     def __init__(self, status: dict):
         self.status = status
@@ -27,31 +64,47 @@ class Panel:
     def url(self) -> str | None:
         return self.status["vr_url"] or self.status["direct_url"]
 
-    def __repr__(self) -> str:
+    @property
+    def secret(self) -> bool:
+        """Does the panel show a capability (a URL with a token)?"""
+        return bool(self.status["vr_url"] or (self.status["direct_url"] and self.status.get("direct_token")))
+
+    def text(self, hide: bool = False) -> str:
         s = self.status
         networks, clients = _summary(s)
         if not s["running"]:
             return "dvvr: stopped in this kernel (%dvvr start serves again)"
+
+        def shown(url):
+            return hide_token(url, s.get("direct_token", False)) if hide else url
+
         lines = []
         if s["vr_url"]:
             lines.append(
-                f"dvvr VR URL: {s['vr_url']}" + ("" if s["active"] else "  (another kernel is active: %dvvr activate)")
+                f"dvvr VR URL: {shown(s['vr_url'])}"
+                + ("" if s["active"] else "  (another kernel is active: %dvvr activate)")
             )
-            lines.append(f"this session only: {s['named_url']}")
+            lines.append(f"this session only: {shown(s['named_url'])}")
         else:
             lines.append(
                 "dvvr: no Jupyter server runs this kernel; %dvvr serve --port 5570 serves the VR client directly"
             )
         if s["direct_url"]:
-            lines.append(f"direct URL: {s['direct_url']}")
+            lines.append(f"direct URL: {shown(s['direct_url'])}")
         lines.append(f"networks: {networks}")
         lines.append(f"VR clients in the last minute: {clients}")
+        if hide and self.secret:
+            lines.append(f"({HIDDEN_NOTE})")
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
+    def __repr__(self) -> str:
+        return self.text(hide=self.secret)
+
+    def html(self) -> str:
+        """The live view: URLs in full and the QR code."""
         s = self.status
         if not s["running"]:
-            return f"<pre>{html.escape(repr(self))}</pre>"
+            return f"<pre>{html.escape(self.text())}</pre>"
         networks, clients = _summary(s)
         url = self.url()
         rows = []
@@ -65,6 +118,43 @@ class Panel:
             rows.append("no Jupyter server runs this kernel: <code>%dvvr serve --port 5570</code>")
         rows.append(f"networks: {html.escape(networks)}")
         rows.append(f"VR clients in the last minute: {html.escape(clients)}")
+        rows.append("another headset with its own input: <code>%dvvr headset</code>")
         qr = f'<div style="flex:none">{qr_svg(url)}</div>' if url else ""
         body = "<br>".join(rows)
         return f'<div class="dvvr-status" style="display:flex;gap:1em;align-items:center">{qr}<div>{body}</div></div>'
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        if self.secret:
+            return live(self.html(), self.text(hide=True))
+        return {"text/plain": self.text(), "text/html": self.html()}
+
+
+class HeadsetPanel:
+    """``%dvvr headset``: the URL of another headset's own view, and its QR code."""
+
+    def __init__(self, name: str, url: str, secret: bool = True):
+        self.name = name
+        self.url = url
+        self.secret = secret
+
+    def text(self, hide: bool = False) -> str:
+        url = hide_token(self.url, direct_token=True) if hide else self.url
+        lines = [f"URL for headset {self.name!r} (its own input; the results of inputs others also chose are shared): "
+                 f"{url}"]
+        if hide:
+            lines.append(f"(the URL is shown live above and not kept in the saved notebook; "
+                         f"%dvvr url {self.name} prints it)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text(hide=self.secret)
+
+    def html(self) -> str:
+        return (f'<div class="dvvr-headset" style="display:flex;gap:1em;align-items:center">'
+                f'<div style="flex:none">{qr_svg(self.url)}</div><div><b>URL for another headset</b> '
+                f"({html.escape(self.name)}, its own input):<br><code>{html.escape(self.url)}</code></div></div>")
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        if self.secret:
+            return live(self.html(), self.text(hide=True))
+        return {"text/plain": self.text(), "text/html": self.html()}

@@ -9,11 +9,12 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.display import display
 
-from .display import Panel
+from .display import HeadsetPanel, Panel
 from .service import current
 
 USAGE = """%dvvr [status]                     the VR URL, networks and connected clients
-%dvvr url                          print the VR URL
+%dvvr headset [NAME]               a URL for another headset (its own input), with its QR code
+%dvvr url [NAME]                   print the VR URL (of headset NAME): printed, it is saved with the notebook
 %dvvr activate                     make this kernel the target of the VR URL
 %dvvr name NAME                    name this session (URL .../s/NAME/)
 %dvvr rotate                       new VR URL (the old one stops working)
@@ -32,12 +33,19 @@ def _parser() -> _Parser:
         "command",
         nargs="?",
         default="status",
-        choices=["status", "url", "activate", "name", "rotate", "serve", "stop", "start", "help"],
+        choices=["status", "url", "headset", "activate", "name", "rotate", "serve", "stop", "start", "help"],
     )
     parser.add_argument("value", nargs="?")
     parser.add_argument("--port", type=int, default=5570)
     parser.add_argument("--host", default="127.0.0.1")
     return parser
+
+
+def _headset(service, name: str | None) -> tuple[str, str]:
+    try:
+        return service.headset_url(name)
+    except (ValueError, RuntimeError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _need_running(service) -> None:
@@ -63,7 +71,11 @@ class DvvrMagics(Magics):
                 raise UsageError(
                     "no Jupyter server runs this kernel: %dvvr serve --port 5570 serves the VR client directly"
                 )
-            print(url)
+            print(_headset(service, args.value)[1] if args.value else url)
+        elif command == "headset":
+            _need_running(service)
+            name, url = _headset(service, args.value)
+            display(HeadsetPanel(name, url, secret=bool(service.urls()["vr_url"]) or service.status()["direct_token"]))
         elif command == "start":
             service.start()
             display(Panel(service.status()))

@@ -66,6 +66,7 @@ class KernelService:
         self.started = None
         self._lock = threading.RLock()
         self._atexit = False
+        self._headsets: set[str] = set()  # names handed out by %dvvr headset
 
     # --- life cycle ----------------------------------------------------------
     def start(self) -> KernelService:
@@ -161,6 +162,35 @@ class KernelService:
             "direct_url": self.direct.url if self.direct is not None and self.direct.running else None,
         }
 
+    def base_url(self) -> str | None:
+        """The URL this kernel's views are under: the VR URL if this kernel is
+        its target, else this session's own, else the direct one."""
+        urls = self.urls()
+        if urls["vr_url"]:
+            return urls["vr_url"] if registry.active_kernel_id() == self.kernel_id else urls["named_url"]
+        return urls["direct_url"]
+
+    def headset_url(self, name: str | None = None) -> tuple[str, str]:
+        """``(name, URL)`` of a headset's own view (``h/<name>/``); without
+        ``name`` a short one no view of this session uses yet."""
+        from ..errors import BadRequest
+        from ..protocol.wire import parse_view
+
+        base = self.base_url()
+        if base is None:
+            msg = "no VR URL yet: this kernel is not run by a Jupyter server (%dvvr serve --port 5570 serves directly)"
+            raise RuntimeError(msg)
+        if name is None:
+            used = self._headsets | {view for network in self.session.networks for view in network.views()}
+            name = next(f"h{n}" for n in range(1, len(used) + 2) if f"h{n}" not in used)
+        else:
+            try:
+                parse_view(name)
+            except BadRequest as exc:  # the same words the server would answer
+                raise ValueError(exc.message) from None
+        self._headsets.add(name)
+        return name, f"{base}h/{name}/"
+
     def status(self) -> dict:
         if self.running:
             self.register()  # keeps the server's view of the networks fresh
@@ -172,6 +202,7 @@ class KernelService:
             "port": self.server.port if self.running else None,
             "networks": self.network_names(),
             "clients": self.clients.recent(),
+            "direct_token": bool(self.direct is not None and self.direct.token),
             **self.urls(),
         }
 

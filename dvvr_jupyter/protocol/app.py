@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import tornado.web
 
+from ..bridge.throttle import WrongTokenThrottle
 from . import handlers as h
 
 if TYPE_CHECKING:
@@ -15,16 +16,17 @@ if TYPE_CHECKING:
 access_log = logging.getLogger("dvvr.access")
 
 NUM = r"([^/]+)"
+TOKEN = r"/([^/]+)/"  # the token's segment: compared by the handler, literally (never a pattern)
 
 
-def routes(session: Session, prefix: str = "/") -> list:
-    """URL rules for ``session`` under ``prefix`` (which starts and ends with /):
-    the shared view at ``prefix``, a headset's own at ``prefix + "h/<name>/"``."""
-    if not (prefix.startswith("/") and prefix.endswith("/")):
-        raise ValueError(f"prefix must start and end with '/', got {prefix!r}")
-    args = {"session": session}
+def routes(session: Session, token: bool = False) -> list:
+    """URL rules for ``session``: the shared view at ``/`` (``/<token>/`` with
+    ``token``), a headset's own at ``h/<name>/`` below it."""
+    prefix = TOKEN if token else "/"
+    args = {"session": session, "token_arg": token}
     table = [
         ("", h.RootHandler),
+        ("openapi.json", h.OpenAPIHandler),
         ("network", h.CountsHandler),
         (f"network/{NUM}", h.ArchitectureHandler),
         (f"network/{NUM}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
@@ -38,7 +40,8 @@ def routes(session: Session, prefix: str = "/") -> list:
         (f"dataset/{NUM}/images", h.DatasetImagesHandler),
         (f"noiseimage/{NUM}", h.NoiseImageHandler),
     ]
-    rules = [(prefix + path + "/?" if path else prefix, handler, args) for path, handler in table]
+    rules = [(prefix + path + "/?" if path else prefix + ("?" if token else ""), handler, args)
+             for path, handler in table]
     # A headset's own view: the same routes under h/<name>/ (its own current input per network).
     headset = {**args, "headset": True}
     rules += [(prefix + "h/([^/]*)/" + path + ("/?" if path else ""), handler, headset) for path, handler in table]
@@ -48,24 +51,27 @@ def routes(session: Session, prefix: str = "/") -> list:
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     status = handler.get_status()
-    level = logging.INFO if status < 400 else logging.WARNING
+    level = logging.DEBUG if getattr(handler, "quiet", False) else logging.INFO if status < 400 else logging.WARNING
     access_log.log(level, "%d %s %s %.1f ms", status, handler.request.method, h.log_path(handler),
                    1000.0 * handler.request.request_time())
 
 
-def make_app(session: Session, *, prefix: str = "/", secret: str | None = None,
+def make_app(session: Session, *, token: str | None = None, secret: str | None = None,
              log_function=None, extra_routes=()) -> tornado.web.Application:
-    """The protocol app.  With ``secret`` only requests carrying it in the
-    ``X-Dvvr-Secret`` header are answered (the kernel side behind Jupyter).
-    ``log_function(handler)`` replaces the access log (the kernel counts
-    clients with it: an access log would print into the running cell).
-    ``extra_routes`` come before the protocol's (the kernel's explorer routes)."""
+    """The protocol app.  With ``token`` every route is under ``/<token>/``
+    (a capability URL; wrong tokens are held back per address).  With
+    ``secret`` only requests carrying it in the ``X-Dvvr-Secret`` header are
+    answered (the kernel side behind Jupyter).  ``log_function(handler)``
+    replaces the access log (the kernel counts clients with it: an access
+    log would print into the running cell).  ``extra_routes`` come before the
+    protocol's (the kernel's explorer routes)."""
     return tornado.web.Application(
-        [*extra_routes, *routes(session, prefix)],
+        [*extra_routes, *routes(session, token=bool(token))],
         default_handler_class=h.UnknownRouteHandler,
         default_handler_args={"session": session},
         dvvr_secret=secret,
-        dvvr_prefix=prefix,
+        dvvr_token=token or None,
+        dvvr_throttle=WrongTokenThrottle(logging.getLogger("dvvr.protocol")),
         log_function=log_function or _log_request,
         compress_response=False,
     )

@@ -20,7 +20,9 @@ import tornado.web
 from tornado.ioloop import IOLoop
 
 from ..bridge.headers import SECRET_HEADER
-from ..errors import DvvrError, NotFound, Unavailable
+from ..bridge.limits import MAX_BODY_BYTES, REFUSE_UNREAD_BYTES, body_too_large_message
+from ..bridge.redact import redact_path
+from ..errors import DvvrError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable
 from . import wire
 
 if TYPE_CHECKING:
@@ -29,27 +31,33 @@ if TYPE_CHECKING:
 log = logging.getLogger("dvvr.protocol")
 
 
+WRONG_TOKEN = "no such VR URL: use the one the server printed when it started (dvvr serve ... --token)"
+
+
 def log_path(handler: tornado.web.RequestHandler) -> str:
-    """The request path as logs may show it: a capability prefix redacted."""
-    path, prefix = handler.request.path, handler.settings.get("dvvr_prefix", "/")
-    if prefix != "/" and path.startswith(prefix):
-        return "/<token>/" + path[len(prefix):]
-    return path
+    """The request path as logs may show it: the token's segment redacted."""
+    return redact_path(handler.request.path, handler.settings.get("dvvr_token"))
 
 
+@tornado.web.stream_request_body  # so that an oversized body is refused before it is read
 class ProtocolHandler(tornado.web.RequestHandler):
     """Base of every route.  ``session`` is a Session, or a future of one
     while ``dvvr serve`` is still loading the project (so the base URL can
-    answer at once and the other routes wait for the project).  Under
-    ``h/<name>/`` the first path argument names a headset's own view."""
+    answer at once and the other routes wait for the project).  On a server
+    with a token, the first path argument is the token; under ``h/<name>/``
+    the next one names a headset's own view."""
 
     session: Session
     waits_for_session = True
     view: str | None = None
+    quiet = False  # a wrong token: its burst is logged once (bridge.throttle), not each request
 
-    def initialize(self, session, headset: bool = False):
+    def initialize(self, session, headset: bool = False, token_arg: bool = False):
         self._session_slot = session
         self._headset = headset
+        self._token_arg = token_arg
+        self._chunks: list[bytes] = []
+        self._received = 0
 
     counts_as_activity = True  # idle-time work pauses while such a request runs
 
@@ -57,13 +65,17 @@ class ProtocolHandler(tornado.web.RequestHandler):
         self._activity = self.settings.get("dvvr_activity") if self.counts_as_activity else None
         if self._activity is not None:
             self._activity.started()
-        if self._headset and self.path_args:
-            self.view = wire.parse_view(self.path_args.pop(0))
+        token = self.settings.get("dvvr_token")
+        if token:
+            self._check_token(token, self.path_args.pop(0) if self._token_arg and self.path_args else None)
         secret = self.settings.get("dvvr_secret")
         if secret:
             given = self.request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), secret.encode()):
                 raise tornado.web.HTTPError(403, reason="this server only answers requests carrying its secret")
+        self._check_declared_length()
+        if self._headset and self.path_args:
+            self.view = wire.parse_view(self.path_args.pop(0))
         slot = self._session_slot
         if hasattr(slot, "add_done_callback"):  # still loading
             if not slot.done() and not self.waits_for_session:
@@ -74,6 +86,39 @@ class ProtocolHandler(tornado.web.RequestHandler):
             except Exception as exc:  # noqa: BLE001 - reported to the client
                 raise Unavailable(f"the project failed to load: {exc}") from None
         self.session = slot
+
+    def _check_token(self, token: str, given: str | None) -> None:
+        """Compare the path's token literally, in constant time; wrong tokens
+        from one address are held back (``bridge.throttle``)."""
+        throttle = self.settings["dvvr_throttle"]
+        address = self.request.remote_ip or "?"
+        wait = throttle.retry_after(address)
+        if wait:
+            self.quiet = True
+            raise TooManyRequests(f"too many wrong tokens from {address}: try again in {wait:.1f} s",
+                                  retry_after=wait)
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+            self.quiet = True
+            throttle.failed(address)
+            raise NotFound(WRONG_TOKEN)
+
+    # --- the request body: read only up to the limit ------------------------------
+    def _check_declared_length(self) -> None:
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > REFUSE_UNREAD_BYTES:
+            raise PayloadTooLarge(body_too_large_message(int(declared)))
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= MAX_BODY_BYTES:  # beyond it: counted, dropped, refused in ``body``
+            self._chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """The request body (413 if it was over the limit)."""
+        if self._received > MAX_BODY_BYTES:
+            raise PayloadTooLarge(body_too_large_message(self._received))
+        return b"".join(self._chunks)
 
     def _done(self) -> None:
         activity, self._activity = getattr(self, "_activity", None), None
@@ -90,6 +135,9 @@ class ProtocolHandler(tornado.web.RequestHandler):
     def set_default_headers(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
+
+    def compute_etag(self):
+        return None  # the client never revalidates; hashing every answer cost ~8 % of the server's CPU
 
     def answer(self, body: dict | bytes) -> None:
         self.finish(body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False))
@@ -108,6 +156,8 @@ class ProtocolHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, DvvrError):
             self.set_status(exc.status)
+            for name, value in exc.headers().items():
+                self.set_header(name, value)
             body = exc.to_json()
         elif isinstance(exc, tornado.web.HTTPError):
             message = exc.log_message or exc.reason or self._reason
@@ -120,13 +170,24 @@ class ProtocolHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb):
-        if isinstance(value, DvvrError):
+        if self.quiet:
+            log.debug("%s %s -> %s", self.request.method, log_path(self), value)
+        elif isinstance(value, DvvrError):
             log.info("%s %s -> %d %s", self.request.method, log_path(self), value.status, value.message)
         elif isinstance(value, tornado.web.HTTPError):
             log.info("%s %s -> %d", self.request.method, log_path(self), value.status_code)
         else:
             log.error("%s %s failed:\n%s", self.request.method, log_path(self),
                       "".join(traceback.format_exception(typ, value, tb)))
+
+
+async def settled(future):
+    """A concurrent future's result: at once when it is done (most answers are
+    already computed; waking the event loop from a thread costs more than
+    the answer), else awaited."""
+    if future.done():
+        return future.result()
+    return await asyncio.wrap_future(future)
 
 
 class RootHandler(ProtocolHandler):
@@ -139,6 +200,18 @@ class RootHandler(ProtocolHandler):
         if idle_work is not None and self.session is not None:
             body["precompute"] = "settled" if idle_work.settled else "working"
         self.answer(body)
+
+
+class OpenAPIHandler(ProtocolHandler):
+    """``openapi.json``: this protocol described (``protocol/openapi.py``)."""
+
+    waits_for_session = False
+    counts_as_activity = False
+
+    def get(self):
+        from .openapi import document
+
+        self.answer(document())
 
 
 class CountsHandler(ProtocolHandler):
@@ -170,7 +243,7 @@ class ActivationHandler(ProtocolHandler):
         network = self.network(network_id)
         layer = wire.parse_id(layer_id, "layerid")
         result = await self.current_result(network)
-        self.answer(await asyncio.wrap_future(wire.activation(network, result, layer)))
+        self.answer(await settled(wire.activation(network, result, layer)))
 
 
 class HistogramHandler(ProtocolHandler):
@@ -178,10 +251,13 @@ class HistogramHandler(ProtocolHandler):
         network = self.network(network_id)
         layer = wire.parse_id(layer_id, "layerid")
         if kind == "weight":
-            self.answer(await self.offload(wire.weight_histogram, network, layer))
+            network.layer(layer)  # an unknown layer: the client's words now, not from a worker
+            result = await self.current_result(network)
+            self.answer(await settled(result.task(("wire.weighthistogram", network.id, layer),
+                                                  lambda: wire.weight_histogram(network, layer))))
             return
         result = await self.current_result(network)
-        self.answer(await asyncio.wrap_future(wire.activation_histogram(network, result, layer)))
+        self.answer(await settled(wire.activation_histogram(network, result, layer)))
 
 
 class ClassificationHandler(ProtocolHandler):
@@ -194,7 +270,7 @@ class ClassificationHandler(ProtocolHandler):
 class PrepareForInputHandler(ProtocolHandler):
     async def put(self, network_id):
         network = self.network(network_id)
-        choice = wire.parse_activation_image(self.request.body)
+        choice = wire.parse_activation_image(self.body)
         source = wire.input_source(self.session, choice)
         result = await self.offload(lambda: network.set_input(source, origin="vr", view=self.view))
         self.answer(wire.prepared(network, result, choice["mode"]))
@@ -226,7 +302,7 @@ class ExportHandler(ProtocolHandler):
 
         network = self.network(network_id)
         layer = wire.parse_id(layer_id, "layerid")
-        mode = wire.export_mode(wire.parse_activation_image(self.request.body))
+        mode = wire.export_mode(wire.parse_activation_image(self.body))
         if mode == 2:
             result = await self.current_result(network)
             path, count = await self.offload(export_activation, network, result, layer)

@@ -11,10 +11,11 @@ import threading
 import warnings
 from typing import TYPE_CHECKING
 
-import tornado.httpserver
 import tornado.netutil
 
+from ..bridge import redact
 from .app import make_app
+from .httpserver import TRANSPORT_MAX_BODY, JSONErrorHTTPServer
 
 if TYPE_CHECKING:
     from ..engine.session import Session
@@ -59,10 +60,12 @@ class Server:
         self.port = port
         self.token = token
         self.prefix = f"/{token}/" if token else "/"
-        self.app = make_app(session, prefix=self.prefix, secret=secret, log_function=log_function,
+        self.app = make_app(session, token=token, secret=secret, log_function=log_function,
                             extra_routes=extra_routes)
+        self._secrets = [s for s in (token, secret) if s]
+        self._log_filter: redact.SecretFilter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: tornado.httpserver.HTTPServer | None = None
+        self._server: JSONErrorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._precomputer = None
         if precompute:  # idle-time work, for servers whose weights do not change (dvvr serve)
@@ -84,7 +87,8 @@ class Server:
     def _bind(self) -> None:
         sockets = tornado.netutil.bind_sockets(self.port, address=self.host or None)
         self.port = sockets[0].getsockname()[1]
-        self._server = tornado.httpserver.HTTPServer(self.app, max_body_size=1 << 20)
+        # bodies are limited (413) by the handlers, which see them first
+        self._server = JSONErrorHTTPServer(self.app, max_body_size=TRANSPORT_MAX_BODY)
         self._server.add_sockets(sockets)
         if self._log_exposure and not is_loopback(self.host):
             log.warning("serving beyond loopback on %s: anyone who can reach this port can use it%s",
@@ -96,6 +100,8 @@ class Server:
         thread with its own event loop; returns at once."""
         ready = threading.Event()
         failure: list[BaseException] = []
+        if self._secrets and self._log_filter is None:
+            self._log_filter = redact.install(self._secrets)
 
         def run():
             loop = asyncio.new_event_loop()
@@ -125,6 +131,9 @@ class Server:
     def stop(self, timeout: float = 5.0) -> None:
         if self._precomputer is not None:
             self._precomputer.stop()
+        if self._log_filter is not None:
+            redact.remove(self._log_filter)
+            self._log_filter = None
         loop = self._loop
         if loop is None or loop.is_closed():
             return

@@ -18,6 +18,7 @@ import base64
 import json
 import re
 from concurrent.futures import Future
+from itertools import accumulate
 
 import torch
 
@@ -107,11 +108,11 @@ def activation_histogram(network, result, layer_id: int) -> Future:
     return result.derived(("wire.histogram", network_id, layer_id), layer_id, build)
 
 
-def weight_histogram(network, layer_id: int) -> dict:
+def weight_histogram(network, layer_id: int) -> bytes:
     """``weighthistogram/layerid/{l}`` (``has_weights`` is the string "True"/"False")."""
     histogram = network.weight_histogram(layer_id)
-    return {"networkid": network.id, "layer_id": layer_id, "has_weights": str(histogram is not None),
-            **_histogram_fields(histogram)}
+    return _dumps({"networkid": network.id, "layer_id": layer_id, "has_weights": str(histogram is not None),
+                   **_histogram_fields(histogram)})
 
 
 def classification(network, result) -> bytes:
@@ -164,18 +165,30 @@ def exported(network, layer_id: int, mode: int, path: str, files: int) -> dict:
 
 
 # --- what the client sends -------------------------------------------------------------
+PATH_ID = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() would also take "1_0", " 1", "٣"
+NUMERIC_TEXT = re.compile(r"[ \t]*[+-]?[0-9]{1,10}[ \t]*")  # the C# client may send numbers as text
+MAX_NESTING = 8  # an ActivationImage is one flat object; deep nesting is refused before parsing
+MAX_CONTAINERS = 256  # arrays and objects in one body (bounds the depth count's work)
+MAX_INT_DIGITS = 30  # an integer literal longer than this is refused before it becomes an int
+ID_RANGE = range(-(2**31), 2**31)  # a C# int
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
 def parse_id(text: str, field: str) -> int:
-    """An id in the URL path."""
-    try:
-        return int(text)
-    except ValueError:
-        raise BadRequest(f"{field} in the path must be an integer, got {text!r}", field=field) from None
+    """An id in the URL path: 1 to 9 ASCII digits."""
+    if not PATH_ID.fullmatch(text):
+        raise BadRequest(f"{field} in the path must be an integer of ASCII digits (0, 1, 2, ...), got {text[:40]!r}",
+                         field=field)
+    return int(text)
 
 
 def parse_view(text: str) -> str:
     """A headset's name in ``h/<name>/``: letters, digits, ``.``, ``_``, ``-``."""
-    if not VIEW_NAME.fullmatch(text):
-        raise BadRequest(f"a headset name has 1 to 64 letters, digits, '.', '_' or '-'; got {text[:80]!r}",
+    if not VIEW_NAME.fullmatch(text) or text in (".", ".."):  # dot segments: clients may fold them away
+        raise BadRequest(f"a headset name has 1 to 64 letters, digits, '.', '_' or '-' (not '.' or '..'); "
+                         f"got {text[:80]!r}",
                          field="headset")
     return text
 
@@ -188,13 +201,38 @@ def _as_int(body: dict, field: str, required: bool = False) -> int:
     value = body[field]
     if isinstance(value, bool):
         raise BadRequest(f"field {field!r} must be an integer, got a boolean", field=field)
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
-    raise BadRequest(f"field {field!r} must be an integer, got {json.dumps(value)}", field=field)
+        value = int(value)
+    elif isinstance(value, str) and NUMERIC_TEXT.fullmatch(value):
+        value = int(value)
+    if not isinstance(value, int):
+        raise BadRequest(f"field {field!r} must be an integer, got {json.dumps(value)[:80]}", field=field)
+    if value not in ID_RANGE:
+        raise BadRequest(f"field {field!r} is out of range (a 32-bit integer), got {json.dumps(body[field])[:40]}",
+                         field=field)
+    return value
+
+
+def nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest in the JSON ``text`` (strings skipped),
+    counted without parsing it (json's parser recurses once per level).
+    Past ``MAX_CONTAINERS`` arrays and objects the count stops: that many
+    is already too deep for an ActivationImage."""
+    outside_strings = _STRINGS.sub("", text)
+    if outside_strings.count("[") + outside_strings.count("{") > MAX_CONTAINERS:
+        return MAX_CONTAINERS
+    brackets = "".join(_BRACKETS.findall(outside_strings))
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0)
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise BadRequest(f"the body has an integer of {len(digits)} digits (at most {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def _no_constant(name: str):
+    raise BadRequest(f"the body must be a JSON object (an ActivationImage), but it is not JSON: {name} is not a number")
 
 
 def parse_activation_image(raw: bytes | str) -> dict:
@@ -204,8 +242,16 @@ def parse_activation_image(raw: bytes | str) -> dict:
     (``className``, ``isRGB``, ``zeroValue``, ``nDim``, ``tex``) is read by
     no route."""
     try:
-        body = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body must be a JSON object (an ActivationImage), but it is not JSON (not UTF-8: {exc})") from None
+    depth = nesting_depth(text)
+    if depth > MAX_NESTING:
+        what = f"more than {MAX_CONTAINERS} arrays or objects" if depth == MAX_CONTAINERS else f"{depth} levels deep"
+        raise BadRequest(f"the body nests too deep ({what}; at most {MAX_NESTING} levels): not an ActivationImage")
+    try:
+        body = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
         raise BadRequest(f"the body must be a JSON object (an ActivationImage), but it is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the body must be a JSON object (an ActivationImage), got a JSON {type(body).__name__}")

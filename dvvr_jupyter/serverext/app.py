@@ -17,12 +17,15 @@ import logging
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int
 
-from ..bridge import registry
+from ..bridge import redact, registry
+from ..bridge.throttle import WrongTokenThrottle
 from ..bridge.token import TokenStore
 from .explorer import ExplorerHandler
 from .pages import PageHandler, SessionsHandler
 from .proxy import HIDDEN, VRHandler
 from .routing import KernelRouter
+
+LOGGERS = ("tornado.access", "tornado.application", "tornado.general", "tornado.curl_httpclient")
 
 
 class DvvrExtension(ExtensionApp):
@@ -48,8 +51,15 @@ class DvvrExtension(ExtensionApp):
     )
 
     def initialize_settings(self):
+        # Whatever logs in this process (Jupyter's access log, tornado, libcurl's debug
+        # output), a VR path's token and a kernel's secret header come out hidden.
+        self._log_filter = redact.install(
+            patterns=[redact.VR_PATH_TOKEN, redact.SECRET_HEADER_VALUE],
+            loggers=(self.serverapp.log.name, self.log.name, *LOGGERS),
+        )
         self.tokens = TokenStore()
-        self.router = KernelRouter(self.serverapp.kernel_manager, self.client_window)
+        self.throttle = WrongTokenThrottle(self.log)
+        self.router = KernelRouter(self.serverapp.kernel_manager, self.client_window, self.log)
         self._http = None
         self.settings["dvvr"] = self
         registry.remove_dead()
@@ -92,6 +102,7 @@ class DvvrExtension(ExtensionApp):
         return self._http
 
     async def stop_extension(self):
+        redact.remove(self._log_filter)
         if self._http is not None:
             self._http.close()
             self._http = None

@@ -61,4 +61,4 @@ class ExplorerHandler(APIHandler):
         if entry is None:
             raise NotFound(f"kernel {kernel_id!r} does not serve dvvr (it restarted or stopped): run the explorer's "
                            f"cell again", field="kernel_id")
-        await forward_to_kernel(self, entry, f"explorer/{path}", headers={EXPLORER_HEADER: "1"})
+        await forward_to_kernel(self, entry, f"explorer/{path}", self.request.body, headers={EXPLORER_HEADER: "1"})

@@ -10,7 +10,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler
 
 from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
-from ..errors import GatewayTimeout, Unavailable
+from ..errors import BadGateway, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
 
 # Only the kernel's status and body come back; hop-by-hop and framing
@@ -18,16 +18,52 @@ from .routing import NO_SESSION
 _KEEP_HEADERS = ("Content-Type", "Cache-Control")
 
 
+KERNEL_HUNG_UP = ("the kernel's dvvr server ended the connection without an answer "
+                  "(the kernel may have died mid-request; see its notebook)")
+
+
 def _timed_out(err: HTTPClientError) -> bool:
     # the request (not the connection) timed out: tornado's and libcurl's words for it
     return err.code == 599 and ("Timeout during request" in str(err) or "Operation timed out" in str(err))
 
 
-async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, headers: dict | None = None) -> None:
-    """Send ``handler``'s request to the kernel of registry ``entry`` as
-    ``/<path>`` (with extra ``headers``) and finish ``handler`` with the
-    kernel's answer.  A kernel that does not answer raises ``Unavailable``
-    (503) or ``GatewayTimeout`` (504)."""
+# No connection could be made (refused, or not accepted in time): the kernel's
+# server is gone.  tornado's and libcurl's words for it.
+_NO_CONNECTION = ("onnection refused", "Couldn't connect", "Failed to connect", "while connecting",
+                  "Connection timed out")
+
+
+def _no_connection(err: BaseException) -> bool:
+    text = str(err)
+    return isinstance(err, (ConnectionRefusedError, asyncio.TimeoutError)) or any(w in text for w in _NO_CONNECTION)
+
+
+async def _listening(port: int, timeout: float) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+async def _failure(err: BaseException, port: int, timeout: float) -> Exception:
+    """What a failed forward means: no session if nothing listens on the
+    kernel's port (it died: a kept-alive connection is reset rather than
+    refused), else the kernel's server hung up on this request."""
+    if _no_connection(err) or not await _listening(port, timeout):
+        return Unavailable(NO_SESSION)
+    return BadGateway(KERNEL_HUNG_UP)
+
+
+async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes,
+                            headers: dict | None = None) -> None:
+    """Send ``handler``'s request (with ``body`` and extra ``headers``) to the
+    kernel of registry ``entry`` as ``/<path>`` and finish ``handler`` with the
+    kernel's answer.
+    A kernel whose port refuses raises ``Unavailable`` (503: no session), one
+    that hangs up mid-request ``BadGateway`` (502), one too slow
+    ``GatewayTimeout`` (504)."""
     ext = handler.settings["dvvr"]
     headers = {**(headers or {}), SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
     if "Content-Type" in handler.request.headers:
@@ -38,7 +74,7 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, hea
         f"http://127.0.0.1:{entry['port']}/{quote(path, safe='/')}",
         method=method,
         headers=headers,
-        body=handler.request.body if method in ("PUT", "POST") else None,
+        body=body if method in ("PUT", "POST") else None,
         allow_nonstandard_methods=True,
         connect_timeout=ext.connect_timeout,
         request_timeout=ext.request_timeout,
@@ -52,9 +88,9 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, hea
             raise GatewayTimeout(
                 f"the kernel took longer than {ext.request_timeout:g} s (DvvrExtension.request_timeout)"
             ) from None
-        raise Unavailable(NO_SESSION) from None
-    except (OSError, asyncio.TimeoutError):  # refused, reset: the kernel's server is gone
-        raise Unavailable(NO_SESSION) from None
+        raise await _failure(err, entry["port"], ext.connect_timeout) from None
+    except (OSError, asyncio.TimeoutError) as err:
+        raise await _failure(err, entry["port"], ext.connect_timeout) from None
     handler.set_status(response.code, reason=response.reason)
     for header in _KEEP_HEADERS:
         if header in response.headers:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import secrets
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -71,6 +72,11 @@ class SessionsHandler(APIHandler):
         self.finish(json.dumps(await session_list(self)))
 
 
+def headset_name() -> str:
+    """A short name for another headset's own view, unlikely to be in use."""
+    return "h-" + secrets.token_hex(3)
+
+
 def _qr(url: str) -> str:
     import segno
 
@@ -98,10 +104,13 @@ class PageHandler(JupyterHandler):
                 f"<code>{html.escape(s['session_url'])}</code></p>{_qr(s['session_url'])}</li>"
             )
         listing = "".join(rows) or "<li>none: run <code>%load_ext dvvr</code> in a notebook</li>"
+        headset = f"{base}h/{headset_name()}/"  # a fresh name each time the page loads
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(
             f"<!doctype html><html><head><meta charset='utf-8'><title>dvvr sessions</title></head>"
             f"<body style='font-family:sans-serif'><h1>DeepVisionVR</h1><p>VR URL (type it into the "
             f"VR client, or scan it):<br><code>{html.escape(base)}</code></p>{_qr(base)}"
+            f"<h2>URL for another headset</h2><p>Its own input, whatever the others choose (reload the page "
+            f"for another):<br><code class='dvvr-headset'>{html.escape(headset)}</code></p>{_qr(headset)}"
             f"<h2>Sessions</h2><ul>{listing}</ul></body></html>"
         )

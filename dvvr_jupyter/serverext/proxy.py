@@ -2,25 +2,37 @@
 forwarded to the kernel that serves the session.
 
 The VR client sends no cookies or Jupyter token: the token in the path is
-the capability.  Only JSON is served here (the path shares the Jupyter
-origin, so no HTML a browser could run), and every error answers the
-kernel's own error body, ``DvvrError.to_json()``.
+the capability, compared in constant time, with wrong tokens held back per
+address (``bridge.throttle``).  Only JSON is served here (the path shares the
+Jupyter origin, so no HTML a browser could run), and every error answers the
+kernel's own error body, ``DvvrError.to_json()``.  Bodies over
+``MAX_BODY_BYTES`` are refused (413): read and dropped up to
+``REFUSE_UNREAD_BYTES`` (the sender then reads the answer), refused from
+their headers, unread, beyond.
+
+This handler writes its own access line (``_log``, tornado's hook for it):
+the path with the token hidden, no Referer (it may hold the VR URL), no
+header dump, and nothing above DEBUG for what is already reported once
+elsewhere (a burst of wrong tokens, no kernel serving).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..errors import DvvrError, InternalServerError, NotFound
+from ..bridge.limits import MAX_BODY_BYTES, REFUSE_UNREAD_BYTES, body_too_large_message
+from ..errors import DvvrError, InternalServerError, NotFound, PayloadTooLarge, TooManyRequests, Unavailable
 from .forward import forward_to_kernel
 
 #: What stands for the token in every log line.
 HIDDEN = "<token>"
+WRONG_TOKEN = "no such VR URL: %dvvr url in a notebook prints the current one (it changes with %dvvr rotate)"
 
 
 def error_body(exc: BaseException | None, status: int, reason: str) -> dict:
@@ -33,7 +45,11 @@ def error_body(exc: BaseException | None, status: int, reason: str) -> dict:
     return InternalServerError("the dvvr proxy failed on this request (see the Jupyter server log)").to_json()
 
 
+@web.stream_request_body  # an oversized body is refused before Jupyter reads it into memory
 class VRHandler(APIHandler):
+    quiet = False  # answered, and reported once elsewhere (a burst of wrong tokens, no kernel)
+    _session_name: str | None = None
+
     def initialize(self):
         # Before anything can log this request: the token's path segment
         # becomes HIDDEN in the path and URI that Jupyter and tornado log.
@@ -43,45 +59,95 @@ class VRHandler(APIHandler):
             if value.startswith(prefix):
                 _, slash, rest = value[len(prefix) :].partition("/")
                 setattr(self.request, attr, f"{prefix}{HIDDEN}{slash}{rest}")
+        self._chunks: list[bytes] = []
+        self._received = 0
 
     def check_xsrf_cookie(self):
         """No XSRF check on this handler only: the client cannot send the
         cookie, and the path's token already proves the sender knows the URL."""
 
+    async def prepare(self):
+        await super().prepare()
+        token = self.path_args[0] if self.path_args else ""
+        self._check_token(token)
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > REFUSE_UNREAD_BYTES:
+            raise PayloadTooLarge(body_too_large_message(int(declared)))
+
+    def _check_token(self, token: str) -> None:
+        ext = self.settings["dvvr"]
+        address = self.request.remote_ip or "?"
+        wait = ext.throttle.retry_after(address)
+        if wait:
+            self.quiet = True
+            raise TooManyRequests(f"too many wrong VR tokens from {address}: try again in {wait:.1f} s",
+                                  retry_after=wait)
+        if not ext.tokens.matches(token):
+            self.quiet = True
+            ext.throttle.failed(address)
+            raise NotFound(WRONG_TOKEN)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received <= MAX_BODY_BYTES:
+            self._chunks.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """The request body (413 if it was over the limit)."""
+        if self._received > MAX_BODY_BYTES:
+            raise PayloadTooLarge(body_too_large_message(self._received))
+        return b"".join(self._chunks)
+
     def write_error(self, status_code: int, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         body = error_body(exc, status_code, self._reason)
         self.set_status(body["status"])
+        if isinstance(exc, DvvrError):
+            for name, value in exc.headers().items():
+                self.set_header(name, value)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb):
-        if isinstance(value, DvvrError):  # an answer, not a failure of the proxy
-            self.log.info("dvvr: VR %s %s -> %d %s", self.request.method, self.request.path, value.status, value.message)
-        else:
+        if isinstance(value, Unavailable):  # no kernel: said once per change, not per request
+            self.settings["dvvr"].router.unavailable(self._session_name, value)
+            self.quiet = True
+        elif not isinstance(value, DvvrError):  # an answer, not a failure of the proxy: ``_log`` tells it
             super().log_exception(typ, value, tb)
+
+    def _log(self):
+        status = self.get_status()
+        if self.quiet or status < 400:
+            level = logging.DEBUG
+        else:
+            level = logging.INFO if status < 500 else logging.WARNING
+        self.log.log(level, "dvvr: VR %d %s %s (%s) %.1f ms", status, self.request.method, self.request.path,
+                     self.request.remote_ip, 1000.0 * self.request.request_time())
+        try:  # Jupyter's request metrics, which its own access log would have recorded
+            from jupyter_server.prometheus.log_functions import prometheus_log_method
+
+            prometheus_log_method(self)
+        except Exception:  # noqa: BLE001, S110 - metrics are optional
+            pass
 
     @allow_unauthenticated
     async def get(self, token, path):
-        await self.forward(token, path)
+        await self.forward(path)
 
     @allow_unauthenticated
     async def put(self, token, path):
-        await self.forward(token, path)
+        await self.forward(path)
 
     @allow_unauthenticated
     async def post(self, token, path):
-        await self.forward(token, path)
+        await self.forward(path)
 
-    async def forward(self, token: str, path: str) -> None:
+    async def forward(self, path: str) -> None:
         ext = self.settings["dvvr"]
-        if not ext.tokens.matches(token):
-            raise NotFound(
-                "no such VR URL: %dvvr url in a notebook prints the current one (it changes with %dvvr rotate)"
-            )
-        name = None
         if path.startswith("s/"):
-            name, _, path = path[2:].partition("/")
-        entry = ext.router.resolve(name)
+            self._session_name, _, path = path[2:].partition("/")
+        entry = ext.router.resolve(self._session_name)
+        ext.router.serving(self._session_name, entry)
         ext.router.saw(entry["kernel_id"], self.request.remote_ip or "?")
-        await forward_to_kernel(self, entry, path)
+        await forward_to_kernel(self, entry, path, self.body)

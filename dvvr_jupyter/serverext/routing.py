@@ -2,11 +2,14 @@
 
 Kernels that ran ``%load_ext dvvr`` register themselves (``bridge.registry``);
 an entry counts only while its kernel is one of this server's, running, and
-still the process that wrote it.
+still the process that wrote it.  Whether a VR URL finds a kernel is logged
+when that changes, not per request (a client polls a dead kernel many
+times a second).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from ..bridge import registry
@@ -19,11 +22,13 @@ class KernelRouter:
     """``kernel_manager``: the Jupyter server's; ``client_window``: seconds a
     VR client counts as connected after its last request."""
 
-    def __init__(self, kernel_manager, client_window: float):
+    def __init__(self, kernel_manager, client_window: float, log: logging.Logger | None = None):
         self.kernels = kernel_manager
         self.client_window = client_window
+        self.log = log or logging.getLogger("dvvr.serverext")
         self._registry = registry.Snapshot()
         self._seen: dict[str, dict[str, float]] = {}  # kernel id -> {client address: last request}
+        self._serving: dict[str | None, str | None] = {}  # session name (None: the VR URL) -> kernel id or None
 
     def live(self, entry: dict) -> bool:
         """Is the kernel behind ``entry`` one of ours, running, and the
@@ -69,6 +74,21 @@ class KernelRouter:
         except Unavailable:
             return None
 
+    # --- what the log says: changes only -------------------------------------------
+    def serving(self, name: str | None, entry: dict) -> None:
+        """A VR request for ``name`` found ``entry``'s kernel."""
+        if self._serving.get(name, "") != entry["kernel_id"]:
+            self._serving[name] = entry["kernel_id"]
+            self.log.info("dvvr: the VR URL%s goes to kernel %s (%s)", _which(name), entry["kernel_id"],
+                          entry.get("name"))
+
+    def unavailable(self, name: str | None, error: Unavailable) -> None:
+        """A VR request for ``name`` found no kernel (logged once until one serves it)."""
+        if self._serving.get(name, "") is not None:
+            self._serving[name] = None
+            self.log.warning("dvvr: %s: VR requests%s answer 503 until a kernel serves them (said once)",
+                             error.message, _which(name))
+
     def saw(self, kernel_id: str, address: str) -> None:
         self._seen.setdefault(kernel_id, {})[address] = time.monotonic()
 
@@ -77,3 +97,7 @@ class KernelRouter:
         cutoff = time.monotonic() - self.client_window
         seen = self._seen.get(kernel_id, {})
         return sorted(address for address, t in seen.items() if t >= cutoff)
+
+
+def _which(name: str | None) -> str:
+    return f" of session {name!r}" if name is not None else ""

@@ -145,3 +145,81 @@ def test_import_dvvr_stays_cheap():
     code = "import sys, dvvr; assert 'torch' not in sys.modules and 'IPython' not in sys.modules, sys.modules.keys()"
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+
+def fake_jupyter_server(tmp_path) -> str:
+    """A Jupyter server's info file for our parent process (the URL goes through it); the token."""
+    (tmp_path / "runtime" / f"jpserver-{os.getppid()}.json").write_text(
+        json.dumps({"url": "http://localhost:8888/user/demo/", "base_url": "/user/demo/"})
+    )
+    from dvvr_jupyter.bridge.token import read_token
+
+    return read_token()
+
+
+def test_saved_outputs_hide_the_token_a_widget_shows_it(ip, tmp_path, session):
+    from ipywidgets.widgets.widget import _instances
+
+    from dvvr_jupyter.kernel import current
+    from dvvr_jupyter.kernel.display import Panel
+
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    token = fake_jupyter_server(tmp_path)
+    data, _ = ip.display_formatter.format(Panel(current().status()))  # what a notebook saves
+    assert token not in json.dumps(data) and "text/html" not in data
+    assert "dvvr/vr/<token>/" in data["text/plain"] and "%dvvr url prints it" in data["text/plain"]
+    shown = _instances[data["application/vnd.jupyter.widget-view+json"]["model_id"]].value  # live only
+    assert f"http://localhost:8888/user/demo/dvvr/vr/{token}/" in shown and "<svg" in shown
+
+
+def test_headset_magic(ip, tmp_path, session, capsys):
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    with pytest.raises(UsageError, match="no VR URL yet"):
+        ip.run_line_magic("dvvr", "headset")  # no Jupyter server and no direct server
+    token = fake_jupyter_server(tmp_path)
+    capsys.readouterr()
+    ip.run_line_magic("dvvr", "headset")
+    ip.run_line_magic("dvvr", "headset")
+    out = capsys.readouterr().out
+    assert "/dvvr/vr/<token>/h/h1/" in out and "/dvvr/vr/<token>/h/h2/" in out and token not in out
+    ip.run_line_magic("dvvr", "url h1")
+    assert capsys.readouterr().out.strip() == f"http://localhost:8888/user/demo/dvvr/vr/{token}/h/h1/"
+    session.networks[0].set_input(1, view="h3")  # a view in use is not handed out again
+    ip.run_line_magic("dvvr", "headset")
+    assert "/h/h4/" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="a headset name has 1 to 64"):
+        ip.run_line_magic("dvvr", "headset bad/name")
+
+
+def test_headset_url_of_a_direct_server(ip, session, client_for, capsys):
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    ip.run_line_magic("dvvr", "serve --port 0")
+    capsys.readouterr()
+    ip.run_line_magic("dvvr", "url alice")
+    url = capsys.readouterr().out.strip()
+    assert url.endswith("/h/alice/")
+    client_for(url).put("network/0/prepareforinput", '{"mode": 1, "imageID": 2}')
+    assert session.networks[0].peek("alice").input.describe().startswith("image 2")
+
+
+def test_dvvr_stop_during_a_feature_visualization(ip, session, tmp_path):
+    from dvvr_jupyter.kernel import current
+    from dvvr_jupyter.testing.probes import refuses, start_featvis
+
+    from conftest import FOREVER
+
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    network = session.networks[0]
+    network.featvis.config = type(network.featvis.config)(steps=FOREVER)
+    network.set_input(0)
+    ip.run_line_magic("dvvr", "serve --port 0")
+    url = current().direct.url
+    start_featvis(url)
+    secret_url = f"http://127.0.0.1:{current().server.port}/"
+    ip.run_line_magic("dvvr", "stop")  # returns (the cell ends) with both servers closed
+    assert refuses(url) and refuses(secret_url) and not current().running
+    network.featvis.cancel()

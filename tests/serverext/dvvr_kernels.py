@@ -33,6 +33,7 @@ class Kernel:
         self.manager = manager
         self.id = kernel_id
         self.client = None
+        self.live: list[str] = []  # what widgets showed (their state: not saved with the notebook)
         self.connect()
 
     def connect(self):
@@ -44,12 +45,15 @@ class Kernel:
         self.client.wait_for_ready(timeout=60)
 
     async def run(self, code: str, timeout: float = 120) -> str:
-        """Execute ``code``; the text of its outputs.  Raises on an error."""
+        """Execute ``code``; the text of its outputs (what a notebook saves).
+        What widgets showed live is added to ``self.live``.  Raises on an error."""
         outputs = []
 
         def hook(msg):
             content = msg["content"]
-            if msg["msg_type"] == "stream":
+            if msg["msg_type"] in ("comm_open", "comm_msg"):
+                self.live.append(json.dumps(content.get("data", {})))
+            elif msg["msg_type"] == "stream":
                 outputs.append(content["text"])
             elif msg["msg_type"] in ("display_data", "execute_result"):
                 outputs.append(content["data"].get("text/plain", ""))
@@ -82,9 +86,10 @@ class Kernel:
         await self.manager.restart_kernel(self.id)
         self.connect()
 
-    async def shutdown(self):
+    async def shutdown(self, now: bool = True):
+        """``now``: kill it; else ask it to shut down (and kill it only if it does not end in time)."""
         self.client.stop_channels()
-        await self.manager.shutdown_kernel(self.id, now=True)
+        await self.manager.shutdown_kernel(self.id, now=now)
 
 
 async def in_thread(fn, *args):

@@ -101,18 +101,43 @@ async def test_no_token_or_secret_in_any_log_line(
     client = client_for(url)
     near = client_for(url.replace(vr_token, vr_token[:-2] + "xy"))  # a typo of the real token
     without_slash = client_for(url.rstrip("/").rsplit("/", 1)[0] + "/")  # .../dvvr/vr/ + the token as a resource
+    referred = client_for(url, headers={"Referer": url + "network"})  # a browser sends where it came from
     assert (await request(client, "GET", "network")).status == 200
     assert (await request(client, "PUT", "network/0/prepareforinput", "{not json")).status == 400
     assert (await request(client, "GET", "network/99")).status == 404
     assert (await request(client, "DELETE", "network")).status == 405
+    assert (await request(client, "PROPFIND", "network")).status == 405
     assert (await request(near, "GET", "network")).status == 404
+    assert (await request(near, "GET", "")).status == 404
     assert (await request(without_slash, "GET", vr_token)).status == 200
+    assert (await request(referred, "GET", "network/99")).status == 404  # a 4xx: Jupyter would log the Referer
+    assert (await request(referred, "GET", "s/nobody/network")).status == 503  # a 5xx: and dump headers
+    assert (await request(client, "PUT", "network/0/prepareforinput", b" " * (2 << 20))).status == 413
     await kernel.run("%dvvr status")
 
     captured = capfd.readouterr()
     # the Jupyter server's log (its stream and records), the kernel's stderr
     logged = "\n".join([jp_logging_stream.getvalue(), caplog.text, captured.out, captured.err])
     assert f"{jp_base_url}dvvr/vr/<token>/network" in logged  # the access log ran, with the token hidden
+    assert "Host" not in logged and "User-Agent" not in logged  # no header dump for answers the proxy expects
     assert "prepareforinput -> 400" in logged  # and the kernel's log was captured too
     for what, text in (("the VR token", vr_token), ("the kernel's secret", secret)):
         assert text[:8] not in logged, f"{what} reached a log line"
+
+
+async def test_no_path_traversal_and_a_sigkilled_kernel_is_503(jp_runtime_dir, start_kernel, vr_url, client_for):
+    import os
+    import signal
+
+    kernel = await start_kernel()
+    await kernel.run(SETUP)
+    client = client_for(vr_url())
+    for resource in ("..%2F..%2Fapi%2Fkernels", "%2E%2E/%2E%2E/api/kernels", "s/..%2F..%2Fapi/kernels",
+                     "h/..%2F..%2Fapi/network", "network/0/export/layerid/..%2F..%2F1", "dataset/%2E%2E/images"):
+        answer = await request(client, "GET", resource)
+        assert 400 <= answer.status < 500 or answer.status == 503, (resource, answer.status)
+        assert set(answer.body) >= {"error", "message", "status"}, (resource, answer.body)  # ours, not Jupyter's API
+    pid = read_entry(entry_path(kernel.id, jp_runtime_dir))["pid"]
+    os.kill(pid, signal.SIGKILL)
+    answer = await request(client, "GET", "network")  # bounded by REQUEST_TIMEOUT: never a hang
+    assert (answer.status, answer.body["error"]) == (503, "Unavailable")

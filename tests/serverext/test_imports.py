@@ -25,7 +25,8 @@ def test_the_jupyter_server_side_never_imports_torch():
 def test_the_bridge_imports_neither_side():
     # Both processes import the bridge: no torch, no tornado, no jupyter_server.
     code = "import dvvr_jupyter.bridge.headers, dvvr_jupyter.bridge.private, dvvr_jupyter.bridge.registry, " \
-           "dvvr_jupyter.bridge.token, dvvr_jupyter.errors"
+           "dvvr_jupyter.bridge.token, dvvr_jupyter.bridge.limits, dvvr_jupyter.bridge.throttle, " \
+           "dvvr_jupyter.bridge.redact, dvvr_jupyter.errors"
     assert not imported_after(code) & {"torch", "tornado", "jupyter_server", "IPython"}
 
 

@@ -53,8 +53,11 @@ async def test_notebook_model_in_the_headset(jp_fetch, start_kernel, vr_url, cli
     kernel = await start_kernel()
     shown = await kernel.run(SETUP)
     url = vr_url()
-    assert url.replace("127.0.0.1", "localhost") in shown  # %load_ext shows the VR URL
-    assert "<svg" in shown and "networks: tiny" in shown  # its QR code; attach showed the status
+    live = "\n".join(kernel.live)
+    assert json.dumps(url.replace("127.0.0.1", "localhost"))[1:-1] in live  # %load_ext shows the VR URL, live
+    assert "<svg" in live and "networks: tiny" in shown  # its QR code; attach showed the status
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert token not in shown and "dvvr/vr/<token>/" in shown  # what the notebook saves hides it
     printed = (await kernel.run("%dvvr url")).strip()
     assert printed == url.replace("127.0.0.1", "localhost")
 

@@ -1,0 +1,75 @@
+"""Keeping capability tokens and secrets out of log lines.
+
+The protocol server's own lines show a path whose first segment (where the
+token goes) is replaced by ``<token>`` whatever it holds: a wrong token is
+often a typo of the right one.  ``SecretFilter`` catches what other code
+logs (tornado quotes header values it cannot parse; libraries log URLs and
+headers at DEBUG): it rewrites literal secrets and patterns such as the VR
+path's token segment in every record of the loggers it is installed on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+HIDDEN = "<token>"
+_FIRST_SEGMENT = re.compile(r"(/*)([^/]*)(.*)", re.S)
+
+#: The VR path through Jupyter: ``.../dvvr/vr/<token>...`` (any token, right or wrong).
+VR_PATH_TOKEN = (re.compile(r"(dvvr/vr/)(?!<token>)[^/\s\"'?#]+"), r"\1" + HIDDEN)
+#: A kernel's secret header as a debug dump may show it (``X-Dvvr-Secret: ...``, ``'X-Dvvr-Secret': '...'``).
+SECRET_HEADER_VALUE = (re.compile(r"(X-Dvvr-Secret['\"]?\s*[:=,]\s*['\"]?)[^\s'\",}]+", re.I), r"\1<secret>")
+
+#: The protocol server's loggers and tornado's.
+PROTOCOL_LOGGERS = ("dvvr", "dvvr.access", "dvvr.protocol", "dvvr.server", "tornado.access", "tornado.application",
+                    "tornado.general")
+
+
+def redact_path(path: str, token: str | None) -> str:
+    """``path`` as a log line may show it on a server whose token is ``token``."""
+    if not token:
+        return path
+    slashes, first, rest = _FIRST_SEGMENT.match(path).groups()
+    return slashes + (HIDDEN if first else "") + rest.replace(token, HIDDEN)
+
+
+class SecretFilter(logging.Filter):
+    """Rewrites any record whose message holds one of ``secrets`` or matches
+    one of ``patterns`` (``(regex, replacement)`` pairs)."""
+
+    def __init__(self, secrets: list[str] = (), patterns: list[tuple[re.Pattern, str]] = ()):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+        self.patterns = list(patterns)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, HIDDEN)
+        for pattern, replacement in self.patterns:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:  # a traceback's text may quote the secret too
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def install(secrets: list[str] = (), patterns: list[tuple[re.Pattern, str]] = (),
+            loggers: tuple[str, ...] = PROTOCOL_LOGGERS) -> SecretFilter:
+    """Add a ``SecretFilter`` to each of ``loggers``; ``remove`` it when done."""
+    secret_filter = SecretFilter(secrets, patterns)
+    secret_filter.loggers = loggers
+    for name in loggers:
+        logging.getLogger(name).addFilter(secret_filter)
+    return secret_filter
+
+
+def remove(secret_filter: SecretFilter) -> None:
+    for name in secret_filter.loggers:
+        logging.getLogger(name).removeFilter(secret_filter)

@@ -1,0 +1,83 @@
+"""Slowing down the guessing of a capability token, per client address.
+
+Each address may send a burst of ``allowance`` wrong tokens; after that it
+gets one more try per ``interval`` seconds and every request in between is
+refused before its token is even compared (429), so guessing runs at one try
+a second however fast the requests come.  A right token always passes while
+the address is not held back.  Each burst is logged once: its first wrong
+token, and the previous burst's count with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class _Bucket:
+    tries: float  # wrong tokens this address may still send at once
+    stamp: float  # when ``tries`` was last brought up to date
+    burst: int = 0  # wrong tokens in the current burst
+    previous: int = 0  # wrong tokens in the burst before
+
+
+class WrongTokenThrottle:
+    """``retry_after(address)`` before comparing a token (0: go ahead),
+    ``failed(address)`` after a wrong one.  Thread-safe."""
+
+    def __init__(self, log: logging.Logger, *, what: str = "VR token", allowance: int = 10,
+                 interval: float = 1.0, max_addresses: int = 4096, clock=time.monotonic):
+        self.log = log
+        self.what = what
+        self.allowance = allowance
+        self.interval = interval
+        self.max_addresses = max_addresses
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def _refill(self, bucket: _Bucket, now: float) -> None:
+        bucket.tries = min(self.allowance, bucket.tries + (now - bucket.stamp) / self.interval)
+        bucket.stamp = now
+
+    def retry_after(self, address: str) -> float:
+        """Seconds until ``address`` may try a token again (0.0: now)."""
+        with self._lock:
+            bucket = self._buckets.get(address)
+            if bucket is None:
+                return 0.0
+            self._refill(bucket, self._clock())
+            return 0.0 if bucket.tries >= 1 else (1 - bucket.tries) * self.interval
+
+    def failed(self, address: str) -> None:
+        """Count a wrong token from ``address``; the first of a burst is logged."""
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(address)
+            if bucket is None:
+                if len(self._buckets) >= self.max_addresses:
+                    self._forget_idle(now)
+                bucket = self._buckets[address] = _Bucket(self.allowance, now)
+            self._refill(bucket, now)
+            starts_burst = bucket.tries >= self.allowance
+            if starts_burst:
+                bucket.previous, bucket.burst = bucket.burst, 0
+            bucket.burst += 1
+            bucket.tries = max(0.0, bucket.tries - 1)
+            previous = bucket.previous
+        if starts_burst:
+            before = f"; {previous} in its previous burst" if previous > 1 else ""
+            self.log.warning("dvvr: wrong %s from %s (more from this address are held to one try per %g s and not "
+                             "logged until it pauses%s)", self.what, address, self.interval, before)
+
+    def _forget_idle(self, now: float) -> None:
+        for address in list(self._buckets):
+            bucket = self._buckets[address]
+            self._refill(bucket, now)
+            if bucket.tries >= self.allowance:
+                del self._buckets[address]
+        while len(self._buckets) >= self.max_addresses:  # all busy: forget the oldest
+            del self._buckets[next(iter(self._buckets))]

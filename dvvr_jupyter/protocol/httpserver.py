@@ -1,0 +1,40 @@
+"""tornado's HTTP server, with a JSON answer where it would answer a bare 400.
+
+tornado answers a request it cannot frame (a malformed request line or
+header, a bad ``Content-Length``, broken chunks) with the bytes
+``HTTP/1.1 400 Bad Request`` and no body, before any handler exists.  The
+VR client reads every answer as JSON, so those bytes are swapped for a 400
+in the ``DvvrError.to_json()`` shape.  Request bodies are limited by the
+handlers (413 with JSON, see ``handlers.ProtocolHandler``), so tornado's own
+limit is set far above theirs and never answers first.
+"""
+
+from __future__ import annotations
+
+import json
+
+import tornado.httpserver
+
+from ..errors import BadRequest
+
+_BARE_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+_MESSAGE = "the request is not well-formed HTTP (its request line, a header or the body's framing)"
+_BODY = json.dumps(BadRequest(_MESSAGE).to_json()).encode()
+_JSON_400 = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=UTF-8\r\n"
+             b"Content-Length: %d\r\nConnection: close\r\n\r\n%s") % (len(_BODY), _BODY)
+
+#: tornado's own body limit: above any handler's, so that the handler answers.
+TRANSPORT_MAX_BODY = 1 << 40
+
+
+class JSONErrorHTTPServer(tornado.httpserver.HTTPServer):
+    """``HTTPServer`` whose framing errors answer JSON."""
+
+    def handle_stream(self, stream, address) -> None:
+        write = stream.write
+
+        def write_json_errors(data, *args, **kwargs):
+            return write(_JSON_400 if data == _BARE_400 else data, *args, **kwargs)
+
+        stream.write = write_json_errors
+        super().handle_stream(stream, address)
