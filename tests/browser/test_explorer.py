@@ -127,6 +127,11 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     assert page.locator(".dvvr-hist").count() == 2
     page.click(".dvvr-next")
     wait_for(page, "() => document.querySelector('.dvvr-grid').dataset.start !== '0'")
+    # a 1D layer: bars labelled with the class names
+    probabilities = next(i for i, name, kind in layers if kind == "vector" and name.startswith("Probabilities"))
+    page.click(f".dvvr-layer[data-layer-id='{probabilities}']")
+    page.wait_for_selector(".dvvr-grid .dvvr-vector", timeout=TIMEOUT)
+    assert "0 tench" in text(page, ".dvvr-grid .dvvr-vector")  # ImageNet's class 0, on the first page
 
     # --- the input chosen in the headset: the widget follows (pushed on the comm)
     from dvvr_jupyter.protocol.client import VRClient
@@ -140,6 +145,11 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
         client.close()
     assert "input chosen in the headset" in text(page, ".dvvr-message")
     wait_for(page, "() => !document.querySelector('.dvvr-clients').textContent.endsWith('none')")
+
+    # --- noise: a new noise image is the input
+    page.click(".dvvr-noise")
+    wait_for(page, "() => document.querySelector('.dvvr-input-desc').textContent.startsWith('noise')")
+    assert page.locator(".dvvr-noise.dvvr-current").count() == 1
 
     # --- feature visualization of the stem: start, progress, results, one as the input
     stem = next(i for i, name, kind in layers if name.startswith("Stem"))
