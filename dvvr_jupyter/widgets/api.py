@@ -19,6 +19,7 @@ status; nothing a browser sends can make a 500.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import struct
 import threading
@@ -32,6 +33,8 @@ import numpy as np
 from ..engine.layers import find_layer
 from ..errors import BadRequest, DvvrError, InternalServerError, NotFound
 from .modules import check_track, module_tree
+
+log = logging.getLogger("dvvr.explorer")
 
 #: Channels a page holds at most, and the pixels it aims for (a page of
 #: 112x112 maps is ~20 channels, of 7x7 maps 256).
@@ -166,9 +169,7 @@ class ExplorerAPI:
         except DvvrError as exc:
             return Reply.error(exc)
         except Exception:  # noqa: BLE001 - a bug: logged, answered as JSON
-            import logging
-
-            logging.getLogger("dvvr.explorer").exception("explorer request %s %s failed", method, path)
+            log.exception("explorer request %s %s failed", method, path)
             return Reply.error(InternalServerError("the explorer failed on this request (see the kernel log)"))
 
     @staticmethod
