@@ -14,7 +14,10 @@ order alternates between rounds) and round:
   (1280 of 7x7, 256 a page);
 - *input click*: a click on a photo until the grid of the selected layer
   (the head) is drawn for the new input (a forward pass of the network, its
-  encoding, the request through the Jupyter server, drawing).
+  encoding, the request through the Jupyter server, drawing);
+- *headset to widget*: a photo chosen through the VR URL (``PUT
+  prepareforinput``) until the widget frames it (the kernel's push on the
+  widget's comm), counted from the request and from its answer.
 
 Prints medians and 90th percentiles (ms) and the bytes of one page.  The
 requests go through the Jupyter server's authenticated route to the kernel's
@@ -100,6 +103,21 @@ def main() -> None:
                         ms = drawn_after_click(page, "r => { const g = document.querySelector('.dvvr-grid').dataset;"
                                                " return g.resultId !== r && Number(g.drawnAt) > Number(g.clickedAt); }", before)
                         times.setdefault((fmt, "input click (head grid)"), []).append(ms)
+                # headset -> widget: an input chosen through the VR URL until the widget frames it
+                from dvvr_jupyter.protocol.client import VRClient
+
+                client = VRClient(server.vr_url())
+                follow = []
+                for _ in range(args.rounds):
+                    photo = (photo + 7) % 20
+                    began = time.perf_counter()
+                    answer = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": photo}))
+                    assert answer.status == 200, answer.body
+                    answered = time.perf_counter()
+                    page.wait_for_selector(f".dvvr-thumb[data-index='{photo}'].dvvr-current", timeout=60_000)
+                    framed = time.perf_counter()
+                    follow.append(((framed - began) * 1000, (framed - answered) * 1000))
+                client.close()
                 browser.close()
             kernel_id = server.api("GET", "api/kernels")[0]["id"]
             sizes = {}
@@ -122,6 +140,8 @@ def main() -> None:
             p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
             cells.append(f"{statistics.median(values):.0f} / {p90:.0f}")
         print(f"| {what} | {cells[0]} | {cells[1]} |")
+    print(f"| headset picks a photo -> the widget frames it: from the PUT / after its answer | "
+          f"{statistics.median(f[0] for f in follow):.0f} / {statistics.median(f[1] for f in follow):.0f} ms (median) | |")
     print("| bytes of the first page | " + " · ".join(f"{label} {sizes[('raw', label)]:,}" for label in LAYERS)
           + " | " + " · ".join(f"{label} {sizes[('png', label)]:,}" for label in LAYERS) + " |")
 
