@@ -32,7 +32,7 @@ import numpy as np
 
 from ..engine.layers import find_layer
 from ..errors import BadRequest, DvvrError, InternalServerError, NotFound
-from .modules import check_track, module_tree
+from .modules import check_track, module_tree, tracking_name
 
 log = logging.getLogger("dvvr.explorer")
 
@@ -209,7 +209,7 @@ class ExplorerAPI:
             "network": network.id,
             "name": network.name,
             "layers": [layer_json(layer) for layer in result.layers],
-            "tracking": _tracking(network.options.track),
+            "tracking": tracking_name(network.options.track),
             "input": input_json(session, result.input),
             "result": {"id": result.id, "weights": result.weights_version,
                        "top": [[name, round(value, 2)] for name, value in result.top_classes(TOP_K)]},
@@ -368,16 +368,6 @@ class ExplorerAPI:
     def _run_now(fn) -> str:
         fn()
         return "done"
-
-
-def _tracking(track) -> str | list:
-    if track is None:
-        return "auto"
-    if isinstance(track, str):
-        return track
-    if isinstance(track, (list, tuple)):
-        return list(track)
-    return "custom"
 
 
 def _job_json(job) -> dict:

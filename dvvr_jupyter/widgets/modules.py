@@ -23,6 +23,16 @@ def presets(model: nn.Module) -> dict[str, list[str]]:
     return {"auto": auto, "blocks": blocks or auto, "conv": convs or auto, "all": explicit_units(model, "all")}
 
 
+def tracking_name(track) -> str:
+    """How a network is tracked, in the widget's words: ``"auto"``, ``"all"``,
+    ``"list"`` (module names) or ``"custom"`` (a predicate)."""
+    if track is None:
+        return "auto"
+    if isinstance(track, str):
+        return track
+    return "list" if isinstance(track, (list, tuple)) else "custom"
+
+
 def tracked_units(model: nn.Module, track) -> list[str]:
     """The module names that ``track`` tracks (ticked in the tree)."""
     if track is None:
@@ -48,7 +58,7 @@ def module_tree(network) -> dict:
         "network": network.id,
         "modules": modules,
         "tracked": tracked_units(model, track),
-        "tracking": "auto" if track is None else (track if isinstance(track, str) else "list"),
+        "tracking": tracking_name(track),
         "trackers": has_trackers(model),
         "presets": presets(model),
     }

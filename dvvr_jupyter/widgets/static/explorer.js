@@ -291,7 +291,7 @@ function render({ model, el: host }) {
       say(String(err.message || err), "error");
       return;
     }
-    S.trackChoice = S.tree.tracking === "list" ? "list" : S.tree.tracking;
+    S.trackChoice = S.tree.tracking === "auto" || S.tree.tracking === "all" ? S.tree.tracking : "list";
     drawModules();
   }
 
