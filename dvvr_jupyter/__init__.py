@@ -33,6 +33,7 @@ _EXPORTS = {
     "NoiseImage": ".engine.inputs",
     "FeatVisImage": ".engine.inputs",
     "Blank": ".engine.inputs",
+    "explorer": ".widgets",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import warnings
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,9 @@ from torch import nn
 
 from ..errors import BadRequest, Conflict
 from . import encode
-from .capture import layer_tensor
+from .capture import HookCapture, layer_tensor
 from .encode import Histogram
-from .events import EventHub, InputChanged, ResultReady
+from .events import EventHub, InputChanged, NetworksChanged, ResultReady
 from .inputs import (
     SOURCES,
     Blank,
@@ -226,7 +228,8 @@ class Network:
         return True
 
     def _cached(self, key) -> Result | None:
-        return self._cache.get((self, key, self.shadow.generation)) if key is not None else None
+        result = self._cache.get((self, key, self.shadow.generation)) if key is not None else None
+        return result if result is not None and result.layers is self.layers else None  # not from before a retrack
 
     def _show(self, source, *, origin: str, view: str | None, sync: bool = True, input: Input | None = None) -> Result:
         if sync:
@@ -235,6 +238,8 @@ class Network:
         result = self._cached(key)
         if result is None:
             result = self._compute_once(key, self.shadow.generation, lambda: input or self.make_input(source))
+        if result.layers is not self.layers:  # computed with the layers a retrack just replaced
+            result = self._compute_once(None, self.shadow.generation, lambda: input or self.make_input(source))
         return self._make_current(result, origin=origin, view=view)
 
     def _compute_once(self, key, generation: int, make_input) -> Result:
@@ -319,6 +324,43 @@ class Network:
             self.shadow.lock.release()
         return True
 
+    def retrack(self, track) -> None:
+        """Show other modules of the model (``track`` as ``dvvr.attach`` takes
+        it) under the same network id; the current input is recomputed with
+        the new layers and ``NetworksChanged(self, "retracked")`` is emitted.
+        The VR client sees the new architecture the next time it asks.
+
+        Tracking traces the model with torch.fx, which patches
+        ``nn.Module.__call__`` process-wide: call this from the thread that
+        runs the user's code (the kernel's main thread, between cells), never
+        from a server thread (the explorer widget schedules it there).  On a
+        bad ``track`` the old layers stay and the error is raised.  Headsets'
+        own views start again from the shared view's input.
+        """
+        example = torch.zeros(1, 3, *self.input_size, device=self.device)
+        with self._compute_lock, self.shadow.lock:
+            old = self.tracking
+            old.close()  # its hooks would record into the new tracking's first pass
+            try:
+                tracking = Tracking(self.shadow.model, example, track)
+            except BaseException:
+                old.capture = HookCapture(self.shadow.model, old.specs)
+                raise
+            self.tracking = tracking
+            self.options = replace(self.options, track=track)
+            self._weight_histograms.clear()
+            with self._views_lock:
+                shown = self._views.get(None)
+                self._views.clear()  # results of the old layers: never current again
+        self._cache.drop(self)
+        from .featvis_service import FeatVisService
+
+        self.featvis.close()
+        self.featvis = FeatVisService(self)  # its store is keyed by the architecture
+        if shown is not None:
+            self._show(shown.input.source, origin="refresh", view=None, input=shown.input)
+        self._events.emit(NetworksChanged(self, "retracked"))
+
     def weight_histogram(self, layer) -> Histogram | None:
         """16-bin histogram of the weights the layer shows (the engine's copy,
         as last synced), or ``None`` for a layer without weights."""
@@ -338,6 +380,20 @@ class Network:
     def close(self) -> None:
         self.featvis.close()
         self._cache.drop(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """In a Jupyter kernel a network shows as the explorer widget
+        (``dvvr.explorer(network)``); elsewhere as its repr."""
+        shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+        if getattr(shell, "kernel", None) is None:
+            return {"text/plain": repr(self)}
+        from ..widgets import explorer
+
+        try:
+            widget = explorer(self)
+        except ValueError:  # not on the default session: dvvr.explorer(net, session=...) shows it
+            return {"text/plain": repr(self)}
+        return widget._repr_mimebundle_(include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         return f"<dvvr Network {self.id} {self.name!r}: {len(self.layers)} layers, input {self.input_size}>"

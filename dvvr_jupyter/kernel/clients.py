@@ -6,7 +6,7 @@ import threading
 import time
 
 # Set by the server extension (every request it forwards comes from loopback).
-from ..bridge.headers import CLIENT_HEADER
+from ..bridge.headers import CLIENT_HEADER, EXPLORER_HEADER
 
 
 class ClientTracker:
@@ -24,6 +24,8 @@ class ClientTracker:
     def log_function(self, handler) -> None:
         if handler.get_status() == 403:
             return  # no secret: not one of our clients
+        if handler.request.headers.get(EXPLORER_HEADER):
+            return  # the explorer widget in a browser, not a headset
         address = handler.request.headers.get(CLIENT_HEADER) or handler.request.remote_ip or "?"
         with self._lock:
             self._seen[address] = time.monotonic()
@@ -34,3 +36,9 @@ class ClientTracker:
             for address in [a for a, t in self._seen.items() if t < cutoff]:
                 del self._seen[address]
             return sorted(self._seen)
+
+    def last_request_age(self) -> float | None:
+        """Seconds since the last VR request (``None``: none yet)."""
+        with self._lock:
+            latest = max(self._seen.values(), default=None)
+        return None if latest is None else round(time.monotonic() - latest, 1)

@@ -71,13 +71,15 @@ class KernelService:
     # --- life cycle ----------------------------------------------------------
     def start(self) -> KernelService:
         from ..protocol.server import Server
+        from .explorer_api import explorer_routes
 
         with self._lock:
             if self.running:
                 return self
             quiet_access_logs()
             self.secret = secrets.token_urlsafe(32)
-            server = Server(self.session, "127.0.0.1", 0, secret=self.secret, log_function=self.clients.log_function)
+            server = Server(self.session, "127.0.0.1", 0, secret=self.secret, log_function=self.clients.log_function,
+                            extra_routes=explorer_routes(self))
             self.server = server.start()
             self.started = time.time()
             self.register()

@@ -57,15 +57,16 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def make_app(session: Session, *, token: str | None = None, secret: str | None = None,
-             log_function=None) -> tornado.web.Application:
+             log_function=None, extra_routes=()) -> tornado.web.Application:
     """The protocol app.  With ``token`` every route is under ``/<token>/``
     (a capability URL; wrong tokens are held back per address).  With
     ``secret`` only requests carrying it in the ``X-Dvvr-Secret`` header are
     answered (the kernel side behind Jupyter).  ``log_function(handler)``
     replaces the access log (the kernel counts clients with it: an access
-    log would print into the running cell)."""
+    log would print into the running cell).  ``extra_routes`` come before the
+    protocol's (the kernel's explorer routes)."""
     return tornado.web.Application(
-        routes(session, token=bool(token)),
+        [*extra_routes, *routes(session, token=bool(token))],
         default_handler_class=h.UnknownRouteHandler,
         default_handler_args={"session": session},
         dvvr_secret=secret,

@@ -53,14 +53,15 @@ class Server:
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
                  token: str | None = None, secret: str | None = None, log_function=None, precompute: bool = False,
-                 log_exposure: bool = True):
+                 log_exposure: bool = True, extra_routes=()):
         self.session = session
         self._log_exposure = log_exposure
         self.host = host
         self.port = port
         self.token = token
         self.prefix = f"/{token}/" if token else "/"
-        self.app = make_app(session, token=token, secret=secret, log_function=log_function)
+        self.app = make_app(session, token=token, secret=secret, log_function=log_function,
+                            extra_routes=extra_routes)
         self._secrets = [s for s in (token, secret) if s]
         self._log_filter: redact.SecretFilter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -20,6 +20,7 @@ from traitlets import Float, Int
 from ..bridge import redact, registry
 from ..bridge.throttle import WrongTokenThrottle
 from ..bridge.token import TokenStore
+from .explorer import ExplorerHandler
 from .pages import PageHandler, SessionsHandler
 from .proxy import HIDDEN, VRHandler
 from .routing import KernelRouter
@@ -76,6 +77,7 @@ class DvvrExtension(ExtensionApp):
                 # which keeps the token out of the access log
                 (r"/dvvr/vr/([^/]+)/?(.*)", VRHandler),
                 (r"/dvvr/api/sessions", SessionsHandler),
+                (r"/dvvr/api/explorer/([^/]+)/(.*)", ExplorerHandler),
                 (r"/dvvr/?", PageHandler),
             ]
         )

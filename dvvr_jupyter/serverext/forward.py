@@ -56,14 +56,16 @@ async def _failure(err: BaseException, port: int, timeout: float) -> Exception:
     return BadGateway(KERNEL_HUNG_UP)
 
 
-async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes) -> None:
-    """Send ``handler``'s request (with ``body``) to the kernel of registry
-    ``entry`` as ``/<path>`` and finish ``handler`` with the kernel's answer.
+async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes,
+                            headers: dict | None = None) -> None:
+    """Send ``handler``'s request (with ``body`` and extra ``headers``) to the
+    kernel of registry ``entry`` as ``/<path>`` and finish ``handler`` with the
+    kernel's answer.
     A kernel whose port refuses raises ``Unavailable`` (503: no session), one
     that hangs up mid-request ``BadGateway`` (502), one too slow
     ``GatewayTimeout`` (504)."""
     ext = handler.settings["dvvr"]
-    headers = {SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
+    headers = {**(headers or {}), SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
     if "Content-Type" in handler.request.headers:
         headers["Content-Type"] = handler.request.headers["Content-Type"]
     method = handler.request.method

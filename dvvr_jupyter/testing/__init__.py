@@ -5,7 +5,8 @@ started the way a user starts them, never mocks.
   config dirs, a base URL, the dvvr extension enabled) and a driver for its
   kernels.
 - ``waiting``: wait for a condition with a deadline instead of sleeping.
+- ``browser``: JupyterLab in a subprocess and Debian's headless Chromium
+  driven by Playwright (the browser tests, the explorer benchmark).
 
-It will also host a JupyterLab + headless Chromium harness for browser
-tests.  Nothing here is imported by the package itself.
+Nothing here is imported by the package itself.
 """

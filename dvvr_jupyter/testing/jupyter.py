@@ -44,6 +44,10 @@ class JupyterServer:
     log goes to ``tmp/server.log``.
     """
 
+    #: what runs: ``jupyter_server`` here, ``jupyterlab`` for the browser tests
+    MODULE = "jupyter_server"
+    ARGS: tuple[str, ...] = ()
+
     def __init__(self, tmp: Path, base_url: str = "/", env: dict | None = None):
         self.tmp = tmp
         self.port = free_port()
@@ -69,12 +73,13 @@ class JupyterServer:
         }
         self.log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
+            [sys.executable, "-m", self.MODULE, *self.ARGS, "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
              f"--IdentityProvider.token={self.token}", f"--ServerApp.base_url={base_url}",
              f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
              *(["--allow-root"] if os.geteuid() == 0 else [])],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root)
         self.base = f"http://127.0.0.1:{self.port}{base_url}"
+        self.root = root
 
     def api(self, method: str, path: str, body: dict | None = None, timeout: float = 30):
         """A request to the server's REST API (``path`` below the base URL), with its token."""

@@ -1,0 +1,129 @@
+"""The explorer widget's routes on the kernel's own loopback server.
+
+The browser reaches them through the Jupyter server's authenticated route
+``{base_url}dvvr/api/explorer/<kernel id>/<path>`` (``serverext/explorer.py``),
+forwarded here as ``/explorer/<path>``.  They are answered on the server's
+thread and a small pool of their own, not on the kernel's shell: clicks and
+images keep flowing while a cell runs.  Like everything on this server they
+need the kernel's secret, and also the explorer header that only the
+authenticated route sets: the VR capability URL's forwarder never sets it,
+so the VR path cannot reach them.
+
+Re-tracking traces the model with torch.fx, which patches
+``nn.Module.__call__`` process-wide, so it is scheduled on the kernel's main
+thread (``on_main_thread``): it runs when no cell is running.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from ..bridge.headers import EXPLORER_HEADER, SECRET_HEADER
+from ..errors import NotFound
+
+# Explorer requests may wait on the session's encode pool (a layer's images):
+# they run on their own threads so they can never starve it.
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dvvr-explorer")
+
+
+def submit(fn, *args) -> Future:
+    """Run an explorer request off the caller's thread (the comm path uses it too)."""
+    return _pool.submit(fn, *args)
+
+
+class ExplorerRouteHandler(tornado.web.RequestHandler):
+    """``/explorer/<path>``: the ``ExplorerAPI``'s answers."""
+
+    def initialize(self, api, secret: str):
+        self.api = api
+        self.secret = secret
+
+    def prepare(self):
+        given = self.request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            raise tornado.web.HTTPError(403, reason="this server only answers requests carrying its secret")
+        if self.request.headers.get(EXPLORER_HEADER) != "1":
+            raise NotFound(f"no such resource: {self.request.method} {self.request.path}")
+
+    def set_default_headers(self):
+        self.set_header("Cache-Control", "no-store")
+
+    async def get(self, path):
+        await self._answer("GET", path)
+
+    async def post(self, path):
+        await self._answer("POST", path)
+
+    async def _answer(self, method: str, path: str) -> None:
+        reply = await IOLoop.current().run_in_executor(_pool, self.api.handle, method, path, self.request.body)
+        self.set_status(reply.status)
+        self.set_header("Content-Type", reply.content_type)
+        self.finish(reply.body)
+
+    def write_error(self, status_code: int, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        body = exc.to_json() if isinstance(exc, NotFound) else {
+            "error": self._reason, "message": getattr(exc, "reason", None) or self._reason, "status": status_code}
+        self.set_status(body["status"])
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ, value, tb):
+        if not isinstance(value, (NotFound, tornado.web.HTTPError)):
+            super().log_exception(typ, value, tb)
+
+
+def on_main_thread(fn) -> str:
+    """Run ``fn`` on the kernel's main thread, between cells: ``"queued"``
+    (or ``"done"`` when called from the main thread itself, outside a kernel)."""
+    if threading.current_thread() is threading.main_thread():
+        fn()
+        return "done"
+    kernel = _kernel()
+    if kernel is None or getattr(kernel, "io_loop", None) is None:
+        fn()  # no kernel loop to wait for (a script): nothing else runs user code here
+        return "done"
+    kernel.io_loop.add_callback(fn)
+    return "queued"
+
+
+def _kernel():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return getattr(shell, "kernel", None)
+
+
+def explorer_routes(service) -> list:
+    """The rules to add to the kernel server of ``service`` (a ``KernelService``)."""
+    from ..widgets.api import api_for
+
+    api = api_for(service.session)
+    api.connection = lambda: connection(service)
+    api.schedule = on_main_thread
+    return [(r"/explorer/(.*)", ExplorerRouteHandler, {"api": api, "secret": service.secret})]
+
+
+_qr_cache: dict[str, str] = {}
+
+
+def connection(service) -> dict:
+    """The connection panel: the VR URLs, a QR code of the one to use, the
+    VR clients of the last minute and seconds since the last VR request."""
+    from .display import qr_svg
+
+    urls = service.urls()
+    url = urls["vr_url"] or urls["direct_url"]
+    if url and url not in _qr_cache:
+        _qr_cache.clear()
+        _qr_cache[url] = qr_svg(url, scale=2)
+    return {**urls, "qr_svg": _qr_cache.get(url) if url else None, "clients": service.clients.recent(),
+            "last_request_s": service.clients.last_request_age(), "kernel_id": service.kernel_id}

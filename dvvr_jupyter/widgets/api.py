@@ -1,0 +1,394 @@
+"""The explorer widget's requests, answered from engine objects.
+
+One dispatcher for both ways a click reaches the kernel: HTTP through the
+Jupyter server's authenticated route to the kernel's own server thread
+(answered while a cell runs), or the widget's comm (the fallback where no
+Jupyter server extension runs: a plain kernel, VS Code).  Paths carry every
+parameter (no query strings: the forwarder keeps paths only).
+
+Channel pages travel as binary: an *envelope* of a 4-byte little-endian
+length, that many bytes of JSON metadata, then the payload (uint8 pixels
+[count, H, W] on the layer's one scale; the browser colour-maps them at the
+layer's zero value, as the VR client does).  Why raw pixels and not PNGs:
+``benchmarks/explorer_grid.py`` measured it (README, "Explore in the notebook").
+
+Errors are ``DvvrError``s, answered as ``to_json()`` bodies with their 4xx
+status; nothing a browser sends can make a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import struct
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from io import BytesIO
+
+import numpy as np
+
+from ..engine.layers import find_layer
+from ..errors import BadRequest, DvvrError, InternalServerError, NotFound
+from .modules import check_track, module_tree, tracking_name
+
+log = logging.getLogger("dvvr.explorer")
+
+#: Channels a page holds at most, and the pixels it aims for (a page of
+#: 112x112 maps is ~20 channels, of 7x7 maps 256).
+MAX_PAGE = 256
+PAGE_PIXELS = 1 << 18
+THUMB_SIZE = 96
+TOP_K = 10
+INPUT_KINDS = ("dataset", "noise", "featvis", "blank")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer: HTTP status, content type and body bytes."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    @classmethod
+    def json(cls, body, status: int = 200) -> Reply:
+        return cls(status, "application/json; charset=UTF-8", json.dumps(body).encode())
+
+    @classmethod
+    def error(cls, exc: DvvrError) -> Reply:
+        return cls.json(exc.to_json(), exc.status)
+
+
+def envelope(meta: dict, payload: bytes = b"") -> bytes:
+    """``<u32 length><JSON meta><payload>``: metadata and binary in one answer."""
+    head = json.dumps(meta).encode()
+    return struct.pack("<I", len(head)) + head + payload
+
+
+def page_size(height: int, width: int) -> int:
+    """How many channels of ``height`` x ``width`` one page holds."""
+    return max(1, min(MAX_PAGE, PAGE_PIXELS // max(1, height * width)))
+
+
+def _int(text: str, field: str) -> int:
+    if not re.fullmatch(r"\d{1,9}", text):
+        raise BadRequest(f"{field} must be a non-negative integer, got {text!r}", field=field)
+    return int(text)
+
+
+def _body_int(body: dict, field: str, default: int | None = None) -> int:
+    value = body.get(field, default)
+    if value is None:
+        raise BadRequest(f"{field} is required", field=field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{field} must be an integer, got {value!r}", field=field)
+    return value
+
+
+def _histogram(histogram) -> dict | None:
+    if histogram is None:
+        return None
+    return {"counts": list(histogram.counts), "centres": list(histogram.centres)}
+
+
+def layer_json(layer) -> dict:
+    return {"id": layer.id, "name": layer.name, "kind": layer.kind, "shape": list(layer.shape),
+            "pos": list(layer.pos), "precursors": [list(p) for p in layer.precursors], "module": layer.module,
+            "weight_module": layer.weight_module, "shows_class_names": layer.shows_class_names}
+
+
+def input_json(session, input) -> dict:
+    """What the widget needs to highlight the current input."""
+    from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
+
+    source = input.source
+    found = {"describe": input.describe(), "kind": "custom"}
+    if isinstance(source, DatasetImage):
+        datasets = session.datasets
+        index = next((i for i, d in enumerate(datasets) if d is source.dataset), None)
+        found.update(kind="dataset", dataset=index, index=source.index)
+    elif isinstance(source, NoiseImage):
+        found.update(kind="noise", generator=next(
+            (i for i, g in enumerate(session.noise_generators) if g is source.generator), None))
+    elif isinstance(source, FeatVisImage):
+        found.update(kind="featvis", layer=source.layer, channel=source.channel)
+    elif isinstance(source, Blank):
+        found.update(kind="blank")
+    return found
+
+
+class ExplorerAPI:
+    """The routes of one session's explorer.
+
+    ``connection()`` gives the VR URLs and clients (the kernel service sets
+    it); ``schedule(fn)`` runs a re-track where no user code can run a forward
+    pass at the same time (the kernel's main thread, between cells) and says
+    ``"done"`` or ``"queued"``; ``notices`` are called with problems that
+    happen after the answer went out (a scheduled re-track that failed).
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self.connection: Callable[[], dict] = lambda: {}
+        self.schedule: Callable[[Callable[[], None]], str] = self._run_now
+        self.notices: list[Callable[[dict], None]] = []
+        self._thumbs: dict[tuple[int, int], bytes] = {}
+        self._lock = threading.Lock()
+        self._routes: list[tuple[str, re.Pattern, Callable]] = [
+            ("GET", re.compile(r"ping"), self.ping),
+            ("GET", re.compile(r"state/(\w+)"), self.get_state),
+            ("GET", re.compile(r"connection"), lambda: Reply.json(self.connection())),
+            ("GET", re.compile(r"network/(\w+)/layer/(\w+)/channels/(\w+)/(\w+)/(raw|png)"), self.channels),
+            ("GET", re.compile(r"network/(\w+)/input\.png"), self.input_png),
+            ("GET", re.compile(r"dataset/(\w+)/thumb/(\w+)\.png"), self.thumb),
+            ("POST", re.compile(r"network/(\w+)/input"), self.set_input),
+            ("GET", re.compile(r"network/(\w+)/featvis/(\w+)/channels/(\w+)/(\w+)"), self.featvis_channels),
+            ("POST", re.compile(r"network/(\w+)/featvis/(\w+)/(start|cancel)"), self.featvis_action),
+            ("GET", re.compile(r"network/(\w+)/modules"), self.modules),
+            ("POST", re.compile(r"network/(\w+)/track"), self.track),
+        ]
+
+    # --- dispatch ------------------------------------------------------------------
+    def handle(self, method: str, path: str, body: bytes = b"") -> Reply:
+        """Answer one request; never raises (errors are 4xx JSON replies)."""
+        try:
+            for verb, pattern, route in self._routes:
+                match = pattern.fullmatch(path)
+                if match is None:
+                    continue
+                if verb != method:
+                    raise BadRequest(f"{path} takes {verb}, not {method}")
+                args = list(match.groups())
+                if verb == "POST":
+                    args.append(self._json_body(body))
+                return route(*args)
+            raise NotFound(f"no such explorer route: {method} {path}")
+        except DvvrError as exc:
+            return Reply.error(exc)
+        except Exception:  # noqa: BLE001 - a bug: logged, answered as JSON
+            log.exception("explorer request %s %s failed", method, path)
+            return Reply.error(InternalServerError("the explorer failed on this request (see the kernel log)"))
+
+    @staticmethod
+    def _json_body(body: bytes) -> dict:
+        try:
+            value = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("the body must be a JSON object") from None
+        if not isinstance(value, dict):
+            raise BadRequest(f"the body must be a JSON object, got {type(value).__name__}")
+        return value
+
+    def _network(self, text: str):
+        return self.session.network(_int(text, "network"), field="network")
+
+    def _layer(self, network, text: str):
+        return network.layer(_int(text, "layer"))
+
+    # --- state ---------------------------------------------------------------------
+    def ping(self) -> Reply:
+        return Reply.json({"service": "dvvr-explorer", "networks": len(self.session.networks)})
+
+    def get_state(self, network: str) -> Reply:
+        return Reply.json(self.state(self._network(network)))
+
+    def state(self, network, result=None) -> dict:
+        """Everything the widget shows that is not an image: layers, the
+        current input and its top classes, the dataset page, feature
+        visualization jobs.  ``result``: the one to describe (default: the
+        current one, computed if there is none yet)."""
+        session = self.session
+        result = result or network.peek() or network.result()
+        dataset = network.dataset
+        jobs = network.featvis.jobs()
+        return {
+            "networks": [{"id": n.id, "name": n.name} for n in session.networks],
+            "network": network.id,
+            "name": network.name,
+            "layers": [layer_json(layer) for layer in result.layers],
+            "tracking": tracking_name(network.options.track),
+            "input": input_json(session, result.input),
+            "result": {"id": result.id, "weights": result.weights_version,
+                       "top": [[name, round(value, 2)] for name, value in result.top_classes(TOP_K)]},
+            "dataset": None if dataset is None else {
+                "id": next((i for i, d in enumerate(session.datasets) if d is dataset), None),
+                "name": dataset.name, "len": len(dataset),
+                "labels": [dataset.class_names[label] if 0 <= label < len(dataset.class_names) else str(label)
+                           for label in dataset.labels()]},
+            "noise": list(range(len(session.noise_generators))),
+            "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
+            "featvis_stored": [layer.id for layer in result.layers
+                               if layer.kind != "info" and network.featvis.store.has(layer.id)],
+        }
+
+    # --- images --------------------------------------------------------------------
+    def channels(self, network: str, layer: str, start: str, count: str, fmt: str) -> Reply:
+        """A page of a layer's channels for the current input: uint8 pixels
+        (``raw``) or one grayscale PNG of the page's maps stacked (``png``)."""
+        network = self._network(network)
+        result = network.peek() or network.result()
+        layer = find_layer(result.layers, _int(layer, "layer"))
+        images = result.channel_images(layer)  # waits for its encoding (begun during the forward pass)
+        pixels = images.pixels  # [C, H, W]
+        channels, height, width = pixels.shape
+        first = min(_int(start, "start"), channels)
+        last = min(channels, first + max(1, min(_int(count, "count"), page_size(height, width))))
+        page = np.ascontiguousarray(pixels[first:last])
+        meta = {"result": result.id, "layer": layer.id, "kind": layer.kind, "shape": [channels, height, width],
+                "start": first, "count": last - first, "page": page_size(height, width),
+                "zero": images.zero_value, "low": images.low, "high": images.high, "format": fmt,
+                "histogram": _histogram(images.histogram),
+                "weight_histogram": _histogram(network.weight_histogram(layer))}
+        if layer.kind == "vector":
+            values = result.activation(layer).float().numpy()[first:last]
+            meta["values"] = [round(float(v), 5) for v in values]
+            if layer.shows_class_names:
+                names = network.class_names
+                meta["names"] = [names[i] if i < len(names) else f"class {i}" for i in range(first, last)]
+        if fmt == "png" and page.size:
+            from ..engine.encode import png_bytes
+
+            payload = png_bytes(page.reshape(-1, width))
+        else:
+            payload = page.tobytes()
+        return Reply(200, "application/octet-stream", envelope(meta, payload))
+
+    def input_png(self, network: str) -> Reply:
+        network = self._network(network)
+        image = (network.peek() or network.result()).input.image.copy()
+        image.thumbnail((THUMB_SIZE * 2, THUMB_SIZE * 2))
+        return Reply(200, "image/png", _png(image))
+
+    def thumb(self, dataset: str, index: str) -> Reply:
+        dataset_id, image_id = _int(dataset, "dataset"), _int(index, "index")
+        data = self.session.dataset(dataset_id, field="dataset")
+        key = (id(data), image_id)
+        with self._lock:
+            cached = self._thumbs.get(key)
+        if cached is None:
+            image = data.item(image_id)[0].copy()
+            image.thumbnail((THUMB_SIZE, THUMB_SIZE))
+            cached = _png(image)
+            with self._lock:
+                self._thumbs[key] = cached
+        return Reply(200, "image/png", cached)
+
+    # --- input ---------------------------------------------------------------------
+    def set_input(self, network: str, body: dict) -> Reply:
+        """``{"kind": "dataset", "index": i}`` (the network's dataset, or
+        ``"dataset": d``), ``{"kind": "noise", "generator": g}`` (a new noise
+        image), ``{"kind": "featvis", "layer": l, "channel": c}``, ``{"kind": "blank"}``."""
+        from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
+
+        network = self._network(network)
+        kind = body.get("kind")
+        if kind not in INPUT_KINDS:
+            raise BadRequest(f"kind must be one of {list(INPUT_KINDS)}, got {kind!r}", field="kind")
+        if kind == "dataset":
+            if "dataset" in body:
+                dataset = self.session.dataset(_body_int(body, "dataset"), field="dataset")
+            elif network.dataset is not None:
+                dataset = network.dataset
+            else:
+                raise BadRequest(f"network {network.name!r} has no dataset: name one with \"dataset\"",
+                                 field="dataset")
+            index = _body_int(body, "index")
+            dataset.item(index)  # 404 naming the range when out of it
+            source = DatasetImage(dataset, index)
+        elif kind == "noise":
+            generator = self.session.noise_generator(_body_int(body, "generator", 0), field="generator")
+            generator.generate()
+            source = NoiseImage(generator)
+        elif kind == "featvis":
+            layer = network.layer(_body_int(body, "layer"))
+            network.featvis.stored_channel(layer, _body_int(body, "channel"))  # 4xx unless it exists
+            source = FeatVisImage(network, layer.id, body["channel"])
+        else:
+            source = Blank()
+        result = network.set_input(source, origin="widget")
+        return Reply.json(self.state(network, result))
+
+    # --- feature visualization ------------------------------------------------------
+    def featvis_action(self, network: str, layer: str, action: str, body: dict) -> Reply:
+        network = self._network(network)
+        layer = self._layer(network, layer)
+        if action == "start":
+            job = network.featvis.start(layer, fresh=bool(body.get("fresh", False)))
+        else:
+            network.featvis.cancel(layer)
+            job = network.featvis.job(layer)
+        return Reply.json({"layer": layer.id, "job": None if job is None else _job_json(job)})
+
+    def featvis_channels(self, network: str, layer: str, start: str, count: str) -> Reply:
+        """A page of a layer's stored feature visualizations: RGB uint8 [count, H, W, 3]."""
+        network = self._network(network)
+        layer = self._layer(network, layer)
+        stored = network.featvis.stored(layer)
+        if stored is None:
+            msg = f"layer {layer.id} ({layer.name!r}) has no stored feature visualization yet: start one"
+            raise NotFound(msg, field="layer")
+        channels, _, height, width = stored.shape
+        first = min(_int(start, "start"), channels)
+        last = min(channels, first + max(1, min(_int(count, "count"), page_size(height, width) * 4)))
+        page = np.ascontiguousarray(stored[first:last].permute(0, 2, 3, 1).numpy())
+        meta = {"layer": layer.id, "shape": [channels, height, width], "start": first, "count": last - first}
+        return Reply(200, "application/octet-stream", envelope(meta, page.tobytes()))
+
+    # --- tracked modules ------------------------------------------------------------
+    def modules(self, network: str) -> Reply:
+        network = self._network(network)
+        return Reply.json(module_tree(network))
+
+    def track(self, network: str, body: dict) -> Reply:
+        """``{"track": "auto" | "all" | [module names]}``: re-track the network
+        (same id) where it is safe; the answer says whether it is done or
+        waits for the running cell to end."""
+        network = self._network(network)
+        track = check_track(network, body.get("track"))
+        notices = self.notices
+
+        def retrack():
+            try:
+                network.retrack(track)
+            except (ValueError, TypeError) as exc:
+                for notice in list(notices):
+                    notice({"network": network.id, "message": f"tracking failed: {exc}"})
+
+        state = self.schedule(retrack)
+        message = ("re-tracked: the VR client sees the new layers when it next asks for the architecture"
+                   if state == "done" else
+                   "re-tracking when the running cell ends (tracking traces the model on the kernel's main "
+                   "thread); the VR client sees the new layers when it next asks")
+        return Reply.json({"state": state, "message": message}, 200 if state == "done" else 202)
+
+    @staticmethod
+    def _run_now(fn) -> str:
+        fn()
+        return "done"
+
+
+def _job_json(job) -> dict:
+    return {"state": job.state, "done": job.done, "total": job.total, "error": job.error}
+
+
+def _png(image) -> bytes:
+    out = BytesIO()
+    image.convert("RGB").save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+_apis: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_apis_lock = threading.Lock()
+
+
+def api_for(session) -> ExplorerAPI:
+    """The one ``ExplorerAPI`` of ``session`` (shared by the kernel's HTTP
+    route and every explorer widget)."""
+    with _apis_lock:
+        api = _apis.get(session)
+        if api is None:
+            api = _apis[session] = ExplorerAPI(session)
+        return api

@@ -1,0 +1,120 @@
+// panels.js: the small panels: input thumbnails, top classes, vector bars,
+// the tracked-modules tree and the connection.
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) if (child) node.appendChild(child);
+  return node;
+}
+
+function inputPanel(state, thumbUrl, actions) {
+  const box = el("div", { class: "dvvr-thumbs" });
+  const current = state.input;
+  const dataset = state.dataset;
+  if (dataset && dataset.id !== null) {
+    for (let i = 0; i < dataset.len; i++) {
+      const isCurrent = current.kind === "dataset" && current.dataset === dataset.id && current.index === i;
+      const img = el("img", { alt: dataset.labels[i] || "" });
+      thumbUrl(`dataset/${dataset.id}/thumb/${i}.png`).then((url) => (img.src = url));
+      box.appendChild(el("button", {
+        class: "dvvr-thumb" + (isCurrent ? " dvvr-current" : ""), "data-index": String(i),
+        title: `image ${i}: ${dataset.labels[i] || ""}`, onclick: () => actions.dataset(i),
+      }, img));
+    }
+  }
+  const noise = el("button", {
+    class: "dvvr-noise" + (current.kind === "noise" ? " dvvr-current" : ""), text: "noise",
+    title: "a new noise image as input", onclick: () => actions.noise(),
+  });
+  const blank = el("button", {
+    class: "dvvr-blank" + (current.kind === "blank" ? " dvvr-current" : ""), text: "blank",
+    title: "an all-zero input", onclick: () => actions.blank(),
+  });
+  return el("div", { class: "dvvr-input" }, box, el("div", { class: "dvvr-input-buttons" }, noise, blank));
+}
+
+function topClasses(state) {
+  const top = state.result.top;
+  const box = el("div", { class: "dvvr-top", "data-result-id": String(state.result.id) });
+  if (!top.length) {
+    box.appendChild(el("div", { class: "dvvr-muted", text: "not a classifier: no top classes" }));
+    return box;
+  }
+  const max = Math.max(...top.map((t) => Math.abs(t[1])), 1e-9);
+  for (const [name, value] of top) {
+    box.appendChild(el("div", { class: "dvvr-bar-row", title: `${name}: ${value}` },
+      el("span", { class: "dvvr-bar-label", text: name }),
+      el("span", { class: "dvvr-bar", style: `width:${(100 * Math.abs(value)) / max}%` }),
+      el("span", { class: "dvvr-bar-value", text: value.toFixed(2) })));
+  }
+  return box;
+}
+
+function vectorBars(meta, pixels, lut) {
+  // a page of a 1D layer: one bar per channel, coloured on the layer's scale
+  const box = el("div", { class: "dvvr-vector" });
+  const values = meta.values || [];
+  const max = Math.max(...values.map(Math.abs), 1e-9);
+  values.forEach((value, i) => {
+    const channel = meta.start + i;
+    const name = meta.names ? meta.names[i] : `#${channel}`;
+    const bar = el("span", { class: "dvvr-bar" });
+    bar.style.width = `${(100 * Math.abs(value)) / max}%`;
+    bar.style.background = colourCss(lut, pixels[i]);
+    box.appendChild(el("div", { class: "dvvr-bar-row", title: `channel ${channel}: ${name} = ${value}` },
+      el("span", { class: "dvvr-bar-label", text: meta.names ? `${channel} ${name}` : name }),
+      bar, el("span", { class: "dvvr-bar-value", text: value.toPrecision(3) })));
+  });
+  return box;
+}
+
+function moduleTree(tree, onChange) {
+  // tree.modules in named_modules() order: a parent always comes before its children
+  const root = el("div", { class: "dvvr-tree" });
+  const holders = new Map([["", root]]);
+  const ticked = new Set(tree.tracked);
+  for (const module of tree.modules) {
+    const dot = module.name.lastIndexOf(".");
+    const parent = holders.get(dot < 0 ? "" : module.name.slice(0, dot)) || root;
+    const box = el("input", { type: "checkbox", checked: ticked.has(module.name), "data-module": module.name });
+    box.addEventListener("change", () => onChange(module.name, box.checked));
+    const label = el("label", { title: `${module.type}, ${module.params} parameters of its own` }, box,
+      el("span", { text: " " + module.name.split(".").pop() }), el("span", { class: "dvvr-muted", text: " " + module.type }));
+    if (module.children) {
+      const kids = el("div", { class: "dvvr-tree-kids" });
+      const details = el("details", { open: dot < 0 }, el("summary", {}, label), kids);
+      parent.appendChild(details);
+      holders.set(module.name, kids);
+    } else {
+      parent.appendChild(el("div", { class: "dvvr-tree-leaf" }, label));
+    }
+  }
+  return root;
+}
+
+function connectionPanel(info) {
+  const box = el("div", { class: "dvvr-connection-body" });
+  const url = info.vr_url || info.direct_url;
+  if (info.qr_svg) {
+    const qr = el("div", { class: "dvvr-qr" });
+    qr.innerHTML = info.qr_svg; // made by the kernel (segno) from its own URL
+    box.appendChild(qr);
+  }
+  const text = el("div", {});
+  text.appendChild(el("div", {}, el("b", { text: "VR URL: " }),
+    el("code", { class: "dvvr-vr-url", text: url || "none: no Jupyter server runs this kernel (%dvvr serve)" })));
+  if (info.named_url) text.appendChild(el("div", { class: "dvvr-muted", text: "this session only: " + info.named_url }));
+  const clients = (info.clients || []).join(", ") || "none";
+  text.appendChild(el("div", { class: "dvvr-clients", text: `VR clients in the last minute: ${clients}` }));
+  const age = info.last_request_s;
+  text.appendChild(el("div", { class: "dvvr-last", text: "last VR request: " + (age === null || age === undefined ? "none yet" : `${age} s ago`) }));
+  box.appendChild(text);
+  return box;
+}

@@ -1,0 +1,142 @@
+"""The explorer's routes, answered from a tiny session (no kernel, no browser)."""
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from dvvr_jupyter.engine.events import NetworksChanged
+from dvvr_jupyter.widgets.api import ExplorerAPI, page_size
+
+
+@pytest.fixture
+def api(tiny_session):
+    return ExplorerAPI(tiny_session)
+
+
+def answer(api, method, path, body=None):
+    reply = api.handle(method, path, json.dumps(body).encode() if body is not None else b"")
+    return reply.status, reply
+
+
+def unpack(body: bytes):
+    length = struct.unpack("<I", body[:4])[0]
+    return json.loads(body[4:4 + length]), body[4 + length:]
+
+
+def test_state_describes_layers_input_and_classes(api):
+    status, reply = answer(api, "GET", "state/0")
+    state = json.loads(reply.body)
+    assert status == 200
+    assert [layer["name"] for layer in state["layers"]][:3] == ["Input", "Conv1", "Block"]
+    assert state["layers"][2]["kind"] == "info" and state["layers"][7]["shows_class_names"]
+    assert state["input"] == {"describe": "image 0 of 'images' (circle)", "kind": "dataset", "dataset": 0, "index": 0}
+    assert len(state["result"]["top"]) == 3 and state["dataset"]["len"] == 6
+
+
+def test_a_page_of_channels_is_the_layers_own_pixels(api, tiny_session):
+    network = tiny_session.networks[0]
+    status, reply = answer(api, "GET", "network/0/layer/1/channels/2/3/raw")
+    meta, payload = unpack(reply.body)
+    images = network.result().channel_images(1)
+    assert status == 200 and reply.content_type == "application/octet-stream"
+    assert (meta["start"], meta["count"], meta["shape"], meta["zero"]) == (2, 3, [8, 32, 36], images.zero_value)
+    assert np.array_equal(np.frombuffer(payload, np.uint8).reshape(3, 32, 36), images.pixels[2:5])
+    assert meta["weight_histogram"] is not None and len(meta["histogram"]["counts"]) == 16
+    # the same page as one PNG of the maps stacked: the same pixels once decoded
+    import io
+
+    from PIL import Image
+
+    _, png = unpack(answer(api, "GET", "network/0/layer/1/channels/2/3/png")[1].body)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))).reshape(3, 32, 36), images.pixels[2:5])
+
+
+def test_vectors_carry_values_and_class_names(api):
+    meta, payload = unpack(answer(api, "GET", "network/0/layer/7/channels/0/256/raw")[1].body)
+    assert meta["names"] == ["circle", "square", "stripes"] and len(meta["values"]) == 3 and len(payload) == 3
+
+
+def test_big_layers_page():
+    assert page_size(7, 7) == 256 and page_size(112, 112) == 20 and page_size(1, 1) == 256
+
+
+def test_choosing_inputs(api, tiny_session):
+    events = []
+    tiny_session.events.subscribe(events.append)
+    status, reply = answer(api, "POST", "network/0/input", {"kind": "dataset", "index": 4})
+    assert status == 200 and json.loads(reply.body)["input"]["index"] == 4
+    tiny_session.events.flush()
+    assert [(type(e).__name__, e.origin) for e in events][:1] == [("InputChanged", "widget")]
+    before = tiny_session.noise_generators[0].version
+    state = json.loads(answer(api, "POST", "network/0/input", {"kind": "noise"})[1].body)
+    assert state["input"]["kind"] == "noise" and tiny_session.noise_generators[0].version != before
+    assert json.loads(answer(api, "POST", "network/0/input", {"kind": "blank"})[1].body)["input"]["kind"] == "blank"
+    assert answer(api, "GET", "network/0/input.png")[1].body.startswith(b"\x89PNG")
+    assert answer(api, "GET", "dataset/0/thumb/5.png")[1].body.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "says"), [
+    ("GET", "state/3", None, 404, "network 3 does not exist"),
+    ("GET", "state/x", None, 400, "network must be a non-negative integer"),
+    ("GET", "network/0/layer/2/channels/0/8/raw", None, 400, "info panel"),
+    ("GET", "network/0/layer/99/channels/0/8/raw", None, 404, "layer id 99 is out of range"),
+    ("GET", "dataset/0/thumb/6.png", None, 404, "imageID 6 is out of range"),
+    ("POST", "network/0/input", {"kind": "video"}, 400, "kind must be one of"),
+    ("POST", "network/0/input", {"kind": "dataset"}, 400, "index is required"),
+    ("POST", "network/0/input", {"kind": "dataset", "index": "3"}, 400, "index must be an integer"),
+    ("POST", "network/0/input", {"kind": "featvis", "layer": 1, "channel": 0}, 400, "no feature visualization"),
+    ("POST", "network/0/input", {"kind": "noise", "generator": 4}, 404, "noise generator 4 does not exist"),
+    ("POST", "network/0/track", {"track": ["conv1", "nope"]}, 400, "does not have"),
+    ("POST", "network/0/track", {"track": ["conv1", "conv1"]}, 200, "re-tracked"),
+    ("POST", "network/0/track", {"track": 3}, 400, "track must be"),
+    ("POST", "network/0/featvis/2/start", {}, 400, "info panel"),
+    ("GET", "network/0/featvis/1/channels/0/4", None, 404, "no stored feature visualization"),
+    ("POST", "state/0", {}, 400, "takes GET"),
+    ("GET", "../../etc/passwd", None, 404, "no such explorer route"),
+])
+def test_bad_input_is_a_4xx_naming_the_problem(api, method, path, body, status, says):
+    got, reply = answer(api, method, path, body)
+    assert (got, reply.content_type) == (status, "application/json; charset=UTF-8")
+    assert says in json.loads(reply.body)["message"]
+
+
+def test_a_body_that_is_not_a_json_object(api):
+    for body in (b"[1]", b"{", b"\xff"):
+        reply = api.handle("POST", "network/0/input", body)
+        assert reply.status == 400 and "JSON object" in json.loads(reply.body)["message"]
+
+
+def test_modules_and_retracking_keep_the_network_id(api, tiny_session):
+    network = tiny_session.networks[0]
+    tree = json.loads(answer(api, "GET", "network/0/modules")[1].body)
+    assert tree["trackers"] and tree["tracking"] == "auto" and tree["presets"]["conv"] == ["conv1", "conv2"]
+    assert {"name": "conv1", "type": "Conv2d", "children": 0, "params": 8 * 3 * 9 + 8} in tree["modules"]
+    events = []
+    tiny_session.events.subscribe(events.append, NetworksChanged)
+    status, reply = answer(api, "POST", "network/0/track", {"track": ["conv1", "pool"]})
+    assert status == 200 and json.loads(reply.body)["state"] == "done"
+    assert tiny_session.networks == [network] and network.id == 0
+    assert [layer.name for layer in network.layers] == ["Input", "conv1", "pool"]
+    tiny_session.events.flush()
+    assert [e.change for e in events] == ["retracked"]
+    assert json.loads(answer(api, "GET", "network/0/modules")[1].body)["tracked"] == ["conv1", "pool"]
+    assert answer(api, "POST", "network/0/track", {"track": "auto"})[0] == 200
+    assert len(network.layers) == 8
+
+
+def test_feature_visualization_jobs(api, tiny_session):
+    from dvvr import FeatVisConfig
+
+    network = tiny_session.networks[0]
+    network.featvis.config = FeatVisConfig(steps=2, batch_size=8)
+    status, reply = answer(api, "POST", "network/0/featvis/1/start", {})
+    assert status == 200 and json.loads(reply.body)["job"]["total"] == 8
+    network.featvis.job(1).result(timeout=120)
+    assert json.loads(answer(api, "GET", "state/0")[1].body)["featvis_stored"] == [1]
+    meta, payload = unpack(answer(api, "GET", "network/0/featvis/1/channels/0/4")[1].body)
+    assert meta["count"] == 4 and len(payload) == 4 * 32 * 36 * 3
+    state = json.loads(answer(api, "POST", "network/0/input", {"kind": "featvis", "layer": 1, "channel": 3})[1].body)
+    assert state["input"] == {"describe": "feature visualization of 'tiny' layer 1 channel 3", "kind": "featvis",
+                              "layer": 1, "channel": 3}

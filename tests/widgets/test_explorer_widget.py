@@ -1,0 +1,71 @@
+"""The explorer widget's Python side: pushes from the session's events and
+the comm fallback for requests (no kernel: the comm is a dummy, sends are
+recorded)."""
+
+import json
+import sys
+
+import pytest
+
+from dvvr_jupyter.testing.waiting import wait_until
+
+
+@pytest.fixture
+def widget(tiny_session, monkeypatch):
+    from dvvr_jupyter.widgets import explorer
+
+    w = explorer(tiny_session.networks[0], session=tiny_session)
+    sent = []
+    monkeypatch.setattr(w, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    w.sent = sent
+    yield w
+    w.close()
+
+
+def test_importing_dvvr_stays_cheap():
+    import subprocess
+
+    code = "import dvvr, sys; dvvr.explorer; print(sorted(m for m in ('torch', 'IPython', 'ipywidgets') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_the_first_state_travels_with_the_widget(widget):
+    assert widget.initial["input"]["index"] == 0 and widget.network_id == 0 and widget.kernel_id == ""
+
+
+def test_an_input_chosen_in_the_headset_is_pushed(widget, tiny_session):
+    network = tiny_session.networks[0]
+    network.set_input(3, origin="vr")
+    network.set_input(5, origin="vr", view="alice")  # a headset's own view: not the widget's business
+    tiny_session.events.flush()
+    states = [content for content, _ in widget.sent if content["type"] == "state"]
+    assert [(s["origin"], s["state"]["input"]["index"]) for s in states] == [("vr", 3)]
+
+
+def test_requests_over_the_comm_get_the_same_answers(widget):
+    widget._on_request(widget, {"type": "request", "id": 7, "method": "GET", "path": "network/0/layer/1/channels/0/2/raw"}, [])
+    widget._on_request(widget, {"type": "request", "id": 8, "method": "POST", "path": "network/0/input"},
+                       [json.dumps({"kind": "dataset", "index": 9}).encode()])
+    replies = wait_until(lambda: len([c for c, _ in widget.sent if c["type"] == "reply"]) == 2 and
+                         {c["id"]: (c, b) for c, b in widget.sent if c["type"] == "reply"}, 30, "no replies")
+    content, buffers = replies[7]
+    assert content["status"] == 200 and content["content_type"] == "application/octet-stream"
+    assert len(buffers[0]) > 2 * 32 * 36
+    content, buffers = replies[8]
+    assert content["status"] == 404 and "imageID 9 is out of range" in json.loads(buffers[0])["message"]
+
+
+def test_featvis_progress_is_pushed(widget, tiny_session):
+    from dvvr import FeatVisConfig
+
+    network = tiny_session.networks[0]
+    network.featvis.config = FeatVisConfig(steps=1, batch_size=8)
+    network.featvis.start(1).result(timeout=120)
+    tiny_session.events.flush()
+    states = [c["job"]["state"] for c, _ in widget.sent if c["type"] == "featvis"]
+    assert states[-1] == "done" and "running" in states
+
+
+def test_a_network_outside_a_kernel_shows_as_text(tiny_session):
+    network = tiny_session.networks[0]
+    assert network._repr_mimebundle_() == {"text/plain": repr(network)}
