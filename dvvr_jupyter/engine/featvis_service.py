@@ -193,6 +193,12 @@ class FeatVisService:
             return in_memory
         return self.store.load(layer.id, weights, self._shape(layer))
 
+    def has_stored(self, layer) -> bool:
+        """Whether pictures of ``layer`` for the current weights exist (without reading them)."""
+        layer = self._layer(layer)
+        weights = self.current_weights()
+        return (layer.id, weights) in self._memory or self.store.has(layer.id, weights)
+
     def stored_channel(self, layer, channel: int) -> torch.Tensor:
         """Image [3, H, W] uint8 of one channel (an input ``FeatVisImage`` shows)."""
         layer = self._layer(layer)

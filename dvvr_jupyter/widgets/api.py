@@ -221,7 +221,7 @@ class ExplorerAPI:
             "noise": list(range(len(session.noise_generators))),
             "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
             "featvis_stored": [layer.id for layer in result.layers
-                               if layer.kind != "info" and network.featvis.store.has(layer.id)],
+                               if layer.kind != "info" and network.featvis.has_stored(layer)],
         }
 
     # --- images --------------------------------------------------------------------
@@ -316,7 +316,10 @@ class ExplorerAPI:
         network = self._network(network)
         layer = self._layer(network, layer)
         if action == "start":
-            job = network.featvis.start(layer, fresh=bool(body.get("fresh", False)))
+            if not body.get("fresh", False) and network.featvis.has_stored(layer):
+                job = network.featvis.job(layer)  # the pictures of these weights exist: show them
+            else:
+                job = network.featvis.start(layer)
         else:
             network.featvis.cancel(layer)
             job = network.featvis.job(layer)
