@@ -1,11 +1,15 @@
 """Feature visualization: for each channel of a layer, an input maximising it.
 
 The render loop.  Each batch of channels starts from the current input (one
-copy per channel) in a parameterisation (``featvis_param``), is seen through
-random affine transforms (``featvis_transforms``) and moves by Adam on the
-mean activation of its own channel.  The forward pass stops at the target
-layer.  Batches may be spread over several devices, one thread each.  The
-model is the engine's copy: it is only read, no gradient is ever written to it.
+copy per channel) in a parameterisation (``featvis_param``).  Each step the
+picture is first smoothed in place (blur, a pull towards the standardised
+image, a random roll: the seed's regularisers, batched on the device), then
+moves up the gradient of the mean activation of its own channel, by a step
+of fixed L2 length (the seed's rule, decaying over the run).  The last steps
+skip the smoothing, so the picture ends on the objective.  The forward pass
+stops at the target layer.  Batches may be spread over several devices, one
+thread each.  The model is the engine's copy: it is only read, no gradient
+is ever written to it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .featvis_param import make_image
+from .featvis_fold import fold_batchnorm
+from .featvis_param import gaussian_kernel, make_image
 from .featvis_redirect import install as install_redirect
 from .featvis_redirect import redirecting
 from .featvis_transforms import random_affine
@@ -31,10 +36,14 @@ log = logging.getLogger("dvvr.featvis")
 #: benchmarks/README.md): 64 is 25 % faster per channel than 32 on an early layer,
 #: no faster on a late one, and holds twice the working memory.
 CPU_BATCH = 32
-#: the first batch tried on a GPU when ``batch_size`` is None; halved on out-of-memory
-GPU_BATCH = 256
-#: Adam's step size per parameterisation (measured: benchmarks/README.md)
-DEFAULT_LR = {"pixel": 0.1, "fourier": 0.5}
+#: the first batch tried on a GPU when ``batch_size`` is None; halved on out-of-memory.
+#: Measured on an H100 (benchmarks/README.md): per channel-step 512 is 1.4x faster than 256 on a late layer
+GPU_BATCH = 512
+#: the first step's length per parameterisation (measured: benchmarks/README.md): for
+#: "pixel", the root-mean-square change of each input value, in network-input units (the
+#: seed's 200 steps of L2 length 20 on a 224x224 picture are 0.05 each); for "fourier",
+#: Adam's step size
+DEFAULT_LR = {"pixel": 0.45, "fourier": 0.5}
 
 
 class FeatVisCancelled(Exception):
@@ -48,14 +57,17 @@ class FeatVisConfig:
     says what each one does to speed and to the pictures."""
 
     steps: int = 24  # optimisation steps per batch: time grows linearly with it
-    param: str = "pixel"  # "pixel" (the seed's) or "fourier" (decorrelated colour, 1/f spectrum: smoother)
-    lr: float | None = None  # Adam step size in the parameterisation's units; None: 0.1 for "pixel", 0.5 for "fourier"
-    jitter: int = 0  # max random whole-pixel translation each step (0: none)
+    param: str = "pixel"  # "pixel" (the seed's way: smoothed pictures, normalised steps) or "fourier" (Lucid's)
+    lr: float | None = None  # first step's length; None: 0.45 (RMS per input value) for "pixel", 0.5 (Adam) for "fourier"
+    lr_end: float = 0.4  # the step length falls linearly to this share of ``lr`` by the last step
+    blur: float = 0.7  # "pixel": Gaussian blur (sigma, px) of the picture before each smoothed step (0: none)
+    blend: float = 0.05  # "pixel": pull towards the per-picture standardised image before each smoothed step
+    jitter: int = 3  # "pixel": max random whole-pixel roll of the picture before each smoothed step (0: none)
     rotate: float = 5.0  # max random rotation, in degrees, on the steps that warp
     scale: tuple[float, float] = (0.95, 1.05)  # random zoom range, on the steps that warp
-    p_warp: float = 0.0  # chance that a step rotates and zooms an image (0: never)
-    plain_last: int = 4  # the last steps see the image untransformed
-    redirect_steps: int = 0  # first steps with redirected ReLU gradients (moves channels dead on the start picture)
+    p_warp: float = 0.0  # chance that a step sees its pictures rotated and zoomed (0: never)
+    plain_last: int = 6  # the last steps are neither smoothed nor shifted: the picture ends on the objective
+    redirect_steps: int = 8  # first steps with redirected ReLU gradients (moves channels dead on the start picture)
     batch_size: int | None = None  # channels per forward/backward; None: 32 on a CPU, as many as fit on a GPU
     devices: tuple[str, ...] | None = None  # spread batches over these (e.g. ("cuda:0", "cuda:1")); None: the network's
     autocast: bool = True  # bf16 autocast on CUDA (never on a CPU)
@@ -71,11 +83,17 @@ def is_channels_last(model: nn.Module) -> bool:
         weight.is_contiguous()
 
 
-def prepare_model(model: nn.Module, device, channels_last: bool) -> nn.Module:
-    """``model`` (a copy the caller owns) on ``device``, channels-last if asked
-    (measured 20-25 % faster convolutions on a CPU too: benchmarks/README.md),
-    its ReLUs able to redirect gradients (``redirect_steps``)."""
-    model = install_redirect(model.to(device))
+def prepare_model(model: nn.Module, device, channels_last: bool, capture=None,
+                  probe: torch.Tensor | None = None) -> nn.Module:
+    """``model`` (a copy the caller owns) on ``device``; with ``capture`` and
+    ``probe`` (a network input [1, C, H, W]) its BatchNorms folded into their
+    convolutions where that computes the same values (``featvis_fold``);
+    channels-last if asked (measured 20-25 % faster convolutions on a CPU too:
+    benchmarks/README.md); its ReLUs able to redirect gradients (``redirect_steps``)."""
+    model = model.to(device)
+    if capture is not None and probe is not None:
+        model = fold_batchnorm(model, capture, probe.to(device))
+    model = install_redirect(model)
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
@@ -144,23 +162,18 @@ class _Device:
         self.channels_last = run.config.channels_last and is_channels_last(model)
         self.autocast = cuda and run.config.autocast
 
-    def inputs(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = ((pixels - self.mean) / self.std).to(self.dtype)
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Network inputs in the model's dtype and memory format."""
+        x = x.to(self.dtype)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def from_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.prepare((pixels - self.mean) / self.std)
 
     def amp(self):
         if self.autocast:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
-
-
-def _adam(params, lr: float) -> torch.optim.Adam:
-    """Fused Adam (one kernel for its five elementwise passes: 12 % of a CPU step
-    when unfused) where this torch has it for the device."""
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        return torch.optim.Adam(params, lr=lr)
 
 
 def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) -> torch.Tensor:
@@ -169,39 +182,43 @@ def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) 
     cfg = run.config
     n = len(targets)
     gen = torch.Generator().manual_seed(seed)  # per batch: results do not depend on the device split
-    image = make_image(cfg.param, run.start.to(dev.device), n)
+    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.param]
+    image = make_image(cfg.param, run.start.to(dev.device), n, dev.mean, dev.std, lr)
+    kernel = gaussian_kernel(cfg.blur, dev.device)
     params = image.parameters()
-    optimiser = _adam(params, cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.param])
     rows = torch.arange(n, device=dev.device)
     index = torch.as_tensor(list(targets), device=dev.device)
+    redirect = False  # on only while some picture has no gradient at all: it costs Python-level ReLUs
     for step in range(cfg.steps):
         if run.should_stop is not None and run.should_stop():
             msg = f"feature visualization of layer {run.layer_index} was cancelled"
             raise FeatVisCancelled(msg)
-        pixels = image.pixels()
-        if step < cfg.steps - cfg.plain_last:
-            pixels = random_affine(pixels, jitter=cfg.jitter, rotate=cfg.rotate, scale=cfg.scale,
-                                   p_warp=cfg.p_warp, gen=gen)
-        with dev.amp(), redirecting(step < cfg.redirect_steps):
-            values = target_values(run.capture, dev.model, dev.inputs(pixels), run.layer_index)
+        smoothed = step < cfg.steps - cfg.plain_last
+        shift = (0, 0)
+        if smoothed and cfg.jitter > 0:
+            shift = tuple(torch.randint(-cfg.jitter, cfg.jitter + 1, (2,), generator=gen).tolist())
+        if smoothed:
+            image.smooth(kernel, cfg.blend, shift)
+        x = image.inputs()
+        if smoothed:
+            x = random_affine(x, jitter=0, rotate=cfg.rotate, scale=cfg.scale, p_warp=cfg.p_warp, gen=gen)
+        with dev.amp(), redirecting(redirect and step < cfg.redirect_steps):
+            values = target_values(run.capture, dev.model, dev.prepare(x), run.layer_index)
         objective = values[rows, index].float().sum()  # a sum: each image's gradient is its own
-        # autograd.grad, not backward(): nothing but the image's parameters may ever receive a .grad
+        # autograd.grad, not backward(): nothing but the image's parameters may ever receive a .grad;
+        # the gradient of a loss (-objective), which redirected ReLUs expect
         grads = torch.autograd.grad(-objective, params)
-        for param, grad in zip(params, grads, strict=True):
-            # through a channels-last input the gradient comes back channels-last; fused Adam
-            # walks param and grad as flat memory, so their layouts must agree
-            param.grad = grad if grad.stride() == param.stride() else torch.empty_like(param).copy_(grad)
-        optimiser.step()
-        image.after_step()
+        if step + 1 < cfg.redirect_steps:
+            redirect = bool((grads[0].flatten(1).abs().amax(1) == 0).any())
+        image.step(list(grads), lr * (1 - (1 - cfg.lr_end) * step / max(1, cfg.steps - 1)))
         if run.on_step is not None:
             run.on_step(n)
-    with torch.no_grad():
-        return image.pixels().clamp(0, 1)
+    return image.pixels().clamp(0, 1)
 
 
 def _check_channels(dev: _Device, run: _Run, channels: Sequence[int]) -> None:
     with torch.no_grad(), dev.amp():
-        values = target_values(run.capture, dev.model, dev.inputs(run.start.to(dev.device).unsqueeze(0)),
+        values = target_values(run.capture, dev.model, dev.from_pixels(run.start.to(dev.device).unsqueeze(0)),
                                run.layer_index)
     bad = [c for c in channels if not 0 <= c < values.shape[1]]
     if bad:

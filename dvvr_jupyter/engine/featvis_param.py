@@ -1,19 +1,30 @@
 """Image parameterisations for feature visualization: what the optimiser moves.
 
 Both start from the current input (the protocol asks for gradient ascent
-*from the current input*), one image per target channel:
+*from the current input*), one image per target channel, and both answer
+``inputs()`` (what the network sees, differentiable), ``step()`` (one move
+against a loss gradient) and ``pixels()`` (the picture in [0, 1]):
 
-- ``PixelImage``: the pixels themselves (the seed's way);
+- ``PixelImage``: the network-input values themselves, moved by the seed's
+  rule (each step the gradient divided by its L2 norm per image, times the
+  step length, the same root-mean-square change per input value on any
+  picture size) and, between steps, smoothed in place (``smooth``: blur, a
+  pull towards the standardised image, a random roll).  Normalised steps
+  move weak and strong channels alike; the smoothing keeps the picture from
+  turning into high-frequency noise.
 - ``FourierImage``: a 1/f-scaled Fourier spectrum of decorrelated colour
-  channels, squashed by a sigmoid (Lucid/Lucent's parameterisation).  An
-  equal step moves low frequencies and natural colour directions more than
-  high-frequency noise, so the same number of steps gives stronger, cleaner
-  pictures.  The start image is inverted exactly into this space.
+  channels, squashed by a sigmoid (Lucid/Lucent's parameterisation), moved
+  by Adam.  An equal step moves low frequencies and natural colour
+  directions more than high-frequency noise.  The start image is inverted
+  exactly into this space.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 # Lucid's square root of ImageNet's colour correlation: decorrelated -> RGB.
 _COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -21,21 +32,77 @@ _COLOR = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
 _EPS = 1e-3  # pixels are kept inside (eps, 1 - eps) so the sigmoid's inverse is finite
 
 
-class PixelImage:
-    """The pixels in [0, 1], moved directly (kept in range by clamping)."""
+def gaussian_kernel(sigma: float, device) -> torch.Tensor | None:
+    """A normalised 1-D Gaussian of ``sigma`` px (radius 2 sigma), None for no blur."""
+    if sigma <= 0:
+        return None
+    radius = max(1, math.ceil(2 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
+    kernel = torch.exp(-t * t / (2 * sigma * sigma))
+    return kernel / kernel.sum()
 
-    def __init__(self, start: torch.Tensor, n: int):
-        self.tensor = start.unsqueeze(0).repeat(n, 1, 1, 1).contiguous().requires_grad_(True)
+
+def blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``x`` [N, C, H, W] blurred by the separable ``kernel``, borders replicated; two depthwise convolutions."""
+    c = x.shape[1]
+    r = (kernel.numel() - 1) // 2
+    kernel = kernel.to(x.dtype)
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def _normalised(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return (pixels - mean) / std
+
+
+class PixelImage:
+    """Network-input values, moved by normalised gradient steps (the seed's rule)."""
+
+    def __init__(self, start: torch.Tensor, n: int, mean: torch.Tensor, std: torch.Tensor, lr: float):
+        del lr  # the step length is given to every step (it decays)
+        self.mean, self.std = mean, std
+        # the values a picture can show: moves past them would be lost when it is saved
+        self.low, self.high = _normalised(torch.zeros_like(mean), mean, std), _normalised(torch.ones_like(mean), mean, std)
+        x = _normalised(start.unsqueeze(0), mean, std)
+        self.tensor = x.repeat(n, 1, 1, 1).contiguous().requires_grad_(True)
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.tensor]
 
-    def pixels(self) -> torch.Tensor:
+    def inputs(self) -> torch.Tensor:
         return self.tensor
 
-    def after_step(self) -> None:
+    def step(self, grads: list[torch.Tensor], lr: float) -> None:
+        """Move each image against its own loss gradient by ``lr`` root-mean-square per
+        input value (network-input units): the same look on any picture size."""
+        (grad,) = grads
+        rms = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1) / grad[0].numel() ** 0.5
         with torch.no_grad():
-            self.tensor.clamp_(0, 1)
+            self.tensor.sub_(grad.to(self.tensor.dtype) * (lr / rms))
+            self._clamp()
+
+    def _clamp(self) -> None:
+        torch.maximum(torch.minimum(self.tensor, self.high, out=self.tensor), self.low, out=self.tensor)
+
+    @torch.no_grad()
+    def smooth(self, kernel: torch.Tensor | None, blend: float, shift: tuple[int, int]) -> None:
+        """The seed's regularisers, in place and batched: blur, a ``blend`` pull
+        towards the per-image standardised image, a roll by ``shift`` px."""
+        x = self.tensor.detach()
+        if kernel is not None:
+            x = blur(x, kernel)
+        if blend > 0:
+            flat = x.flatten(1)
+            standard = (x - flat.mean(1).view(-1, 1, 1, 1)) / flat.std(1).clamp_min(1e-6).view(-1, 1, 1, 1)
+            x = torch.lerp(x, standard, blend)
+        if any(shift):
+            x = torch.roll(x, shift, (2, 3))
+        self.tensor.copy_(x)
+        self._clamp()
+
+    def pixels(self) -> torch.Tensor:
+        return self.tensor.detach() * self.std + self.mean
 
 
 def _frequency_scale(h: int, w: int, decay: float, device) -> torch.Tensor:
@@ -47,12 +114,22 @@ def _frequency_scale(h: int, w: int, decay: float, device) -> torch.Tensor:
     return 1.0 / freqs.clamp_min(1.0 / max(h, w)) ** decay
 
 
-class FourierImage:
-    """Decorrelated colour in a 1/f-scaled Fourier basis, through a sigmoid."""
+def _adam(params, lr: float) -> torch.optim.Adam:
+    """Fused Adam (one kernel for its five elementwise passes) where this torch has it for the device."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
 
-    def __init__(self, start: torch.Tensor, n: int, decay: float = 1.0):
+
+class FourierImage:
+    """Decorrelated colour in a 1/f-scaled Fourier basis, through a sigmoid, moved by Adam."""
+
+    def __init__(self, start: torch.Tensor, n: int, mean: torch.Tensor, std: torch.Tensor, lr: float,
+                 decay: float = 1.0):
         c, h, w = start.shape
         self.shape = (h, w)
+        self.mean, self.std = mean, std
         device = start.device
         self.scale = _frequency_scale(h, w, decay, device)
         self.color = _COLOR.to(device) if c == 3 else torch.eye(c, device=device)
@@ -62,28 +139,51 @@ class FourierImage:
         spectrum = torch.fft.rfft2(flat, norm="ortho") / self.scale
         spectrum = torch.view_as_real(spectrum).unsqueeze(0).repeat(n, 1, 1, 1, 1)
         self.spectrum = spectrum.contiguous().requires_grad_(True)
+        self.optimiser = _adam([self.spectrum], lr)
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.spectrum]
 
-    def pixels(self) -> torch.Tensor:
+    def _pixels(self) -> torch.Tensor:
         spectrum = torch.view_as_complex(self.spectrum) * self.scale
         image = torch.fft.irfft2(spectrum, s=self.shape, norm="ortho")  # [N, C, H, W], decorrelated
         image = torch.einsum("ij,njhw->nihw", self.color, image)
         return torch.sigmoid(image)
 
-    def after_step(self) -> None:
-        pass
+    def inputs(self) -> torch.Tensor:
+        return _normalised(self._pixels(), self.mean, self.std)
+
+    def step(self, grads: list[torch.Tensor], lr: float) -> None:
+        for group in self.optimiser.param_groups:
+            group["lr"] = lr
+        (grad,) = grads
+        # through a channels-last input the gradient may come back in another layout;
+        # fused Adam walks param and grad as flat memory, so their layouts must agree
+        self.spectrum.grad = grad if grad.stride() == self.spectrum.stride() else \
+            torch.empty_like(self.spectrum).copy_(grad)
+        self.optimiser.step()
+        self.spectrum.grad = None
+
+    def smooth(self, kernel, blend, shift) -> None:
+        """Nothing: the parameterisation itself keeps the picture smooth."""
+
+    def pixels(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self._pixels()
 
 
 PARAMETERISATIONS = {"fourier": FourierImage, "pixel": PixelImage}
 
 
-def make_image(kind: str, start: torch.Tensor, n: int):
-    """The parameterisation ``kind`` of ``n`` copies of ``start`` ([C, H, W] pixels in [0, 1])."""
+def make_image(kind: str, start: torch.Tensor, n: int, mean=None, std=None, lr: float = 0.0):
+    """The parameterisation ``kind`` of ``n`` copies of ``start`` ([C, H, W] pixels in [0, 1]);
+    ``mean``/``std`` (broadcastable to [1, C, 1, 1]; None: 0 and 1) map pixels to network inputs."""
     try:
         cls = PARAMETERISATIONS[kind]
     except KeyError:
         msg = f"unknown feature-visualization parameterisation {kind!r}: use one of {sorted(PARAMETERISATIONS)}"
         raise ValueError(msg) from None
-    return cls(start, n)
+    c = start.shape[0]
+    mean = torch.zeros(1, c, 1, 1, device=start.device) if mean is None else mean
+    std = torch.ones(1, c, 1, 1, device=start.device) if std is None else std
+    return cls(start, n, mean, std, lr)

@@ -339,8 +339,10 @@ class FeatVisService:
                 channels_last = self.config.channels_last
                 base = shadow.snapshot()  # a copy even of dvvr serve's own models: prepare_model changes it
                 home = torch.device(self.network.device)
+                probe = self.network.input.tensor.unsqueeze(0)  # checks the folded BatchNorms compute the same
                 models = [prepare_model(base if _same_device(device, home) else copy.deepcopy(base), device,
-                                        channels_last) for device in devices]
+                                        channels_last, self.network.tracking.capture, probe)
+                          for device in devices]
                 self._copies = (key, models)
             models = self._copies[1]
         return models, self.current_weights()

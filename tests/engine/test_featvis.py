@@ -4,6 +4,7 @@ transforms, devices); the store is tested in test_featvis_store.py."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import logging
 import threading
 
@@ -18,7 +19,7 @@ from dvvr_jupyter.engine.featvis_transforms import random_affine
 from dvvr_jupyter.engine.layers import LayerSpec
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.25, 0.2, 0.3)
-FAST = FeatVisConfig(steps=8, lr=0.05, batch_size=4, jitter=2)
+FAST = FeatVisConfig(steps=8, batch_size=4, jitter=2)
 CONV2, LINEAR = 1, 2  # indices into LAYERS
 
 
@@ -241,8 +242,7 @@ def test_channels_last_copy_gives_the_same_pictures(setup):
     config = FeatVisConfig(steps=6, batch_size=8)
     plain = visualize(model, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
     nhwc = visualize(fast, capture, CONV2, start, range(8), mean=MEAN, std=STD, config=config)
-    # Adam's first steps move by the gradient's sign, so rounding differences change pixels;
-    # the objective reached must not change
+    # rounding differences change pixels; the objective reached must not change
     before = _channel_values(model, capture, CONV2, start)[0, :8]
     reached = [_channel_values(model, capture, CONV2, images.float() / 255)[range(8), range(8)] for images in (plain, nhwc)]
     assert all(r.mean() > 2 * before.mean() for r in reached), (before, reached)
@@ -260,12 +260,59 @@ def test_redirected_relu_moves_a_channel_dead_on_the_start_picture():
     copy_ = prepare_model(copy.deepcopy(model), "cpu", channels_last=False)
     capture = HookCapture(copy_, [LayerSpec(pos=(0, 0), name="relu", source="1")])
     start = torch.full((3, 8, 8), 0.2)
-    plain = visualize(copy_, capture, 0, start, [0], mean=None, std=None, config=FeatVisConfig(steps=16))
+    still = FeatVisConfig(steps=16, blend=0.0, redirect_steps=0)  # blur and roll leave a flat picture as it is
+    plain = visualize(copy_, capture, 0, start, [0], mean=None, std=None, config=still)
     redirected = visualize(copy_, capture, 0, start, [0], mean=None, std=None,
-                           config=FeatVisConfig(steps=16, redirect_steps=12))
+                           config=replace(still, redirect_steps=12))
     assert torch.equal(plain[0], (start * 255).round().to(torch.uint8))  # never moved
     with torch.no_grad():
         _, acts = capture.run(copy_, redirected.float() / 255)
     assert acts[0][0, 0].mean() > 0.1  # alive now
     assert all(p.grad is None for p in copy_.parameters())
+    capture.close()
+
+
+def _bn_model() -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.Conv2d(8, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU())
+    with torch.no_grad():  # running statistics far from the identity, as after training
+        for bn in (model[1], model[4]):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    return model
+
+
+def test_batchnorm_folded_where_it_computes_the_same():
+    model = _bn_model()
+    layers = [LayerSpec(pos=(0, 0), name="relu1", source="2"), LayerSpec(pos=(1, 0), name="relu2", source="5")]
+    capture = HookCapture(model, layers)
+    probe = torch.randn(1, 3, 12, 12)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = prepare_model(copy.deepcopy(model), "cpu", channels_last=False, capture=capture, probe=probe)
+    assert "forward" in vars(folded[1]) and "forward" in vars(folded[4])  # both BatchNorms are the identity now
+    x = torch.randn(5, 3, 12, 12)
+    with torch.no_grad():
+        _, want = capture.run(model, x)
+        _, got = capture.run(folded, x)
+    for a, b in zip(want, got, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # the original is untouched
+    assert "forward" not in vars(model[1])
+    assert not any(p.requires_grad for p in folded.parameters())
+    capture.close()
+
+
+def test_batchnorm_whose_input_is_recorded_stays():
+    model = _bn_model()
+    layers = [LayerSpec(pos=(0, 0), name="conv1", source="0"), LayerSpec(pos=(1, 0), name="relu2", source="5")]
+    capture = HookCapture(model, layers)  # conv1's own output is shown: its BatchNorm must stay
+    folded = prepare_model(copy.deepcopy(model), "cpu", channels_last=False, capture=capture,
+                           probe=torch.randn(1, 3, 12, 12))
+    assert "forward" not in vars(folded[1]) and "forward" in vars(folded[4])
     capture.close()
