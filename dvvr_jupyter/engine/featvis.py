@@ -37,8 +37,9 @@ log = logging.getLogger("dvvr.featvis")
 #: no faster on a late one, and holds twice the working memory.
 CPU_BATCH = 32
 #: the first batch tried on a GPU when ``batch_size`` is None; halved on out-of-memory.
-#: Measured on an H100 (benchmarks/README.md): per channel-step 512 is 1.4x faster than 256 on a late layer
-GPU_BATCH = 512
+#: Measured (benchmarks/README.md): 512 is faster per channel-step than 256 on the Caltech
+#: ResNet's late layer, but 1.6x slower on EfficientNet-Lite0's last one
+GPU_BATCH = 256
 #: the first step's length per parameterisation (measured: benchmarks/README.md): for
 #: "pixel", the root-mean-square change of each input value, in network-input units (the
 #: seed's 200 steps of L2 length 20 on a 224x224 picture are 0.05 each); for "fourier",

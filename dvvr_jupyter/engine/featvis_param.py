@@ -42,14 +42,24 @@ def gaussian_kernel(sigma: float, device) -> torch.Tensor | None:
     return kernel / kernel.sum()
 
 
+def _blur_axis(x: torch.Tensor, taps: list[float], dim: int) -> torch.Tensor:
+    r = (len(taps) - 1) // 2
+    size = x.shape[dim]
+    pad = (r, r, 0, 0) if dim == -1 else (0, 0, r, r)
+    padded = F.pad(x, pad, mode="replicate")
+    out = padded.narrow(dim, 0, size) * taps[0]
+    for i in range(1, len(taps)):
+        out.add_(padded.narrow(dim, i, size), alpha=taps[i])
+    return out
+
+
 def blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """``x`` [N, C, H, W] blurred by the separable ``kernel``, borders replicated; two depthwise convolutions."""
-    c = x.shape[1]
-    r = (kernel.numel() - 1) // 2
-    kernel = kernel.to(x.dtype)
-    x = F.pad(x, (r, r, r, r), mode="replicate")
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    """``x`` [N, C, H, W] blurred by the separable ``kernel``, borders replicated.
+    As a weighted sum of shifted views: for a 5-tap kernel about 10x faster on a
+    CPU than a depthwise convolution (measured: 3 ms against 20-40 ms for 16
+    pictures of 150x175)."""
+    taps = [float(t) for t in kernel]
+    return _blur_axis(_blur_axis(x, taps, -1), taps, -2)
 
 
 def _normalised(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -93,12 +103,15 @@ class PixelImage:
         if kernel is not None:
             x = blur(x, kernel)
         if blend > 0:
-            flat = x.flatten(1)
-            standard = (x - flat.mean(1).view(-1, 1, 1, 1)) / flat.std(1).clamp_min(1e-6).view(-1, 1, 1, 1)
-            x = torch.lerp(x, standard, blend)
+            # (1 - b) x + b (x - mean) / std, as one scale and shift per picture
+            std, mean = torch.std_mean(x.flatten(1), dim=1)
+            std = std.clamp_min(1e-6)
+            scale = (1 - blend + blend / std).view(-1, 1, 1, 1)
+            x = torch.addcmul((-blend * mean / std).view(-1, 1, 1, 1), x, scale)
         if any(shift):
             x = torch.roll(x, shift, (2, 3))
-        self.tensor.copy_(x)
+        if x is not self.tensor:
+            self.tensor.copy_(x)
         self._clamp()
 
     def pixels(self) -> torch.Tensor:
