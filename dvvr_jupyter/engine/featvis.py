@@ -4,8 +4,9 @@ The render loop.  Each batch of channels starts from the current input (one
 copy per channel) in a parameterisation (``featvis_param``).  Each step the
 picture is first smoothed in place (blur, a pull towards the standardised
 image, a random roll: the seed's regularisers, batched on the device), then
-moves up the gradient of the mean activation of its own channel, by a step
-of fixed L2 length (the seed's rule, decaying over the run).  The last steps
+moves up the gradient of the mean activation of its own channel by a step of
+fixed length (the seed's normalised rule, as a root-mean-square change per
+input value; decaying over the run).  The last steps
 skip the smoothing, so the picture ends on the objective.  The forward pass
 stops at the target layer.  Batches may be spread over several devices, one
 thread each.  The model is the engine's copy: it is only read, no gradient
@@ -185,7 +186,7 @@ def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) 
     gen = torch.Generator().manual_seed(seed)  # per batch: results do not depend on the device split
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.param]
     image = make_image(cfg.param, run.start.to(dev.device), n, dev.mean, dev.std, lr)
-    kernel = gaussian_kernel(cfg.blur, dev.device)
+    kernel = gaussian_kernel(cfg.blur)
     params = image.parameters()
     rows = torch.arange(n, device=dev.device)
     index = torch.as_tensor(list(targets), device=dev.device)

@@ -50,6 +50,14 @@ sys.exit(0)
 '''
 
 
+def _rest_of_output(proc) -> str:
+    """What the process writes until it exits.  Not ``communicate(timeout=...)``:
+    that reads the pipe's file descriptor directly, so lines an earlier
+    ``readline()`` had already buffered would be lost."""
+    proc.wait(timeout=EXITED)
+    return proc.stdout.read()
+
+
 @pytest.mark.parametrize("how", ["server-stop", "session-close", "detach", "plain-exit"])
 def test_exit_while_a_job_runs(tmp_path, how):
     script = SCRIPT.format(tests=str(HERE), cache=str(tmp_path / "cache"), how=how)
@@ -57,7 +65,7 @@ def test_exit_while_a_job_runs(tmp_path, how):
                             text=True, cwd=REPO)
     try:
         assert proc.stdout.readline().strip() == "running"
-        rest = proc.communicate(timeout=EXITED)[0]
+        rest = _rest_of_output(proc)
     finally:
         proc.kill()
     assert proc.returncode == 0, rest
@@ -101,7 +109,7 @@ def test_ctrl_c_on_dvvr_serve_during_generate_all(tmp_path):
             assert time.monotonic() < deadline, "the job never started"
         assert _json(url + "network")["nnetworks"] == 1  # other requests flow meanwhile
         proc.send_signal(signal.SIGINT)
-        rest = proc.communicate(timeout=EXITED)[0]
+        rest = _rest_of_output(proc)
     finally:
         proc.kill()
     assert proc.returncode == 0, rest
