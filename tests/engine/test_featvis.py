@@ -4,9 +4,9 @@ transforms, devices); the store is tested in test_featvis_store.py."""
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 import logging
 import threading
+from dataclasses import replace
 
 import pytest
 import torch
