@@ -98,7 +98,7 @@ class PixelImage:
     def smooth(self, kernel: list[float] | None, blend: float, shift: tuple[int, int]) -> None:
         """The seed's regularisers, in place and batched: blur, a ``blend`` pull
         towards the per-image standardised image, a roll by ``shift`` px."""
-        x = self.tensor.detach()
+        x = original = self.tensor.detach()
         if kernel is not None:
             x = blur(x, kernel)
         if blend > 0:
@@ -109,9 +109,9 @@ class PixelImage:
             x = torch.addcmul((-blend * mean / std).view(-1, 1, 1, 1), x, scale)
         if any(shift):
             x = torch.roll(x, shift, (2, 3))
-        if x is not self.tensor:
+        if x is not original:
             self.tensor.copy_(x)
-        self._clamp()
+            self._clamp()
 
     def pixels(self) -> torch.Tensor:
         return self.tensor.detach() * self.std + self.mean
