@@ -7,8 +7,9 @@ layer, in one process and interleaved:
 - speed, channels per second: the reference (benchmarks/featvis_reference.py:
   200 steps, batches of 32, whole network) timed on one batch of 32 for
   ``--ref-timing-steps`` steps and scaled to 200; dvvr (its defaults) on
-  ``--speed-channels`` channels (default: the quality sample on a CPU, the
-  whole layer on CUDA);
+  ``--speed-channels`` channels (default: on a CPU one batch of its default
+  size, 32, like the reference's: the quality sample topped up with the
+  layer's first other channels; on CUDA the whole layer);
 - quality on ``--channels`` channels spread over the layer: (a) the target's
   mean activation on its picture over the most it reaches on the 20 photos,
   median; (b) how often the target is the layer's most active channel
@@ -146,9 +147,11 @@ def bench_layer(args, bench, where, layer, rows, sheets):
     # speed, interleaved: reference (one batch of 32, scaled to 200 steps), then dvvr; each warmed up
     # first on the shapes it is timed with (a new shape's first CUDA step loads and tunes kernels)
     ref_channels = setup.sample_channels(layer.channels, BATCH)
-    speed_channels = channels if args.speed_channels == 0 else (
-        list(range(layer.channels)) if args.speed_channels < 0 else setup.sample_channels(layer.channels,
-                                                                                          args.speed_channels))
+    if args.speed_channels < 0:
+        speed_channels = list(range(layer.channels))
+    else:  # the quality sample, topped up to the asked count: its pictures come from the timed run
+        extra = [c for c in range(layer.channels) if c not in channels]
+        speed_channels = sorted(channels + extra[:max(0, args.speed_channels - len(channels))])
     first_batch = speed_channels[:GPU_BATCH if device.startswith("cuda") else CPU_BATCH]
     run_reference(bench, layer, ref_channels, steps=2)
     run_dvvr(bench, layer, first_batch, replace(config, steps=2))
@@ -311,8 +314,8 @@ def main(argv=None) -> int:
     parser.add_argument("--layers", default="early,middle,late")
     parser.add_argument("--channels", type=int, default=16, help="channels sampled per layer for quality")
     parser.add_argument("--speed-channels", type=int, default=None,
-                        help="channels dvvr is timed on (0: the quality sample; -1: the whole layer; "
-                             "default: 0 on a CPU, -1 on CUDA)")
+                        help="channels dvvr is timed on: the quality sample topped up to this many "
+                             "(-1: the whole layer; default: 32 on a CPU, -1 on CUDA)")
     parser.add_argument("--ref-timing-steps", type=int, default=None,
                         help="reference steps timed on a batch of 32 (scaled to 200; default 10 on CPU, 200 on CUDA)")
     parser.add_argument("--lucent", action=argparse.BooleanOptionalAction, default=True)
@@ -330,7 +333,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cuda = args.device.startswith("cuda")
     if args.speed_channels is None:
-        args.speed_channels = -1 if cuda else 0
+        args.speed_channels = -1 if cuda else CPU_BATCH
     if args.ref_timing_steps is None:
         args.ref_timing_steps = STEPS if cuda else 10
     if args.threads:
