@@ -104,7 +104,9 @@ def run_lucent(bench, layer, channels, steps):
     mean, std = (torch.tensor(v, device=bench.network.device).view(1, 3, 1, 1)
                  for v in bench.network.pipeline.normalize)
     transforms = [*transform.standard_transforms, lambda x: (x - mean) / std]
-    images = render.render_vis(bench.model, objective, lambda: param.image(w, h, batch=len(channels)),
+    # a copy: Lucent leaves its hooks (holding the last activations) on every module it saw
+    model = copy.deepcopy(bench.model)
+    images = render.render_vis(model, objective, lambda: param.image(w, h, batch=len(channels)),
                                transforms=transforms, thresholds=(steps,), preprocess=False, progress=False,
                                show_image=False, fixed_image_size=(h, w))
     pixels = torch.from_numpy(images[-1]).permute(0, 3, 1, 2)
