@@ -220,17 +220,17 @@ def profile(args):
     from torch.profiler import profile as torch_profile
 
     session = setup.new_session(args.device)
-    bench = setup.caltech101(session, device=args.device)
+    bench = setup.BUILDERS[args.networks.split(",")[0]](session, device=args.device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device.startswith("cuda") else [])
     for where, layer in bench.pick_layers(args.layers.split(",")).items():
         channels = setup.sample_channels(layer.channels, args.channels)
         config = FeatVisConfig(steps=6)
-        run_dvvr(bench, layer, channels[:2], replace(config, steps=2))  # warm-up
+        run_dvvr(bench, layer, channels, replace(config, steps=2))  # warm-up on the profiled shapes
         with torch_profile(activities=activities) as prof:
             run_dvvr(bench, layer, channels, config)
         key = "self_cuda_time_total" if args.device.startswith("cuda") else "self_cpu_time_total"
-        print(f"## profile: caltech101 {where} ({layer.name}), {len(channels)} channels, 6 steps")
-        print(prof.key_averages().table(sort_by=key, row_limit=12))
+        print(f"## profile: {bench.name} {where} ({layer.name}), {len(channels)} channels, 6 steps")
+        print(prof.key_averages().table(sort_by=key, row_limit=14))
     session.close()
 
 
@@ -329,7 +329,8 @@ def main(argv=None) -> int:
     parser.add_argument("--generate-layers", type=int, default=0, help="request only the first N layers (0: all)")
     parser.add_argument("--switches", type=int, default=5, help="input switches measured idle and during the job")
     parser.add_argument("--batch-sweep", default=None, help="only: time these batch sizes (e.g. 8,16,32,64)")
-    parser.add_argument("--profile", action="store_true", help="only: torch.profiler's top operators of dvvr")
+    parser.add_argument("--profile", action="store_true",
+                        help="only: torch.profiler's top operators of dvvr (the first of --networks)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args(argv)
