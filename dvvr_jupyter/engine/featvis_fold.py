@@ -90,10 +90,13 @@ def _fold(model: nn.Module, pairs: list[tuple[str, str]]) -> None:
 
 
 def _same(a, b) -> bool:
+    """Equal up to rounding.  Loose on purpose: CUDA convolutions round through
+    TF32 (differences of ~1e-3 of the largest value), while a wrongly folded
+    pair changes values by their own size."""
     if a is None or b is None:
         return a is None and b is None
     a, b = a.float(), b.float()
-    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-3, atol=1e-4 * max(1.0, float(a.abs().max())))
+    return a.shape == b.shape and bool((a - b).abs().max() <= 1e-2 * max(1.0, float(a.abs().max())))
 
 
 def fold_batchnorm(model: nn.Module, capture, probe: torch.Tensor) -> nn.Module:
