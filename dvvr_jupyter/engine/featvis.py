@@ -185,7 +185,7 @@ def _optimise_batch(dev: _Device, run: _Run, targets: Sequence[int], seed: int) 
     n = len(targets)
     gen = torch.Generator().manual_seed(seed)  # per batch: results do not depend on the device split
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.param]
-    image = make_image(cfg.param, run.start.to(dev.device), n, dev.mean, dev.std, lr)
+    image = make_image(cfg.param, run.start.to(dev.device), n, dev.mean, dev.std)
     kernel = gaussian_kernel(cfg.blur)
     params = image.parameters()
     rows = torch.arange(n, device=dev.device)

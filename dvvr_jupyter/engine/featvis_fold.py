@@ -33,8 +33,10 @@ def _identity(self, x):
     return x
 
 
-def _pairs(model: nn.Module, capture, probe: torch.Tensor) -> list[tuple[str, str]]:
-    """(convolution name, BatchNorm name) pairs where the BatchNorm reads only that convolution's output."""
+def _pairs(model: nn.Module, capture, probe: torch.Tensor) -> tuple[list[tuple[str, str]], tuple]:
+    """(convolution name, BatchNorm name) pairs where the BatchNorm reads only that
+    convolution's output, and what the unfolded model computed on ``probe``
+    (``capture.run``'s output and recorded layers)."""
     outputs: dict[int, tuple[str, torch.Tensor]] = {}  # tensors kept alive: their ids stay unique
     calls: dict[str, int] = {}
     fed_by: dict[str, str | None] = {}
@@ -63,7 +65,7 @@ def _pairs(model: nn.Module, capture, probe: torch.Tensor) -> list[tuple[str, st
             handles.append(module.register_forward_pre_hook(bn_hook(name)))
     try:
         with torch.no_grad():
-            capture.run(model, probe)
+            computed = capture.run(model, probe)
     finally:
         for handle in handles:
             handle.remove()
@@ -75,7 +77,7 @@ def _pairs(model: nn.Module, capture, probe: torch.Tensor) -> list[tuple[str, st
         if (conv, "output") in recorded or (bn, "input") in recorded:
             continue
         pairs.append((conv, bn))
-    return pairs
+    return pairs, computed
 
 
 def _fold(model: nn.Module, pairs: list[tuple[str, str]]) -> None:
@@ -104,13 +106,12 @@ def fold_batchnorm(model: nn.Module, capture, probe: torch.Tensor) -> nn.Module:
     BatchNorm pairs folded, or ``model`` itself where nothing can be folded or
     the folded copy does not compute the same values on ``probe`` ([1, C, H, W])."""
     try:
-        pairs = _pairs(model, capture, probe)
+        pairs, (want_out, want) = _pairs(model, capture, probe)
         if not pairs:
             return model
         folded = copy.deepcopy(model)
         _fold(folded, pairs)
         with torch.no_grad():
-            want_out, want = capture.run(model, probe)
             got_out, got = capture.run(folded, probe)
     except Exception as error:  # noqa: BLE001 - an optimisation: never a reason to fail
         log.debug("BatchNorm not folded: %s", error)

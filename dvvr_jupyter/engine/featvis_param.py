@@ -68,8 +68,7 @@ def _normalised(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> 
 class PixelImage:
     """Network-input values, moved by normalised gradient steps (the seed's rule)."""
 
-    def __init__(self, start: torch.Tensor, n: int, mean: torch.Tensor, std: torch.Tensor, lr: float):
-        del lr  # the step length is given to every step (it decays)
+    def __init__(self, start: torch.Tensor, n: int, mean: torch.Tensor, std: torch.Tensor):
         self.mean, self.std = mean, std
         # the values a picture can show: moves past them would be lost when it is saved
         self.low, self.high = _normalised(torch.zeros_like(mean), mean, std), _normalised(torch.ones_like(mean), mean, std)
@@ -137,8 +136,7 @@ def _adam(params, lr: float) -> torch.optim.Adam:
 class FourierImage:
     """Decorrelated colour in a 1/f-scaled Fourier basis, through a sigmoid, moved by Adam."""
 
-    def __init__(self, start: torch.Tensor, n: int, mean: torch.Tensor, std: torch.Tensor, lr: float,
-                 decay: float = 1.0):
+    def __init__(self, start: torch.Tensor, n: int, mean: torch.Tensor, std: torch.Tensor, decay: float = 1.0):
         c, h, w = start.shape
         self.shape = (h, w)
         self.mean, self.std = mean, std
@@ -151,7 +149,7 @@ class FourierImage:
         spectrum = torch.fft.rfft2(flat, norm="ortho") / self.scale
         spectrum = torch.view_as_real(spectrum).unsqueeze(0).repeat(n, 1, 1, 1, 1)
         self.spectrum = spectrum.contiguous().requires_grad_(True)
-        self.optimiser = _adam([self.spectrum], lr)
+        self.optimiser = None  # made at the first step, with that step's size
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.spectrum]
@@ -166,6 +164,8 @@ class FourierImage:
         return _normalised(self._pixels(), self.mean, self.std)
 
     def step(self, grads: list[torch.Tensor], lr: float) -> None:
+        if self.optimiser is None:
+            self.optimiser = _adam([self.spectrum], lr)
         for group in self.optimiser.param_groups:
             group["lr"] = lr
         (grad,) = grads
@@ -187,7 +187,7 @@ class FourierImage:
 PARAMETERISATIONS = {"fourier": FourierImage, "pixel": PixelImage}
 
 
-def make_image(kind: str, start: torch.Tensor, n: int, mean=None, std=None, lr: float = 0.0):
+def make_image(kind: str, start: torch.Tensor, n: int, mean=None, std=None):
     """The parameterisation ``kind`` of ``n`` copies of ``start`` ([C, H, W] pixels in [0, 1]);
     ``mean``/``std`` (broadcastable to [1, C, 1, 1]; None: 0 and 1) map pixels to network inputs."""
     try:
@@ -198,4 +198,4 @@ def make_image(kind: str, start: torch.Tensor, n: int, mean=None, std=None, lr: 
     c = start.shape[0]
     mean = torch.zeros(1, c, 1, 1, device=start.device) if mean is None else mean
     std = torch.ones(1, c, 1, 1, device=start.device) if std is None else std
-    return cls(start, n, mean, std, lr)
+    return cls(start, n, mean, std)

@@ -126,11 +126,16 @@ def test_magic_status_url_stop_start(ip, tmp_path, session, client_for, capsys):
         ip.run_line_magic("dvvr", "bogus")
 
 
-def test_serve_directly(ip, session, client_for, capsys):
+def serve_directly(ip, session, capsys) -> str:
+    """The tiny model attached and served on a direct port (``%dvvr serve``); its URL."""
     ip.run_line_magic("load_ext", "dvvr")
     attach_tiny(session)
     ip.run_line_magic("dvvr", "serve --port 0")
-    url = capsys.readouterr().out.strip().rsplit(" ", 1)[-1]
+    return capsys.readouterr().out.strip().rsplit(" ", 1)[-1]
+
+
+def test_serve_directly(ip, session, client_for, capsys):
+    url = serve_directly(ip, session, capsys)
     assert url.startswith("http://127.0.0.1:") and url.endswith("/")
     state = client_for(url).start_up()  # no secret on a direct server
     assert state["counts"]["nnetworks"] == 1
@@ -194,10 +199,7 @@ def test_headset_magic(ip, tmp_path, session, capsys):
 
 
 def test_headset_url_of_a_direct_server(ip, session, client_for, capsys):
-    ip.run_line_magic("load_ext", "dvvr")
-    attach_tiny(session)
-    ip.run_line_magic("dvvr", "serve --port 0")
-    capsys.readouterr()
+    serve_directly(ip, session, capsys)
     ip.run_line_magic("dvvr", "url alice")
     url = capsys.readouterr().out.strip()
     assert url.endswith("/h/alice/")
