@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -76,6 +77,42 @@ class FeatVisConfig:
     channels_last: bool = True  # channels-last memory format for the model copy and the images
     seed: int = 0  # seed of every random choice: reproducible results
     cache_mb: int | None = 2048  # stored pictures per network beyond which the least recently used go
+
+    def __post_init__(self):
+        def need(ok: bool, name: str, what: str) -> None:
+            if not ok:
+                msg = f"FeatVisConfig.{name} must be {what}, got {getattr(self, name)!r}"
+                raise ValueError(msg)
+
+        def is_int(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        def is_number(value) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        need(is_int(self.steps) and self.steps >= 1, "steps", "an int >= 1")
+        need(self.param in ("pixel", "fourier"), "param", '"pixel" or "fourier"')
+        need(self.lr is None or (is_number(self.lr) and self.lr > 0), "lr", "None or a number > 0")
+        need(is_number(self.lr_end) and 0 <= self.lr_end <= 1, "lr_end", "a number in [0, 1]")
+        need(is_number(self.blur) and self.blur >= 0, "blur", "a number >= 0")
+        need(is_number(self.blend) and 0 <= self.blend <= 1, "blend", "a number in [0, 1]")
+        need(is_int(self.jitter) and self.jitter >= 0, "jitter", "an int >= 0")
+        need(is_number(self.rotate) and self.rotate >= 0, "rotate", "a number >= 0")
+        need(isinstance(self.scale, (tuple, list)) and len(self.scale) == 2 and all(map(is_number, self.scale))
+             and 0 < self.scale[0] <= self.scale[1], "scale", "a pair (low, high) with 0 < low <= high")
+        need(is_number(self.p_warp) and 0 <= self.p_warp <= 1, "p_warp", "a number in [0, 1]")
+        need(is_int(self.plain_last) and self.plain_last >= 0, "plain_last", "an int >= 0")
+        need(is_int(self.redirect_steps) and self.redirect_steps >= 0, "redirect_steps", "an int >= 0")
+        need(self.batch_size is None or (is_int(self.batch_size) and self.batch_size >= 1), "batch_size",
+             "None or an int >= 1")
+        need(self.devices is None or (isinstance(self.devices, (tuple, list)) and len(self.devices) > 0
+                                      and all(isinstance(d, (str, torch.device)) for d in self.devices)),
+             "devices", "None or a non-empty tuple of device names")
+        need(isinstance(self.autocast, bool), "autocast", "True or False")
+        need(isinstance(self.channels_last, bool), "channels_last", "True or False")
+        need(is_int(self.seed), "seed", "an int")
+        need(self.cache_mb is None or (is_int(self.cache_mb) and self.cache_mb >= 0), "cache_mb",
+             "None or an int >= 0")
 
 
 def is_channels_last(model: nn.Module) -> bool:

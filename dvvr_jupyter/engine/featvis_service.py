@@ -72,7 +72,20 @@ class FeatVisService:
         self._store_warned = False
         _SERVICES.add(self)
 
+    @property
+    def config(self) -> FeatVisConfig:
+        """The settings of jobs started from now on."""
+        return self._config
+
+    @config.setter
+    def config(self, value: FeatVisConfig) -> None:
+        if not isinstance(value, FeatVisConfig):
+            msg = f"featvis.config must be a dvvr.FeatVisConfig, got {type(value).__name__}"
+            raise TypeError(msg)
+        self._config = value
+
     # --- what can be visualised ---------------------------------------------------
+
     def _layer(self, ref) -> Layer:
         layer = self.network.layer(ref)
         if layer.kind == INFO:
@@ -306,6 +319,8 @@ class FeatVisService:
             images = visualize(models, network.tracking.capture, job.layer, start, range(job.total), mean=mean,
                                std=std, config=self.config, progress=report, should_stop=lambda: job.cancelled,
                                on_step=job._step)
+            if images.shape[1] == 1:  # a gray-input network: stored and shown as colour pictures
+                images = images.expand(-1, 3, -1, -1).contiguous()
         except FeatVisCancelled:
             self._finish(job, CANCELLED)
             return

@@ -37,7 +37,7 @@ from .options import AttachOptions
 from .pipeline import InputPipeline
 from .result import Result, channel_images
 from .result_cache import ResultCache
-from .shadow import ShadowModel, model_device
+from .shadow import ShadowModel, input_spec, model_device
 from .tracking import Tracking
 
 log = logging.getLogger("dvvr.engine")
@@ -96,14 +96,16 @@ class Network:
         self.class_names = list(class_names) if class_names is not None else (
             list(dataset.class_names) if dataset is not None else [])
         input_size = options.input_size
+        self.input_channels, self.input_dtype = input_spec(model)
         if input_size is None and dataset is not None and len(dataset):
-            input_size = tuple(InputPipeline(options.transform, None)(dataset.item(0)[0]).shape[-2:])
+            probe = InputPipeline(options.transform, None, channels=self.input_channels)(dataset.item(0)[0])
+            input_size = tuple(probe.shape[-2:])
         if input_size is None:
             warnings.warn(f"network {self.name!r}: no dataset and no input_size; assuming {DEFAULT_INPUT_SIZE}",
                           stacklevel=4)
             input_size = DEFAULT_INPUT_SIZE
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.pipeline = InputPipeline(options.transform, self.input_size)
+        self.pipeline = InputPipeline(options.transform, self.input_size, channels=self.input_channels)
         self.shadow = ShadowModel(model, self.device, adopt=adopt)
         self._compute_lock = threading.RLock()  # one forward pass at a time on the shadow
         self._views_lock = threading.Lock()
@@ -112,13 +114,16 @@ class Network:
         self._cache = cache if cache is not None else ResultCache(0)
         self._last_nbytes = 0
         self._weight_histograms: dict[tuple[int, int], Histogram | None] = {}
-        example = torch.zeros(1, 3, *self.input_size, device=self.device)
         with self.shadow.lock:
-            self.tracking = Tracking(self.shadow.model, example, options.track)
+            self.tracking = Tracking(self.shadow.model, self._example(), options.track)
         self.cache_dir = Path(cache_dir) / slug(self.name)
         from .featvis_service import FeatVisService
 
         self.featvis = FeatVisService(self)
+
+    def _example(self) -> torch.Tensor:
+        """A zero input batch of one, as the model takes it (tracing, re-tracking)."""
+        return torch.zeros(1, self.input_channels, *self.input_size, device=self.device, dtype=self.input_dtype)
 
     # --- layers ----------------------------------------------------------------
     @property
@@ -146,12 +151,21 @@ class Network:
             return Input(source, tensor, self.pipeline.to_image(tensor))
         if isinstance(source, FeatVisImage):
             pixels = source.network.featvis.stored_channel(source.layer, source.channel)  # uint8 [3, H, W]
+            if self.input_channels == 1:
+                pixels = pixels.float().mean(0, keepdim=True)
             tensor = self.pipeline.from_pixels(self.pipeline.fit(pixels.float() / 255))
-            return Input(source, tensor, Image.fromarray(np.ascontiguousarray(pixels.permute(1, 2, 0).numpy())))
-        if isinstance(source, InputTensor):
-            tensor = self.pipeline.fit(source.tensor.detach().float().cpu())
             return Input(source, tensor, self.pipeline.to_image(tensor))
-        tensor = torch.zeros(3, *self.input_size)
+        if isinstance(source, InputTensor):
+            tensor = source.tensor.detach()
+            if tensor.dim() == 4 and tensor.shape[0] == 1:
+                tensor = tensor[0]  # a batch of one
+            if tensor.dim() not in (2, 3) or (tensor.dim() == 3 and tensor.shape[0] != self.input_channels):
+                msg = (f"network {self.name!r} takes inputs of shape [{self.input_channels}, H, W] (a "
+                       f"transformed image), got a tensor of shape {tuple(source.tensor.shape)}")
+                raise ValueError(msg)
+            tensor = self.pipeline.fit(tensor.float().cpu())
+            return Input(source, tensor, self.pipeline.to_image(tensor))
+        tensor = torch.zeros(self.input_channels, *self.input_size)
         return Input(source, tensor, self.pipeline.to_image(tensor))
 
     def _as_source(self, what):
@@ -278,18 +292,21 @@ class Network:
 
             def encode_now(index, activation):
                 # Encoding overlaps the rest of the forward pass.
-                shown[index] = layer_tensor(activation).cpu()
+                shown[index] = layer_tensor(activation).float().cpu()  # half models: encoded as float
                 if layers[index].kind != INFO:
                     started[index] = self._pool.submit(channel_images, shown[index])
 
             with self.shadow.lock:
-                batch = input.tensor.unsqueeze(0).to(self.device)
+                batch = input.tensor.unsqueeze(0).to(self.device, self.input_dtype)
                 with torch.no_grad():
                     output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
                 version = self.shadow.generation
-            activations = [shown.get(i) if value is not None else None for i, value in enumerate(recorded)]
+            # A layer this input did not reach (the model's own control flow) shows as zeros
+            activations = [shown.get(i) if value is not None else
+                           None if layers[i].kind == INFO else torch.zeros(layers[i].shape)
+                           for i, value in enumerate(recorded)]
             return Result(input=input, layers=layers, activations=activations,
-                          output=None if output is None else output.detach().cpu(), class_names=self.class_names,
+                          output=None if output is None else output.detach().float().cpu(), class_names=self.class_names,
                           softmax=self.softmax, weights_version=version, pool=self._pool, started=started)
 
     def _make_current(self, result: Result, *, origin: str, view: str | None) -> Result:
@@ -337,7 +354,7 @@ class Network:
         bad ``track`` the old layers stay and the error is raised.  Headsets'
         own views start again from the shared view's input.
         """
-        example = torch.zeros(1, 3, *self.input_size, device=self.device)
+        example = self._example()
         with self._compute_lock, self.shadow.lock:
             old = self.tracking
             old.close()  # its hooks would record into the new tracking's first pass

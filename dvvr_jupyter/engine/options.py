@@ -8,7 +8,8 @@ every option with its default.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -40,6 +41,24 @@ class AttachOptions:
     softmax: bool | None = None
     track: Any = None
     device: Any = None
+
+    def __post_init__(self):
+        def wrong(name: str, what: str) -> TypeError:
+            return TypeError(f"attach(): {name} must be {what}, got {getattr(self, name)!r}")
+
+        if self.name is not None and not isinstance(self.name, str):
+            raise wrong("name", "a string")
+        if self.class_names is not None and (isinstance(self.class_names, (str, bytes))
+                                             or not isinstance(self.class_names, Iterable)):
+            raise wrong("class_names", "a list of strings")
+        if self.transform is not None and not callable(self.transform):
+            raise wrong("transform", "a callable (raw image -> tensor)")
+        if self.softmax is not None and not isinstance(self.softmax, bool):
+            raise wrong("softmax", "None, True or False")
+        size = self.input_size
+        if size is not None and not (isinstance(size, (tuple, list)) and len(size) == 2
+                                     and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise wrong("input_size", "(height, width), two positive ints")
 
     @classmethod
     def from_keywords(cls, options: dict) -> AttachOptions:

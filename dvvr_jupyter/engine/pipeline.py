@@ -32,17 +32,40 @@ def find_normalize(transform) -> tuple[list[float], list[float]] | None:
     return found
 
 
-class InputPipeline:
-    """Raw image (PIL or tensor) -> network input tensor [3, H, W] of ``size``."""
+def array_to_image(array: np.ndarray) -> Image.Image:
+    """An HW, HWC (C 1, 3 or 4) array as a PIL image; floats are read as
+    values in [0, 1] (or 0..255 where larger)."""
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        msg = f"an image array must be HxW or HxWx3 (or 4), got shape {array.shape}"
+        raise ValueError(msg)
+    if array.dtype != np.uint8:
+        array = np.asarray(array, dtype=np.float64)
+        if np.nanmax(array, initial=0.0) <= 1.0:
+            array = array * 255
+        array = np.nan_to_num(array).clip(0, 255).round().astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array))
 
-    def __init__(self, transform, size: tuple[int, int] | None, normalize=None):
+
+class InputPipeline:
+    """Raw image (PIL or tensor) -> network input tensor [C, H, W] of ``size``.
+
+    PIL images are converted to the mode the network takes first (gray for
+    one input channel, RGB otherwise): palette, RGBA and gray photos then
+    reach the user's transform as its own dataset images do."""
+
+    def __init__(self, transform, size: tuple[int, int] | None, normalize=None, channels: int = 3):
         self.transform = transform
         self.size = size
         self.normalize = normalize if normalize is not None else find_normalize(transform)
+        self.mode = "L" if channels == 1 else "RGB"
 
     def __call__(self, raw) -> torch.Tensor:
         if isinstance(raw, np.ndarray):
-            raw = Image.fromarray(raw)
+            raw = array_to_image(raw)
+        if isinstance(raw, Image.Image) and raw.mode != self.mode:
+            raw = raw.convert(self.mode)
         if self.transform is not None:
             try:
                 tensor = self.transform(raw)
@@ -52,7 +75,7 @@ class InputPipeline:
                 # A transform written for tensors, fed a PIL image (noise).
                 tensor = self.transform(TF.to_tensor(raw))
         elif isinstance(raw, Image.Image):
-            tensor = TF.to_tensor(raw.convert("RGB"))
+            tensor = TF.to_tensor(raw)
         elif isinstance(raw, torch.Tensor):
             tensor = raw.float() / 255 if raw.dtype == torch.uint8 else raw.float()
         else:

@@ -28,8 +28,30 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def input_spec(model: nn.Module) -> tuple[int, torch.dtype]:
+    """(channels, dtype) the model's input most likely has: its first 2D
+    convolution's input channels (3 without one) and its first floating
+    parameter's dtype (float32 without one)."""
+    channels = next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 3)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    return int(channels), dtype
+
+
 def _signature(state: dict) -> list:
-    return [(key, tuple(value.shape), value.dtype) for key, value in state.items()]
+    # get_extra_state() entries may be anything: compared by type only
+    return [(key, tuple(value.shape), value.dtype) if isinstance(value, torch.Tensor) else (key, type(value))
+            for key, value in state.items()]
+
+
+def _keeps_weights_current(hook) -> bool:
+    """Forward pre-hooks of torch's own reparametrisations (old-style
+    weight_norm, spectral_norm, pruning) recompute ``weight`` before each
+    forward: the copy must keep them, or it shows stale weights."""
+    from torch.nn.utils import prune
+    from torch.nn.utils.spectral_norm import SpectralNorm
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    return isinstance(hook, (WeightNorm, SpectralNorm, prune.BasePruningMethod))
 
 
 class ShadowModel:
@@ -78,8 +100,11 @@ class ShadowModel:
                           "_backward_pre_hooks", "_forward_hooks_with_kwargs",
                           "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called"):
                 table = getattr(module, hooks, None)
-                if table:
-                    table.clear()
+                if not table:
+                    continue
+                for key in list(table):
+                    if not (hooks == "_forward_pre_hooks" and _keeps_weights_current(table[key])):
+                        del table[key]
         for parameter in clone.parameters():
             parameter.requires_grad_(False)
             parameter.grad = None
@@ -103,6 +128,8 @@ class ShadowModel:
             changed = False
             for key, value in live_state.items():
                 own = own_state[key]
+                if not isinstance(value, torch.Tensor):
+                    continue  # extra state: the copy's own, from when it was made
                 if not torch.equal(own, value.to(own.device)):
                     own.copy_(value)
                     changed = True

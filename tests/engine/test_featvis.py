@@ -147,8 +147,9 @@ def test_beats_a_random_image_by_a_margin(setup, param):
 
 def test_objective_rises_with_steps(setup):
     model, capture, start = setup
-    values = []
-    for steps in (0, 4, 16):
+    on_start = (start.unsqueeze(0) * 255).round() / 255  # what 0 steps would give
+    values = [float(_channel_values(model, capture, CONV2, on_start)[0, 5])]
+    for steps in (4, 16):
         images = visualize(model, capture, CONV2, start, [5], mean=MEAN, std=STD,
                            config=FeatVisConfig(steps=steps, plain_last=0))
         values.append(float(_channel_values(model, capture, CONV2, images.float() / 255)[0, 5]))
