@@ -54,6 +54,17 @@ def _keeps_weights_current(hook) -> bool:
     return isinstance(hook, (WeightNorm, SpectralNorm, prune.BasePruningMethod))
 
 
+def _check_materialised(model: nn.Module) -> None:
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if isinstance(tensor, nn.parameter.UninitializedTensorMixin):
+            msg = (f"{name} is not initialised yet (a lazy module): run one forward pass of the model before "
+                   f"attaching it")
+            raise ValueError(msg)
+        if tensor.is_meta:
+            msg = f"{name} is on the 'meta' device (no values): materialise the model (to_empty, load weights) first"
+            raise ValueError(msg)
+
+
 class ShadowModel:
     """A private eval-mode copy of ``live`` that follows its weights."""
 
@@ -62,6 +73,7 @@ class ShadowModel:
         self.device = device
         self.adopt = adopt
         self.lock = threading.RLock()
+        _check_materialised(live)
         self.model = self._copy()
         self._state_signature = _signature(self.model.state_dict())
         #: bumped whenever the shadow's weights change (caches key on it)

@@ -171,3 +171,13 @@ def test_featvis_config_setter_checked(session):
     net.featvis.config = dvvr.FeatVisConfig(steps=3)
     assert net.featvis.config.steps == 3
     assert copy.copy(net.featvis.config) == dvvr.FeatVisConfig(steps=3)
+
+
+def test_unmaterialised_models_named(session):
+    lazy = nn.Sequential(nn.LazyConv2d(4, 3), nn.ReLU())
+    with pytest.raises(ValueError, match="lazy module"):
+        session.attach(lazy, input_size=(8, 8))
+    with torch.device("meta"):
+        meta = small_cnn()
+    with pytest.raises(ValueError, match="meta"):
+        session.attach(meta, input_size=(16, 16))
