@@ -91,11 +91,22 @@ class ShadowModel:
     def _deepcopy(self) -> nn.Module:
         # Tensors a model keeps from its last forward pass (``self.last = y``)
         # are part of an autograd graph, which deepcopy refuses: copy their values.
+        # Also inside the dicts and lists a model keeps (``self.acts[name] = y``).
         memo = {}
-        for module in self.live.modules():
-            for value in vars(module).values():
-                if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+        pending = [value for module in self.live.modules() for value in vars(module).values()]
+        seen = set()
+        while pending:
+            value = pending.pop()
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
+            if isinstance(value, torch.Tensor):
+                if value.grad_fn is not None:
                     memo[id(value)] = value.detach().clone()
+            elif isinstance(value, dict):
+                pending.extend(value.values())
+            elif isinstance(value, (list, tuple)):
+                pending.extend(value)
         try:
             return copy.deepcopy(self.live, memo)
         except Exception as exc:  # noqa: BLE001 - any failure means "cannot copy"

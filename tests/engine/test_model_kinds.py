@@ -181,3 +181,14 @@ def test_unmaterialised_models_named(session):
         meta = small_cnn()
     with pytest.raises(ValueError, match="meta"):
         session.attach(meta, input_size=(16, 16))
+
+
+def test_model_keeping_graph_tensors_in_a_dict_attaches(session):
+    model = small_cnn()
+    model.acts = {}
+    model[1].register_forward_hook(lambda module, args, out: model.acts.__setitem__("relu", [out]))
+    model(torch.rand(2, 3, 16, 16)).sum()  # a training forward: acts holds a tensor of its graph
+    assert model.acts["relu"][0].grad_fn is not None
+    net = session.attach(model, input_size=(16, 16))
+    assert net.set_input(torch.rand(3, 16, 16)).output.shape == (1, 5)
+    assert model.acts["relu"][0].grad_fn is not None  # the user's dict is as it was
