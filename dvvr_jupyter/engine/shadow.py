@@ -69,6 +69,11 @@ class ShadowModel:
     """A private eval-mode copy of ``live`` that follows its weights."""
 
     def __init__(self, live: nn.Module, device: torch.device, *, adopt: bool = False):
+        # torch.compile's wrapper shares its weights with the module it wraps:
+        # follow that one (eager: one input at a time needs no compiled graph)
+        compiled = getattr(getattr(torch, "_dynamo", None), "eval_frame", None)
+        if compiled is not None and isinstance(live, compiled.OptimizedModule):
+            live = live._orig_mod
         self.live = live
         self.device = device
         self.adopt = adopt

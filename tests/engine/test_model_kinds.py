@@ -192,3 +192,16 @@ def test_model_keeping_graph_tensors_in_a_dict_attaches(session):
     net = session.attach(model, input_size=(16, 16))
     assert net.set_input(torch.rand(3, 16, 16)).output.shape == (1, 5)
     assert model.acts["relu"][0].grad_fn is not None  # the user's dict is as it was
+
+
+def test_compiled_model_followed_through_its_module(session):
+    model = small_cnn()
+    compiled = torch.compile(model, backend="eager")
+    net = session.attach(compiled, input_size=(16, 16))
+    x = torch.rand(3, 16, 16)
+    with torch.no_grad():
+        model[0].weight.add_(0.5)  # trained through either object: the same weights
+        want = model.eval()(x.unsqueeze(0))[0]
+    assert torch.allclose(net.set_input(x).output[0], want, atol=1e-5)
+    net.featvis.config = dvvr.FeatVisConfig(steps=1)
+    assert net.featvis.start(net.layers[-1]).result(timeout=120).shape[0] == 5
