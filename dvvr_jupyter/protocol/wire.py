@@ -171,7 +171,9 @@ MAX_NESTING = 8  # an ActivationImage is one flat object; deep nesting is refuse
 MAX_CONTAINERS = 256  # arrays and objects in one body (bounds the depth count's work)
 MAX_INT_DIGITS = 30  # an integer literal longer than this is refused before it becomes an int
 ID_RANGE = range(-(2**31), 2**31)  # a C# int
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+# A JSON string, or an unterminated one running to the end: a match never fails
+# once begun, so no start is rescanned (linear on bodies such as '"' + '\\"' * n).
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.S)
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _BRACKETS = re.compile(r"[\[\]{}]")
 
