@@ -347,14 +347,15 @@ class FeatVisService:
         fingerprint, taken once per weights generation and shared by the layers
         of a "generate all"."""
         shadow, devices = self.network.shadow, self._devices()
+        # Before the copy's lock: the input may need a forward pass, which takes
+        # the network's compute lock and then this one (never the other order).
+        probe = self.network.input.tensor.unsqueeze(0)  # checks the folded BatchNorms compute the same
         with shadow.lock:
-            key = (shadow.generation, devices)
-            key = (*key, self.config.channels_last)
+            key = (shadow.generation, devices, self.config.channels_last)
             if self._copies is None or self._copies[0] != key:
                 channels_last = self.config.channels_last
                 base = shadow.snapshot()  # a copy even of dvvr serve's own models: prepare_model changes it
                 home = torch.device(self.network.device)
-                probe = self.network.input.tensor.unsqueeze(0)  # checks the folded BatchNorms compute the same
                 models = [prepare_model(base if _same_device(device, home) else copy.deepcopy(base), device,
                                         channels_last, self.network.tracking.capture, probe)
                           for device in devices]

@@ -128,6 +128,13 @@ class ProtocolHandler(LimitedBody, tornado.web.RequestHandler):
     def network(self, network_id: str):
         return self.session.network(wire.parse_id(network_id, "networkid"))
 
+    async def featvis_images(self, network, layer: int):
+        """A layer's feature visualizations as the client's mode asks (the input layer: black images).
+        Off the IO loop: finding them may read a large file or wait for the weights' lock."""
+        if network.featvis.is_input(layer):
+            return wire.input_layer_images(network, layer)
+        return await asyncio.wrap_future(await self.offload(network.featvis.images, layer))
+
     async def current_result(self, network):
         return network.peek(self.view) or await self.offload(network.result, self.view)
 
@@ -260,15 +267,8 @@ class FeatureVisualizationHandler(ProtocolHandler):
     async def get(self, network_id, layer_id):
         network = self.network(network_id)
         layer = wire.parse_id(layer_id, "layerid")
-        images = await featvis_images(network, layer)
+        images = await self.featvis_images(network, layer)
         self.answer(await self.offload(wire.feature_visualization, network, layer, images))
-
-
-async def featvis_images(network, layer: int):
-    """A layer's feature visualizations as the client's mode asks (the input layer: black images)."""
-    if network.featvis.is_input(layer):
-        return wire.input_layer_images(network, layer)
-    return await asyncio.wrap_future(network.featvis.images(layer))
 
 
 class FeatureVisualizationProgressHandler(ProtocolHandler):
@@ -287,7 +287,7 @@ class ExportHandler(ProtocolHandler):
             result = await self.current_result(network)
             path, count = await self.offload(export_activation, network, result, layer)
         else:
-            images = await featvis_images(network, layer)
+            images = await self.featvis_images(network, layer)
             path, count = await self.offload(export_featvis, network, layer, images)
         relative = str(path.relative_to(network.cache_dir.parent))  # no server paths leak
         self.answer(wire.exported(network, layer, mode, relative, count))

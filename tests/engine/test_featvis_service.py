@@ -157,3 +157,17 @@ def test_model_copy_released_when_idle(network):
         assert network.featvis._copies is None
     assert worker.daemon
     assert all(p.grad is None for p in network.shadow.model.parameters())
+
+
+def test_first_input_and_a_job_at_once_never_deadlock(session):
+    # A job's model copies need the current input; computing that takes the
+    # network's compute lock, then the copy's lock: the job must not hold the
+    # second while it waits for the first (a forward pass in flight would wait forever).
+    for round_ in range(6):
+        network = session.attach(tiny.TinyTracked(), name=f"race {round_}", input_size=(16, 16))
+        network.featvis.config = FAST
+        shown = session.pool.submit(network.result)  # the first input's forward pass, in flight
+        job = network.featvis.start(CONV2)
+        assert shown.result(timeout=120) is not None
+        assert job.future.result(timeout=120).shape[0] == 8
+        session.detach(network)
