@@ -8,6 +8,7 @@ show) and their PNGs are made once and cached.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +17,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import NotFound
+from ..errors import NotFound, Unprocessable
 from .encode import pil_png
+
+log = logging.getLogger("dvvr.datasets")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_IMAGES = 16
@@ -94,8 +97,12 @@ class Dataset:
         with self._lock:
             cached = self._items.get(image_id)
         if cached is None:
-            image, label = _split_item(self.data[self.indices[image_id]])
-            cached = (to_pil(image), label)
+            try:
+                image, label = _split_item(self.data[self.indices[image_id]])
+                cached = (to_pil(image), label)
+            except (OSError, ValueError, SyntaxError) as exc:  # a missing, unreadable or truncated file
+                msg = f"image {image_id} of dataset {self.name!r} cannot be read ({type(exc).__name__}: {exc})"
+                raise Unprocessable(msg, field="imageID") from exc
             with self._lock:
                 self._items[image_id] = cached
         return cached
@@ -107,15 +114,29 @@ class Dataset:
         return [f"class {i}" for i in range(max(self.labels(), default=-1) + 1)]
 
     def labels(self) -> list[int]:
-        """The label of every page entry."""
-        return [self.item(i)[1] for i in range(len(self))]
+        """The label of every page entry (an unreadable image keeps its folder's)."""
+        labels = []
+        for i in range(len(self)):
+            try:
+                labels.append(self.item(i)[1])
+            except Unprocessable:
+                label_of = getattr(self.data, "label", None)
+                labels.append(label_of(self.indices[i]) if label_of is not None else 0)
+        return labels
 
     def png(self, image_id: int) -> bytes:
-        """PNG of page entry ``image_id`` at its original size (made once)."""
+        """PNG of page entry ``image_id`` at its original size (made once); an
+        unreadable image shows as a gray square (one warning), so the client's
+        page still loads."""
         with self._lock:
             cached = self._pngs.get(image_id)
         if cached is None:
-            cached = pil_png(self.item(image_id)[0])
+            try:
+                image = self.item(image_id)[0]
+            except Unprocessable as exc:
+                log.warning("%s; the client's page shows a gray square in its place", exc.message)
+                image = Image.new("RGB", (64, 64), (128, 128, 128))
+            cached = pil_png(image)
             with self._lock:
                 self._pngs[image_id] = cached
         return cached
@@ -135,6 +156,9 @@ class _FolderItems:
         path, label = self.files[index]
         with Image.open(path) as image:
             return image.convert("RGB"), label
+
+    def label(self, index) -> int:
+        return self.files[index][1]
 
 
 class ImageFolder(Dataset):

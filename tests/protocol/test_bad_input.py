@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+import dvvr
+
 BAD_REQUESTS = [
     # method, resource, body, status, words the message must contain
     ("GET", "network/7", None, 404, "network 7 does not exist"),
@@ -161,3 +163,28 @@ def test_malformed_framing_is_400_json(server_client, framing):
 def test_no_path_traversal(server_client, resource):
     answer = server_client.request("PUT" if "export" in resource else "GET", resource, '{"mode": 2}')
     assert 400 <= answer.status < 500 and answer.body["status"] == answer.status, answer.body
+
+
+def test_unreadable_dataset_images(session, serve, client_for, tmp_path, caplog):
+    from PIL import Image
+
+    import tiny
+
+    root = tmp_path / "photos"
+    for label, name in enumerate(["ant", "bee"]):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (40, 30), (60 * i, 100, 30 * label)).save(root / name / f"{i}.jpg")
+    (root / "ant" / "1.jpg").write_text("not a picture")  # corrupt from the start
+    session.attach(tiny.TinyTracked(), dvvr.ImageFolder(root), input_size=(32, 36))
+    (root / "bee" / "0.jpg").unlink()  # gone while serving
+    client = client_for(serve(session).url)
+    page = client.get("dataset/0/images")  # the client's start-up still works
+    assert page["len"] == 4 and page["label_ids"] == [0, 0, 1, 1]
+    assert "cannot be read" in caplog.text
+    for image_id, reason in ((1, "UnidentifiedImageError"), (2, "FileNotFoundError")):
+        answer = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": image_id}))
+        assert answer.status == 422 and answer.body["field"] == "imageID"
+        assert f"image {image_id} of dataset 'photos' cannot be read ({reason}" in answer.body["message"]
+    ok = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 3}))
+    assert ok.status == 200
