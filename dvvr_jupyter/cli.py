@@ -104,6 +104,27 @@ def _exit_without_waiting_for_workers(code: int, grace: float = 1.0) -> None:
         os._exit(code)
 
 
+def _bounded_int(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in {low}..{high}")
+        return value
+    return parse
+
+
+def _token(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("an empty token would serve without one: leave --token out, or use 'random'")
+    return text
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="dvvr", description="Serve PyTorch networks to the DeepVisionVR client.")
     parser.add_argument("--version", action="version", version=f"dvvr {__version__}")
@@ -111,22 +132,23 @@ def main(argv=None) -> int:
     serve = commands.add_parser("serve", help="serve a project folder (or .py file) in the foreground")
     serve.add_argument("project", help="a folder with project.py, or a .py file")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
-    serve.add_argument("--port", type=int, default=5570, help="port (default 5570, the client's default; 0 = any)")
-    serve.add_argument("--token", default=None,
+    serve.add_argument("--port", type=_bounded_int(0, 65535), default=5570, help="port (default 5570, the client's default; 0 = any)")
+    serve.add_argument("--token", type=_token, default=None,
                        help="capability in the URL path (http://host:port/<token>/); 'random' makes one")
     serve.add_argument("--cache-dir", default=None, help="where feature visualizations and exports go")
-    serve.add_argument("--workers", type=int, default=None,
+    serve.add_argument("--workers", type=_bounded_int(1, 256), default=None,
                        help="threads that compute and encode answers (default: CPU count + 2, at most 8)")
-    serve.add_argument("--featvis-steps", type=int, default=None,
+    serve.add_argument("--featvis-steps", type=_bounded_int(1, 10**9), default=None,
                        help="gradient steps per feature visualization (default 24; fewer is faster, more drives each "
                             "channel harder)")
     serve.add_argument("--cache-mb", type=float, default=256,
                        help="memory for results shared between headsets and inputs computed ahead (default 256)")
     serve.add_argument("--no-precompute", action="store_true",
                        help="do not compute the dataset images and the noise image ahead while idle")
-    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    serve.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                       help="logging level (default INFO)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return _serve(args)
     except (FileNotFoundError, ProjectError) as exc:  # the project's own code errors keep their traceback

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import urllib.parse
 
 HIDDEN = "<token>"
 _FIRST_SEGMENT = re.compile(r"(/*)([^/]*)(.*)", re.S)
@@ -26,12 +27,19 @@ PROTOCOL_LOGGERS = ("dvvr", "dvvr.access", "dvvr.protocol", "dvvr.server", "torn
                     "tornado.general")
 
 
+def url_segment(token: str) -> str:
+    """``token`` as one path segment of a URL (percent-encoded where RFC 3986 needs it)."""
+    return urllib.parse.quote(token, safe="!$&'()*+,;=:@")
+
+
 def redact_path(path: str, token: str | None) -> str:
     """``path`` as a log line may show it on a server whose token is ``token``."""
     if not token:
         return path
     slashes, first, rest = _FIRST_SEGMENT.match(path).groups()
-    return slashes + (HIDDEN if first else "") + rest.replace(token, HIDDEN)
+    for form in (token, url_segment(token)):  # as given, and as a URL carries it
+        rest = rest.replace(form, HIDDEN)
+    return slashes + (HIDDEN if first else "") + rest
 
 
 class SecretFilter(logging.Filter):

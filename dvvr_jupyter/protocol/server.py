@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import tornado.netutil
 
 from ..bridge import redact
+from ..bridge.redact import url_segment
 from .app import make_app
 from .httpserver import TRANSPORT_MAX_BODY, JSONErrorHTTPServer
 
@@ -59,10 +60,11 @@ class Server:
         self.host = host
         self.port = port
         self.token = token
-        self.prefix = f"/{token}/" if token else "/"
+        # the URL carries the token percent-encoded (tornado decodes the path before comparing)
+        self.prefix = f"/{url_segment(token)}/" if token else "/"
         self.app = make_app(session, token=token, secret=secret, log_function=log_function,
                             extra_routes=extra_routes)
-        self._secrets = [s for s in (token, secret) if s]
+        self._secrets = [s for s in (token, token and url_segment(token), secret) if s]
         self._log_filter: redact.SecretFilter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: JSONErrorHTTPServer | None = None

@@ -103,3 +103,25 @@ def test_retry_after_header(token_server):
     response = connection.getresponse()
     assert response.status == 429 and int(response.getheader("Retry-After")) >= 1
     connection.close()
+
+
+@pytest.mark.parametrize("token", ["a%41b", "tok en+/x?#"])
+def test_tokens_with_url_characters_print_a_working_url(serve, tiny_session, client_for, caplog, token):
+    caplog.set_level(logging.DEBUG)
+    server = serve(tiny_session, token=token)
+    assert token not in server.url  # percent-encoded where a URL needs it
+    client = client_for(server.url)
+    assert client.request("GET", "network").status == 200
+    assert client.request("GET", "network/0").status == 200
+    assert raw(server.url, "GET", "/a%41b/network")[0] == 404 or token != "a%41b"  # the decoded look-alike
+    assert token not in caplog.text and urllib.parse.quote(token, safe="!$&'()*+,;=:@") not in caplog.text
+
+
+def test_cli_refuses_an_empty_token_and_bad_numbers():
+    from dvvr_jupyter.cli import main
+
+    for argv in (["serve", "x", "--token", ""], ["serve", "x", "--port", "70000"],
+                 ["serve", "x", "--log-level", "bogus"], ["serve", "x", "--workers", "0"]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2, argv
