@@ -81,6 +81,8 @@ class ProtocolHandler(LimitedBody, tornado.web.RequestHandler):
                 return
             try:
                 slot = await asyncio.wrap_future(slot)
+            except KeyboardInterrupt:  # Ctrl+C while the project loaded: the server is going away
+                raise Unavailable("the server is stopping (interrupted while it loaded the project)") from None
             except Exception as exc:  # noqa: BLE001 - reported to the client
                 raise Unavailable(f"the project failed to load: {exc}") from None
         self.session = slot
