@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.request
 
+from dvvr_jupyter.testing.jupyter import free_port
 from dvvr_jupyter.testing.waiting import wait_until
 
 import tiny
@@ -91,18 +92,48 @@ def get_dl_networks():
 '''
 
 
+def _connected_to(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds an accepted connection on ``port`` (Linux /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return any(int(row[1].split(":")[1], 16) == port and row[3] == "01" and row[9] in inodes for row in rows)
+
+
 def test_ctrl_c_while_loading_prints_one_line(tmp_path):
     flag = tmp_path / "loading"
     (tmp_path / "project.py").write_text(SLOW_PROJECT.format(flag=str(flag)))
-    proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", "0"],
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = []  # a client asking for the networks while the project loads
+
+    def ask():
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/network", timeout=60).read()
+        except Exception as exc:  # noqa: BLE001 - what it got is checked below
+            waiting.append(exc)
+
     try:
         wait_until(lambda: flag.exists() or proc.poll() is not None, 120, "the project did not start loading")
+        client = threading.Thread(target=ask)
+        client.start()
+        wait_until(lambda: _connected_to(proc.pid, port), 30, "the client's request did not arrive")
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)  # far less than the project's 600 s of loading
+        out, err = proc.communicate(timeout=60)  # far less than the project's 600 s of loading
+        client.join(60)
     finally:
         proc.kill()
-    assert err.splitlines() == [f"dvvr: interrupted while loading {tmp_path}"]
+    assert err.splitlines()[-1] == f"dvvr: interrupted while loading {tmp_path}"
+    assert "Traceback" not in out + err
+    assert [getattr(answer, "code", answer) for answer in waiting] == [503]  # told, not left hanging
     assert proc.returncode == 130
 
 
