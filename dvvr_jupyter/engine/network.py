@@ -3,6 +3,7 @@ its current input and what it shows for it."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sys
@@ -110,6 +111,10 @@ class Network:
         self._compute_lock = threading.RLock()  # one forward pass at a time on the shadow
         self._views_lock = threading.Lock()
         self._views: dict[str | None, Result] = {}  # view name -> current result (None: the shared view)
+        # Inputs are shown in the order they were asked for, not the order their
+        # forward passes end: each choice takes a ticket, a view shows the newest.
+        self._tickets = itertools.count(1)
+        self._shown_ticket: dict[str | None, int] = {}
         self._in_flight: dict[tuple, Future] = {}  # (input key, weights) -> the forward pass computing it
         self._cache = cache if cache is not None else ResultCache(0)
         self._last_nbytes = 0
@@ -208,8 +213,11 @@ class Network:
         if current is not None:
             return current
         if view is not None:
-            return self._make_current(self.result(None), origin="vr", view=view)
-        return self._show(self._default_source(), origin="notebook", view=None)
+            shared = self.result(None)
+            return self._make_current(shared, origin="vr", view=view, ticket=self._shown_ticket.get(None, 0))
+        # ticket 0: an input chosen meanwhile wins over the default one
+        shown = self._show(self._default_source(), origin="notebook", view=None, ticket=0)
+        return self._views.get(None, shown)
 
     def peek(self, view: str | None = None) -> Result | None:
         """The current result if one was computed, without computing."""
@@ -222,10 +230,13 @@ class Network:
     def refresh(self, *, sync: bool = True, origin: str = "refresh", view: str | None = None) -> Result:
         """The current input again with the model's current weights
         (``sync=False``: with the weights copied at the last sync)."""
-        current = self.peek(view)
+        with self._views_lock:
+            current, ticket = self._views.get(view), self._shown_ticket.get(view)
         if current is None:
-            return self._show(self._default_source(), origin=origin, view=view, sync=sync)
-        return self._show(current.input.source, origin=origin, view=view, sync=sync, input=current.input)
+            return self._show(self._default_source(), origin=origin, view=view, sync=sync, ticket=0)
+        # the same choice again (its ticket): a newer choice made meanwhile wins over it
+        return self._show(current.input.source, origin=origin, view=view, sync=sync, input=current.input,
+                          ticket=ticket)
 
     def precompute(self, what, *, should_stop=lambda: False) -> bool:
         """Compute ``what``'s result into the shared cache without showing it
@@ -245,7 +256,10 @@ class Network:
         result = self._cache.get((self, key, self.shadow.generation)) if key is not None else None
         return result if result is not None and result.layers is self.layers else None  # not from before a retrack
 
-    def _show(self, source, *, origin: str, view: str | None, sync: bool = True, input: Input | None = None) -> Result:
+    def _show(self, source, *, origin: str, view: str | None, sync: bool = True, input: Input | None = None,
+              ticket: int | None = None) -> Result:
+        if ticket is None:
+            ticket = next(self._tickets)
         if sync:
             self.sync_weights()
         key = input_key(source)
@@ -254,7 +268,7 @@ class Network:
             result = self._compute_once(key, self.shadow.generation, lambda: input or self.make_input(source))
         if result.layers is not self.layers:  # computed with the layers a retrack just replaced
             result = self._compute_once(None, self.shadow.generation, lambda: input or self.make_input(source))
-        return self._make_current(result, origin=origin, view=view)
+        return self._make_current(result, origin=origin, view=view, ticket=ticket)
 
     def _compute_once(self, key, generation: int, make_input) -> Result:
         """One forward pass per (input, weights), however many views ask at once."""
@@ -309,13 +323,19 @@ class Network:
                           output=None if output is None else output.detach().float().cpu(), class_names=self.class_names,
                           softmax=self.softmax, weights_version=version, pool=self._pool, started=started)
 
-    def _make_current(self, result: Result, *, origin: str, view: str | None) -> Result:
+    def _make_current(self, result: Result, *, origin: str, view: str | None, ticket: int) -> Result:
+        """Show ``result`` in ``view`` unless a choice asked for after it (a
+        higher ticket) is shown there already; returns ``result`` either way."""
         with self._views_lock:
+            if ticket < self._shown_ticket.get(view, 0) and view in self._views:
+                return result
+            self._shown_ticket[view] = ticket
             previous = self._views.pop(view, None)
             self._views[view] = result  # the most recently used view last
             if len(self._views) > MAX_VIEWS:  # forget the headset idle longest
                 oldest = next(name for name in self._views if name is not None)
                 del self._views[oldest]
+                self._shown_ticket.pop(oldest, None)
         # Outside every lock: listeners run on the session's dispatch thread.
         if previous is None or previous.input is not result.input:
             self._events.emit(InputChanged(self, result.input, origin, view))
@@ -369,6 +389,7 @@ class Network:
             with self._views_lock:
                 shown = self._views.get(None)
                 self._views.clear()  # results of the old layers: never current again
+                self._shown_ticket.clear()
         self._cache.drop(self)
         from .featvis_service import FeatVisService
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 
 import pytest
 import torch
@@ -124,3 +125,39 @@ def test_trackable_modules_pairs_with_track():
 def test_every_public_name_is_documented():
     undocumented = [name for name in dvvr.__all__ if name != "__version__" and not getattr(dvvr, name).__doc__]
     assert undocumented == []
+
+
+GATE = threading.Event()
+HELD = threading.Event()
+
+
+def gated_transform(image):
+    """Holds a white picture until GATE is set (a slow input, before any lock of the engine)."""
+    from torchvision.transforms import functional as TF
+
+    tensor = TF.to_tensor(image)
+    if float(tensor.mean()) > 0.99:
+        HELD.set()
+        GATE.wait(120)
+    return tensor
+
+
+def test_inputs_are_shown_in_the_order_asked_for(session):
+    from PIL import Image
+
+    net = session.attach(nn.Sequential(nn.Conv2d(3, 4, 3)), tiny.tiny_images(), input_size=(16, 16),
+                         transform=gated_transform)
+    net.set_input(0)
+    assert net.precompute(1)  # image 1 is answered from memory
+    GATE.clear()
+    HELD.clear()
+    white = Image.new("RGB", (16, 16), (255, 255, 255))
+    slow = session.pool.submit(net.set_input, white, origin="vr")  # asked first, held
+    assert HELD.wait(60), "the slow input did not start"
+    fast = net.set_input(1, origin="vr")  # asked second, answered first
+    GATE.set()
+    slow_result = slow.result(timeout=120)
+    assert slow_result.input.describe() != fast.input.describe()
+    assert net.result() is fast  # the later choice stays shown
+    net.refresh()
+    assert net.result().input.describe() == fast.input.describe()
