@@ -70,6 +70,7 @@ class FeatVisService:
         self._copies: tuple[tuple, list] | None = None  # ((generation, devices), model per device)
         self._memory: dict[tuple[int, str], torch.Tensor] = {}  # results the cache folder refused
         self._store_warned = False
+        self._store_lock = threading.Lock()  # storing a result and deleting them all, one at a time
         _SERVICES.add(self)
 
     @property
@@ -184,7 +185,8 @@ class FeatVisService:
         for job in jobs:
             job.cancel()
         try:
-            self.store.delete_all()
+            with self._store_lock:
+                self.store.delete_all()
         except OSError as error:
             log.warning("cannot delete the stored feature visualizations in %s: %s", self.store.root, error)
 
@@ -331,10 +333,11 @@ class FeatVisService:
             log.exception("feature visualization of network %r layer %d failed", network.name, job.layer)
             self._finish(job, FAILED, error=f"{type(exc).__name__}: {exc}")
             return
-        if job.cancelled:  # deleted while finishing: store nothing
-            self._finish(job, CANCELLED)
-            return
-        self._keep(job, weights, images)
+        with self._store_lock:  # a delete either sees this stored or stops it being stored
+            if job.cancelled:  # deleted while finishing: store nothing
+                self._finish(job, CANCELLED)
+                return
+            self._keep(job, weights, images)
         log.info("network %r layer %d: %d feature visualizations in %.1f s", network.name, job.layer,
                  job.total, time.perf_counter() - job.began)
         self._finish(job, DONE, images)

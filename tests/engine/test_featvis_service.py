@@ -171,3 +171,26 @@ def test_first_input_and_a_job_at_once_never_deadlock(session):
         assert shown.result(timeout=120) is not None
         assert job.future.result(timeout=120).shape[0] == 8
         session.detach(network)
+
+
+def test_delete_while_a_result_is_being_stored(network):
+    import threading
+
+    held, gate = threading.Event(), threading.Event()
+    save = network.featvis.store.save
+
+    def slow_save(*args, **kwargs):  # the real save, held at its start
+        held.set()
+        gate.wait(60)
+        return save(*args, **kwargs)
+
+    network.featvis.store.save = slow_save
+    job = network.featvis.start(CONV2)
+    assert held.wait(120), "the job never reached its save"
+    deleting = threading.Thread(target=network.featvis.delete)
+    deleting.start()
+    gate.set()
+    deleting.join(60)
+    job.future.exception(timeout=60)  # done or cancelled: either way nothing may stay stored
+    assert network.featvis.stored(CONV2) is None
+    assert [name for name in _store_files(network) if name.endswith(".npy")] == []
