@@ -16,6 +16,7 @@ import urllib.parse
 
 HIDDEN = "<token>"
 _FIRST_SEGMENT = re.compile(r"(/*)([^/]*)(.*)", re.S)
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
 #: The VR path through Jupyter: ``.../dvvr/vr/<token>...`` (any token, right or wrong).
 VR_PATH_TOKEN = (re.compile(r"(dvvr/vr/)(?!<token>)[^/\s\"'?#]+"), r"\1" + HIDDEN)
@@ -36,6 +37,9 @@ def redact_path(path: str, token: str | None) -> str:
     """``path`` as a log line may show it on a server whose token is ``token``."""
     if not token:
         return path
+    absolute = _ABSOLUTE_FORM.match(path)  # "GET http://host/<token>/..." (a proxy's request line)
+    if absolute:
+        return absolute.group(0) + redact_path(path[absolute.end():], token)
     slashes, first, rest = _FIRST_SEGMENT.match(path).groups()
     for form in (token, url_segment(token)):  # as given, and as a URL carries it
         rest = rest.replace(form, HIDDEN)

@@ -62,6 +62,8 @@ def test_no_log_line_shows_the_token(token_server, caplog):
         ("GET", f"/{near}/network", {}),
         ("GET", f"/{TOKEN}/network/0", {"Referer": url}),
         ("PUT", f"/{TOKEN}/network/0/prepareforinput", {"Content-Length": "abc"}),
+        ("GET", f"http://example.org/{near}/network", {}),  # absolute form, as to a proxy
+        ("GET", f"http://example.org/{TOKEN}/network", {}),
     ]
     for method, path, headers in shapes:
         status, body = raw(url, method, path, headers)
