@@ -18,8 +18,9 @@ HIDDEN = "<token>"
 _FIRST_SEGMENT = re.compile(r"(/*)([^/]*)(.*)", re.S)
 _ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
-#: The VR path through Jupyter: ``.../dvvr/vr/<token>...`` (any token, right or wrong).
-VR_PATH_TOKEN = (re.compile(r"(dvvr/vr/)(?!<token>)[^/\s\"'?#]+"), r"\1" + HIDDEN)
+#: The VR path through Jupyter: ``.../dvvr/vr/<token>...`` (any token, right or wrong), also in
+#: the shapes Jupyter's own 404 logs: doubled slashes, other case, ``%2F`` for the slashes.
+VR_PATH_TOKEN = (re.compile(r"(dvvr(?:/|%2F)+vr(?:/|%2F)+)(?!<token>)[^/\s\"'?#%]+", re.I), r"\1" + HIDDEN)
 #: A kernel's secret header as a debug dump may show it (``X-Dvvr-Secret: ...``, ``'X-Dvvr-Secret': '...'``).
 SECRET_HEADER_VALUE = (re.compile(r"(X-Dvvr-Secret['\"]?\s*[:=,]\s*['\"]?)[^\s'\",}]+", re.I), r"\1<secret>")
 

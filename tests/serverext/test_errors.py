@@ -5,12 +5,13 @@ reads one shape whichever side failed.  And neither the VR token nor a
 kernel's secret reaches any log line, at any level."""
 
 import logging
+from functools import partial
 
 import pytest
 
 from dvvr_jupyter.bridge.registry import entry_path, read_entry
 
-from .dvvr_kernels import SETUP, request
+from .dvvr_kernels import SETUP, in_thread, request
 
 pytestmark = [pytest.mark.jupyter, pytest.mark.slow]  # real Jupyter servers and kernels
 
@@ -89,6 +90,18 @@ for _name in ("dvvr", "tornado"):
 """
 
 
+def status_of(url: str) -> int:
+    """The status of a GET, whatever the body (Jupyter's own 404 page is HTML)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 async def test_no_token_or_secret_in_any_log_line(
     capfd, caplog, jp_logging_stream, jp_runtime_dir, jp_base_url, start_kernel, vr_url, vr_token, client_for
 ):
@@ -113,6 +126,8 @@ async def test_no_token_or_secret_in_any_log_line(
     assert (await request(referred, "GET", "network/99")).status == 404  # a 4xx: Jupyter would log the Referer
     assert (await request(referred, "GET", "s/nobody/network")).status == 503  # a 5xx: and dump headers
     assert (await request(client, "PUT", "network/0/prepareforinput", b" " * (2 << 20))).status == 413
+    for shape in ("/dvvr/vr//", "/DVVR/vr/", "/dvvr%2Fvr%2F"):  # Jupyter's own 404s log these paths
+        assert await in_thread(partial(status_of, url.replace("/dvvr/vr/", shape, 1) + "network")) == 404, shape
     await kernel.run("%dvvr status")
 
     captured = capfd.readouterr()
