@@ -18,13 +18,19 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from ..bridge.headers import EXPLORER_HEADER
+from ..bridge.limits import LimitedBody
 from ..errors import DvvrError, NotFound
 from .forward import forward_to_kernel
 from .proxy import error_body
 
 
-class ExplorerHandler(APIHandler):
+@web.stream_request_body  # a body over the limit is refused (413), never read into memory whole
+class ExplorerHandler(LimitedBody, APIHandler):
     auth_resource = "kernels"
+
+    async def prepare(self):
+        await super().prepare()
+        self.refuse_unread()
 
     def write_error(self, status_code: int, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -61,4 +67,4 @@ class ExplorerHandler(APIHandler):
         if entry is None:
             raise NotFound(f"kernel {kernel_id!r} does not serve dvvr (it restarted or stopped): run the explorer's "
                            f"cell again", field="kernel_id")
-        await forward_to_kernel(self, entry, f"explorer/{path}", self.request.body, headers={EXPLORER_HEADER: "1"})
+        await forward_to_kernel(self, entry, f"explorer/{path}", self.body, headers={EXPLORER_HEADER: "1"})

@@ -49,6 +49,9 @@ async def test_the_explorer_route(jp_fetch, start_kernel, vr_url, client_for, tm
     with pytest.raises(HTTPClientError) as bad:
         await explorer("network", "0", "input", method="POST", body=json.dumps({"kind": "dataset", "index": 60}))
     assert bad.value.code == 404 and body_of(bad.value)["field"] == "imageID"
+    with pytest.raises(HTTPClientError) as huge:  # the VR path's body limit holds here too
+        await explorer("network", "0", "input", method="POST", body=b" " * (2 << 20))
+    assert huge.value.code == 413 and body_of(huge.value)["error"] == "PayloadTooLarge"
     with pytest.raises(HTTPClientError) as gone:
         await jp_fetch("dvvr", "api", "explorer", "no-such-kernel", "state", "0")
     assert gone.value.code == 404 and body_of(gone.value)["error"] == "NotFound"
