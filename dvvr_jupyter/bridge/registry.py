@@ -115,7 +115,11 @@ def pid_alive(pid) -> bool:
         return False
     except PermissionError:
         return True  # exists, owned by someone else
-    return True
+    try:  # a killed kernel stays a zombie until Jupyter reaps it: dead all the same
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal test is all there is
 
 
 def remove_dead() -> None:
