@@ -104,5 +104,9 @@ class DvvrExtension(ExtensionApp):
     async def stop_extension(self):
         redact.remove(self._log_filter)
         if self._http is not None:
-            self._http.close()
+            # libcurl's timer callbacks of requests still in flight would fire on
+            # a closed client (an ERROR traceback at exit): leave it to the exiting process then
+            in_flight = len(getattr(self._http, "_curls", ())) - len(getattr(self._http, "_free_list", ()))
+            if in_flight <= 0:
+                self._http.close()
             self._http = None
