@@ -27,7 +27,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..bridge.limits import LimitedBody
-from ..errors import DvvrError, InternalServerError, NotFound, TooManyRequests, Unavailable
+from ..errors import BadRequest, DvvrError, InternalServerError, NotFound, TooManyRequests, Unavailable
 from .forward import forward_to_kernel
 
 #: What stands for the token in every log line.
@@ -136,6 +136,8 @@ class VRHandler(LimitedBody, APIHandler):
         ext = self.settings["dvvr"]
         if path.startswith("s/"):
             self._session_name, _, path = path[2:].partition("/")
+            if not self._session_name:
+                raise BadRequest("s/<name>/ needs a session name (a kernel's %dvvr name, or its id)", field="session")
         entry = ext.router.resolve(self._session_name)
         ext.router.serving(self._session_name, entry)
         ext.router.saw(entry["kernel_id"], self.request.remote_ip or "?")

@@ -38,16 +38,20 @@ async def test_proxy_and_kernel_errors_have_one_shape(start_kernel, vr_url, clie
     await kernel.run(SETUP)
     unknown_session = await request(client, "GET", "s/nobody/network")
     malformed = await request(client, "PUT", "network/0/prepareforinput", "{not json")  # answered by the kernel
+    no_name = await request(client, "GET", "s//network")
 
     answers = {"wrong token": wrong_token, "no kernel": no_kernel, "unknown session": unknown_session,
-               "malformed body": malformed}
+               "malformed body": malformed, "no session name": no_name}
     assert {what: (a.status, a.body["error"]) for what, a in answers.items()} == {
         "wrong token": (404, "NotFound"),
         "no kernel": (503, "Unavailable"),
         "unknown session": (503, "Unavailable"),
         "malformed body": (400, "BadRequest"),
+        "no session name": (400, "BadRequest"),
     }
-    assert {error_shape(a) for a in answers.values()} == {(("error", "message", "status"), str, str, int)}
+    assert {error_shape(a) for a in answers.values() if a is not no_name} == {
+        (("error", "message", "status"), str, str, int)}
+    assert no_name.body["field"] == "session"
     assert "%dvvr url" in wrong_token.body["message"] and "%load_ext dvvr" in no_kernel.body["message"]
     assert "'nobody'" in unknown_session.body["message"] and "not JSON" in malformed.body["message"]
 
