@@ -98,9 +98,11 @@ class Network:
             list(dataset.class_names) if dataset is not None else [])
         input_size = options.input_size
         self.input_channels, self.input_dtype = input_spec(model)
-        if input_size is None and dataset is not None and len(dataset):
+        if dataset is not None and len(dataset):
             probe = InputPipeline(options.transform, None, channels=self.input_channels)(dataset.item(0)[0])
-            input_size = tuple(probe.shape[-2:])
+            self.input_channels = int(probe.shape[0]) if probe.dim() == 3 else self.input_channels  # as given
+            if input_size is None:
+                input_size = tuple(probe.shape[-2:])
         if input_size is None:
             warnings.warn(f"network {self.name!r}: no dataset and no input_size; assuming {DEFAULT_INPUT_SIZE}",
                           stacklevel=4)
@@ -120,7 +122,15 @@ class Network:
         self._last_nbytes = 0
         self._weight_histograms: dict[tuple[int, int], Histogram | None] = {}
         with self.shadow.lock:
-            self.tracking = Tracking(self.shadow.model, self._example(), options.track)
+            try:
+                self.tracking = Tracking(self.shadow.model, self._example(), options.track)
+            except Exception:
+                if self.input_channels == 3 or (dataset is not None and len(dataset)):
+                    raise
+                # the first convolution declared was not the input's: take the usual 3 channels
+                self.input_channels = 3
+                self.pipeline = InputPipeline(options.transform, self.input_size, channels=3)
+                self.tracking = Tracking(self.shadow.model, self._example(), options.track)
         self.cache_dir = Path(cache_dir) / slug(self.name)
         from .featvis_service import FeatVisService
 

@@ -41,8 +41,12 @@ class Tracking:
     def __init__(self, model: nn.Module, example: torch.Tensor, track=None):
         self.specs = derive_specs(model, example, track)
         self.capture = HookCapture(model, self.specs)
-        with torch.no_grad():
-            _, activations = self.capture.run(model, example)
+        try:
+            with torch.no_grad():
+                _, activations = self.capture.run(model, example)
+        except BaseException:
+            self.capture.close()  # no hooks left on the model by a tracking that failed
+            raise
         layers = []
         for index, (spec, value) in enumerate(zip(self.specs, activations, strict=True)):
             tensor = None if value is None or spec.info_only else layer_tensor(value)

@@ -205,3 +205,18 @@ def test_compiled_model_followed_through_its_module(session):
     assert torch.allclose(net.set_input(x).output[0], want, atol=1e-5)
     net.featvis.config = dvvr.FeatVisConfig(steps=1)
     assert net.featvis.start(net.layers[-1]).result(timeout=120).shape[0] == 5
+
+
+def test_a_gray_side_convolution_declared_first_does_not_decide_the_input(session):
+    class SideFirst(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mask_conv = nn.Conv2d(1, 1, 1)  # declared first, used on a mask inside
+            self.stem = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.stem(x) * torch.sigmoid(self.mask_conv(x.mean(1, keepdim=True)))
+
+    net = session.attach(SideFirst(), input_size=(8, 8))
+    assert net.input_channels == 3
+    assert net.set_input(torch.rand(3, 8, 8)).output.shape == (1, 4, 8, 8)
