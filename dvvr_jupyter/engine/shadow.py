@@ -18,6 +18,9 @@ import threading
 
 import torch
 from torch import nn
+from torch.nn.utils import prune
+from torch.nn.utils.spectral_norm import SpectralNorm
+from torch.nn.utils.weight_norm import WeightNorm
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -43,15 +46,10 @@ def _signature(state: dict) -> list:
             for key, value in state.items()]
 
 
-def _keeps_weights_current(hook) -> bool:
-    """Forward pre-hooks of torch's own reparametrisations (old-style
-    weight_norm, spectral_norm, pruning) recompute ``weight`` before each
-    forward: the copy must keep them, or it shows stale weights."""
-    from torch.nn.utils import prune
-    from torch.nn.utils.spectral_norm import SpectralNorm
-    from torch.nn.utils.weight_norm import WeightNorm
-
-    return isinstance(hook, (WeightNorm, SpectralNorm, prune.BasePruningMethod))
+#: Forward pre-hooks of torch's own reparametrisations (old-style weight_norm,
+#: spectral_norm, pruning) recompute ``weight`` before each forward: the copy
+#: keeps them, or it would show stale weights.
+WEIGHT_HOOKS = (WeightNorm, SpectralNorm, prune.BasePruningMethod)
 
 
 def _check_materialised(model: nn.Module) -> None:
@@ -131,7 +129,7 @@ class ShadowModel:
                 if not table:
                     continue
                 for key in list(table):
-                    if not (hooks == "_forward_pre_hooks" and _keeps_weights_current(table[key])):
+                    if not (hooks == "_forward_pre_hooks" and isinstance(table[key], WEIGHT_HOOKS)):
                         del table[key]
         for parameter in clone.parameters():
             parameter.requires_grad_(False)
