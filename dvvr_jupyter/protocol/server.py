@@ -141,6 +141,7 @@ class Server:
             return
 
         async def shutdown():
+            await self._end_polls()
             if self._server is not None:
                 self._server.stop()
                 await self._server.close_all_connections()
@@ -149,6 +150,18 @@ class Server:
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    async def _end_polls(self, grace: float = 0.5) -> None:
+        """Waiting ``events/`` polls answer now (their clients poll again
+        elsewhere or see the server gone), before the connections close."""
+        self.app.settings["dvvr_stopping"] = True
+        polls = self.app.settings.get("dvvr_polls", set())
+        for poll in list(polls):
+            poll.wake()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while polls and loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
     @property
     def running(self) -> bool:
