@@ -132,7 +132,7 @@ class Network:
                 self.pipeline = InputPipeline(options.transform, self.input_size, channels=3)
                 self.tracking = Tracking(self.shadow.model, self._example(), options.track)
         self.cache_dir = Path(cache_dir) / slug(self.name)
-        from .featvis_service import FeatVisService
+        from .featvis.service import FeatVisService
 
         self.featvis = FeatVisService(self)
 
@@ -401,7 +401,7 @@ class Network:
                 self._views.clear()  # results of the old layers: never current again
                 self._shown_ticket.clear()
         self._cache.drop(self)
-        from .featvis_service import FeatVisService
+        from .featvis.service import FeatVisService
 
         self.featvis.close()
         self.featvis = FeatVisService(self)  # its store is keyed by the architecture
