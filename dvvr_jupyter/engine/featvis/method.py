@@ -34,6 +34,7 @@ from .redirect import redirecting
 from .transforms import random_affine
 
 log = logging.getLogger("dvvr.featvis")
+_DEFAULTS = FeatVisConfig()  # frozen: one shared default is safe
 
 
 class FeatVisCancelled(Exception):
@@ -229,7 +230,7 @@ def _first_batch(dev: _Device, cfg: FeatVisConfig, remaining: int) -> int:
 
 
 def visualize(model: nn.Module | Sequence[nn.Module], capture, layer_index: int, start: torch.Tensor,
-              channels: Sequence[int], *, mean, std, config: FeatVisConfig = FeatVisConfig(),
+              channels: Sequence[int], *, mean, std, config: FeatVisConfig = _DEFAULTS,
               progress: Callable[[int, int], None] | None = None,
               should_stop: Callable[[], bool] | None = None,
               on_step: Callable[[int], None] | None = None) -> torch.Tensor:
