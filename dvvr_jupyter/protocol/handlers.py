@@ -22,6 +22,8 @@ from tornado.ioloop import IOLoop
 from ..bridge.headers import SECRET_HEADER
 from ..bridge.limits import LimitedBody
 from ..bridge.redact import redact_path
+from ..engine.events import ORIGIN_VR
+from ..engine.featvis.modes import GENERATE, LOAD
 from ..errors import DvvrError, NotFound, TooManyRequests, Unavailable
 from . import wire
 
@@ -219,9 +221,9 @@ class FeatVisModeHandler(ProtocolHandler):
     async def put(self, network_id, action):
         network = self.network(network_id)
         if action == "gen":
-            network.featvis.set_mode("generate")
+            network.featvis.set_mode(GENERATE)
         elif action == "load":
-            network.featvis.set_mode("load")
+            network.featvis.set_mode(LOAD)
         else:
             await self.offload(network.featvis.delete)
         self.answer(wire.featvis_mode(network))
@@ -242,7 +244,7 @@ class HistogramHandler(ProtocolHandler):
         if kind == "weight":
             network.layer(layer)  # an unknown layer: the client's words now, not from a worker
             result = await self.current_result(network)
-            self.answer(await settled(result.task(("wire.weighthistogram", network.id, layer),
+            self.answer(await settled(result.once(("wire.weighthistogram", network.id, layer),
                                                   lambda: wire.weight_histogram(network, layer))))
             return
         result = await self.current_result(network)
@@ -261,7 +263,7 @@ class PrepareForInputHandler(ProtocolHandler):
         network = self.network(network_id)
         choice = wire.parse_activation_image(self.body)
         source = wire.input_source(self.session, choice)
-        result = await self.offload(lambda: network.set_input(source, origin="vr", view=self.view))
+        result = await self.offload(lambda: network.set_input(source, origin=ORIGIN_VR, view=self.view))
         self.answer(wire.prepared(network, result, choice["mode"]))
 
 
