@@ -17,6 +17,11 @@ Pos = tuple[int, int]
 #: (an info panel that only shows its name).
 FEATURE_MAP, VECTOR, INFO = "feature_map", "vector", "info"
 
+#: What a tracked module gives its layer (``LayerSpec.record``): its forward input or output.
+RECORD_INPUT, RECORD_OUTPUT = "input", "output"
+#: ``LayerSpec.post``: the recorded scores turned into probabilities.
+SOFTMAX = "softmax"
+
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -36,7 +41,7 @@ class LayerSpec:
     # the whole model) and whether its forward input or output is recorded.
     # ``post="softmax"`` turns the recorded scores into probabilities.
     source: str | None = None
-    record: str = "output"
+    record: str = RECORD_OUTPUT
     post: str | None = None
 
 

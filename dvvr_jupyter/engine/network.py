@@ -19,7 +19,17 @@ from ..errors import Conflict
 from . import encode
 from .capture import HookCapture, layer_tensor
 from .encode import Histogram
-from .events import EventHub, InputChanged, NetworksChanged, ResultReady
+from .events import (
+    ORIGIN_NOTEBOOK,
+    ORIGIN_REFRESH,
+    ORIGIN_VR,
+    ORIGIN_WATCH,
+    RETRACKED,
+    EventHub,
+    InputChanged,
+    NetworksChanged,
+    ResultReady,
+)
 from .in_flight import InFlight
 from .input_building import as_source, build_input, default_source, input_key
 from .inputs import Input
@@ -138,7 +148,7 @@ class Network:
         """The current input of the shared view (what the VR client and the notebook see)."""
         return self.result().input
 
-    def set_input(self, what, *, origin: str = "notebook", view: str | None = None) -> Result:
+    def set_input(self, what, *, origin: str = ORIGIN_NOTEBOOK, view: str | None = None) -> Result:
         """Show ``what`` (see ``make_input``) and return its result; the VR
         client gets it on its next request.  ``view`` names a headset's own
         view (``None``: the shared one)."""
@@ -153,9 +163,9 @@ class Network:
             return current
         if view is not SHARED:
             shared = self.result(SHARED)
-            return self._make_current(shared, origin="vr", view=view, ticket=self._views.shown_ticket(SHARED))
+            return self._make_current(shared, origin=ORIGIN_VR, view=view, ticket=self._views.shown_ticket(SHARED))
         # ticket 0: an input chosen meanwhile wins over the default one
-        shown = self._show(self._default_source(), origin="notebook", view=SHARED, ticket=0)
+        shown = self._show(self._default_source(), origin=ORIGIN_NOTEBOOK, view=SHARED, ticket=0)
         current = self._views.get(SHARED)
         return current if current is not None else shown
 
@@ -167,7 +177,7 @@ class Network:
         """The names of the headsets' own views (the shared view is not listed)."""
         return self._views.names()
 
-    def refresh(self, *, sync: bool = True, origin: str = "refresh", view: str | None = None) -> Result:
+    def refresh(self, *, sync: bool = True, origin: str = ORIGIN_REFRESH, view: str | None = None) -> Result:
         """The current input again with the model's current weights
         (``sync=False``: with the weights copied at the last sync)."""
         current, ticket = self._views.current(view)
@@ -254,7 +264,7 @@ class Network:
         # Outside every lock: listeners run on the session's dispatch thread.
         if previous is None or previous.input is not result.input:
             self._events.emit(InputChanged(self, result.input, origin, view))
-        if previous is not result or origin == "refresh" or origin == "watch":
+        if previous is not result or origin in (ORIGIN_REFRESH, ORIGIN_WATCH):
             self._events.emit(ResultReady(self, result, origin, view))
         return result
 
@@ -308,8 +318,8 @@ class Network:
         self.featvis.close()
         self.featvis = FeatVisService(self)  # its store is keyed by the architecture
         if shown is not None:
-            self._show(shown.input.source, origin="refresh", view=SHARED, input=shown.input)
-        self._events.emit(NetworksChanged(self, "retracked"))
+            self._show(shown.input.source, origin=ORIGIN_REFRESH, view=SHARED, input=shown.input)
+        self._events.emit(NetworksChanged(self, RETRACKED))
 
     def weight_histogram(self, layer) -> Histogram | None:
         """16-bin histogram of the weights the layer shows (the engine's copy,

@@ -23,6 +23,8 @@ from ..bridge.answers import JSONErrors
 from ..bridge.headers import check_secret
 from ..bridge.limits import LimitedBody
 from ..bridge.redact import redact_path
+from ..engine.events import ORIGIN_VR
+from ..engine.featvis.modes import GENERATE, LOAD
 from ..errors import DvvrError, NotFound, Unavailable
 from . import wire
 
@@ -194,9 +196,9 @@ class FeatVisModeHandler(ProtocolHandler):
     async def put(self, network_id, action):
         network = self.network(network_id)
         if action == "gen":
-            network.featvis.set_mode("generate")
+            network.featvis.set_mode(GENERATE)
         elif action == "load":
-            network.featvis.set_mode("load")
+            network.featvis.set_mode(LOAD)
         else:
             await self.offload(network.featvis.delete)
         self.answer(wire.featvis_mode(network))
@@ -217,7 +219,7 @@ class HistogramHandler(ProtocolHandler):
         if kind == "weight":
             network.layer(layer)  # an unknown layer: the client's words now, not from a worker
             result = await self.current_result(network)
-            self.answer(await settled(result.task(("wire.weighthistogram", network.id, layer),
+            self.answer(await settled(result.once(("wire.weighthistogram", network.id, layer),
                                                   lambda: wire.weight_histogram(network, layer))))
             return
         result = await self.current_result(network)
@@ -236,7 +238,7 @@ class PrepareForInputHandler(ProtocolHandler):
         network = self.network(network_id)
         choice = wire.parse_activation_image(self.body)
         source = wire.input_source(self.session, choice)
-        result = await self.offload(lambda: network.set_input(source, origin="vr", view=self.view))
+        result = await self.offload(lambda: network.set_input(source, origin=ORIGIN_VR, view=self.view))
         self.answer(wire.prepared(network, result, choice["mode"]))
 
 

@@ -30,7 +30,8 @@ from io import BytesIO
 
 import numpy as np
 
-from ..engine.layers import find_layer
+from ..engine.events import ORIGIN_WIDGET
+from ..engine.layers import INFO, VECTOR, find_layer
 from ..errors import BadRequest, DvvrError, NotFound, error_answer
 from .modules import check_track, module_tree, tracking_name
 
@@ -224,7 +225,7 @@ class ExplorerAPI:
             "noise": list(range(len(session.noise_generators))),
             "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
             "featvis_stored": [layer.id for layer in result.layers
-                               if layer.kind != "info" and network.featvis.has_stored(layer)],
+                               if layer.kind != INFO and network.featvis.has_stored(layer)],
         }
 
     # --- images --------------------------------------------------------------------
@@ -245,7 +246,7 @@ class ExplorerAPI:
                 "zero": images.zero_value, "low": images.low, "high": images.high, "format": fmt,
                 "histogram": _histogram(images.histogram),
                 "weight_histogram": _histogram(network.weight_histogram(layer))}
-        if layer.kind == "vector":
+        if layer.kind == VECTOR:
             values = result.activation(layer).float().numpy()[first:last]
             meta["values"] = [round(float(v), 5) for v in values]
             if layer.shows_class_names:
@@ -311,7 +312,7 @@ class ExplorerAPI:
             source = FeatVisImage(network, layer.id, body["channel"])
         else:
             source = Blank()
-        result = network.set_input(source, origin="widget")
+        result = network.set_input(source, origin=ORIGIN_WIDGET)
         return Reply.json(self.state(network, result))
 
     # --- feature visualization ------------------------------------------------------

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import torch
 
+#: ``FeatVisConfig.param``: what the optimiser moves (``parameterisations``).
+PIXEL, FOURIER = "pixel", "fourier"
+
 #: channels per batch on a CPU when ``batch_size`` is None.  Measured (2 cores,
 #: benchmarks/README.md): 64 is 25 % faster per channel than 32 on an early layer,
 #: no faster on a late one, and holds twice the working memory.
@@ -20,7 +23,7 @@ GPU_BATCH = 256
 #: "pixel", the root-mean-square change of each input value, in network-input units (the
 #: seed's 200 steps of L2 length 20 on a 224x224 picture are 0.05 each); for "fourier",
 #: Adam's step size
-DEFAULT_LR = {"pixel": 0.45, "fourier": 0.5}
+DEFAULT_LR = {PIXEL: 0.45, FOURIER: 0.5}
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class FeatVisConfig:
     says what each one does to speed and to the pictures."""
 
     steps: int = 24  # optimisation steps per batch: time grows linearly with it
-    param: str = "pixel"  # "pixel" (the seed's way: smoothed pictures, normalised steps) or "fourier" (Lucid's)
+    param: str = PIXEL  # "pixel" (the seed's way: smoothed pictures, normalised steps) or "fourier" (Lucid's)
     lr: float | None = None  # first step's length; None: 0.45 (RMS per input value) for "pixel", 0.5 (Adam) for "fourier"
     lr_end: float = 0.4  # the step length falls linearly to this share of ``lr`` by the last step
     blur: float = 0.7  # "pixel": Gaussian blur (sigma, px) of the picture before each smoothed step (0: none)
@@ -61,7 +64,7 @@ class FeatVisConfig:
             return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
         need(is_int(self.steps) and self.steps >= 1, "steps", "an int >= 1")
-        need(self.param in ("pixel", "fourier"), "param", '"pixel" or "fourier"')
+        need(self.param in (PIXEL, FOURIER), "param", f'"{PIXEL}" or "{FOURIER}"')
         need(self.lr is None or (is_number(self.lr) and self.lr > 0), "lr", "None or a number > 0")
         need(is_number(self.lr_end) and 0 <= self.lr_end <= 1, "lr_end", "a number in [0, 1]")
         need(is_number(self.blur) and self.blur >= 0, "blur", "a number >= 0")

@@ -25,7 +25,7 @@ import torch
 
 from ...errors import BadRequest, Conflict, NotFound, Unprocessable
 from ..events import FeatVisProgress
-from ..layers import INFO, Layer
+from ..layers import INFO, RECORD_INPUT, Layer
 from .at_exit import stop_at_exit
 from .config import FeatVisConfig
 from .copies import ModelCopies
@@ -95,7 +95,7 @@ class FeatVisService:
         """The input layer: its feature visualization would be the input itself."""
         layer = self.network.layer(ref)
         spec = self.network.tracking.specs[layer.id]
-        return layer.id == 0 or (spec.source == "" and spec.record == "input")
+        return layer.id == 0 or (spec.source == "" and spec.record == RECORD_INPUT)
 
     def visualizable(self) -> list[Layer]:
         """The layers that have feature visualizations (not info panels, not the input)."""
