@@ -1,7 +1,7 @@
 """What the VR client sees of a network: its tracked layers.
 
 ``LayerSpec`` is how tracking describes a layer before a forward pass has
-shown its size (the seed's ``TrackerModule`` markers in ``tracker.py``, or
+shown its size (the seed's ``TrackerModule`` markers in ``markers.py``, or
 automatic tracking in ``autotrack/``); ``Layer`` is the finished public view
 of one layer, with its shape, as ``Network.layers`` lists them.
 """

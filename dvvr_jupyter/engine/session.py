@@ -115,7 +115,7 @@ class Session:
         return network
 
     def _shown(self, result) -> bool:
-        return any(result is current for network in list(self.networks) for current in list(network._views.values()))
+        return any(result is current for network in list(self.networks) for current in network._views.results())
 
     def _free_name(self, base: str) -> str:
         taken = {known.name for known in self.networks}
