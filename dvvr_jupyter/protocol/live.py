@@ -26,12 +26,12 @@ EVERY_VIEW = object()
 
 def _wire_event(event) -> tuple[object, dict] | None:
     """``(view, body)`` of an engine event, or ``None`` for events no client needs."""
-    from ..engine.events import FeatVisProgress, NetworksChanged, ResultReady
+    from ..engine.events import ORIGIN_REFRESH, ORIGIN_WATCH, FeatVisProgress, NetworksChanged, ResultReady
     from .wire import result_key
 
     if isinstance(event, ResultReady):
         key = result_key(event.result)
-        if event.origin in ("refresh", "watch"):
+        if event.origin in (ORIGIN_REFRESH, ORIGIN_WATCH):
             return EVERY_VIEW, {"type": "weights", "network": event.network.id, "result": key}
         return event.view, {"type": "input", "network": event.network.id, "describe": event.result.input.describe(),
                             "result": key}
