@@ -24,7 +24,7 @@ import anywidget
 import traitlets
 
 from ..engine.events import FeatVisProgress, InputChanged, NetworksChanged, ResultReady
-from .api import api_for
+from ..explorer.requests import ExplorerRequests
 
 STATIC = Path(__file__).parent / "static"
 #: The browser side, in the order the files build on each other (one ES
@@ -63,14 +63,16 @@ class Explorer(anywidget.AnyWidget):
                 raise ValueError(msg)
             network = session.networks[0]
         self.session = session
-        self.api = api_for(session)
         service = _kernel_service()
+        # the kernel's dispatcher where it serves this session (one for its HTTP route and every widget)
+        self.requests = service.explorer if service is not None and service.session is session else \
+            ExplorerRequests(session)
         super().__init__(kernel_id=service.kernel_id if service else "", network_id=network.id,
-                         initial=self.api.state(network), **kwargs)
+                         initial=self.requests.state(network), **kwargs)
         self.on_msg(self._on_request)
         self._subscription = session.events.subscribe(self._on_event, InputChanged, ResultReady, NetworksChanged,
                                                       FeatVisProgress)
-        self.api.notices.append(self._notice)
+        self.requests.notices.append(self._notice)
 
     @property
     def network(self):
@@ -95,7 +97,7 @@ class Explorer(anywidget.AnyWidget):
         result = event.result if isinstance(event, ResultReady) else network.peek()
         if result is None or result.layers is not network.layers:
             return  # a re-track's own refresh follows
-        self.send({"type": "state", "state": self.api.state(network, result),
+        self.send({"type": "state", "state": self.requests.state(network, result),
                    "origin": getattr(event, "origin", None), "change": getattr(event, "change", None)})
 
     def _notice(self, notice: dict) -> None:
@@ -106,8 +108,6 @@ class Explorer(anywidget.AnyWidget):
     def _on_request(self, widget, content, buffers) -> None:
         if not isinstance(content, dict) or content.get("type") != "request":
             return
-        from ..kernel.explorer_api import submit
-
         request_id = content.get("id")
         body = bytes(buffers[0]) if buffers else b""
 
@@ -117,24 +117,24 @@ class Explorer(anywidget.AnyWidget):
                        "content_type": answer.content_type}, buffers=[answer.body])
 
         # off the shell thread: a request may wait for a forward pass
-        submit(self.api.handle, str(content.get("method", "GET")), str(content.get("path", "")), body) \
+        self.requests.submit(str(content.get("method", "GET")), str(content.get("path", "")), body) \
             .add_done_callback(reply)
 
     def close(self) -> None:
         subscription, self._subscription = getattr(self, "_subscription", None), None
         if subscription is not None:
             subscription.close()
-        if self._notice in self.api.notices:
-            self.api.notices.remove(self._notice)
+        if self._notice in self.requests.notices:
+            self.requests.notices.remove(self._notice)
         super().close()
 
 
 def _kernel_service():
     """This kernel's dvvr service, started (its server thread answers the
     explorer's HTTP route), or ``None`` outside a Jupyter kernel."""
-    from ..kernel.explorer_api import _kernel
+    from ..kernel.explorer_route import running_kernel
 
-    if _kernel() is None:
+    if running_kernel() is None:
         return None
     from ..kernel.service import current
 
