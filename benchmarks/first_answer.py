@@ -50,12 +50,14 @@ def first_200(url: str, began: float, proc: subprocess.Popen, timeout: float = 3
 def serve_once(project: Path, checkout: Path | None, env: dict) -> tuple[float, float]:
     """(first answer, loaded) in seconds from process start, for one run."""
     port = free_port()
-    code = {"PYTHONPATH": str(checkout)} if checkout else {}
+    checkout = checkout or HERE.parent
+    # `python -m` puts the working directory first on sys.path: run in the checkout, or its code is not the one run
+    code = {"PYTHONPATH": str(checkout)}
     began = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(project), "--port", str(port), "--no-precompute",
+        [sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(project.resolve()), "--port", str(port), "--no-precompute",
          "--log-level", "WARNING"],
-        env={**os.environ, **env, **code}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env={**os.environ, **env, **code}, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}/"
         first = first_200(url, began, proc)

@@ -124,8 +124,9 @@ class Explorer(anywidget.AnyWidget):
         subscription, self._subscription = getattr(self, "_subscription", None), None
         if subscription is not None:
             subscription.close()
-        if self._notice in self.requests.notices:
-            self.requests.notices.remove(self._notice)
+        requests = getattr(self, "requests", None)  # None: __init__ refused the network
+        if requests is not None and self._notice in requests.notices:
+            requests.notices.remove(self._notice)
         super().close()
 
 
