@@ -1,4 +1,5 @@
-"""The explorer widget (an anywidget: ES modules, binary buffers, no build step).
+"""The explorer widget (an anywidget: ES modules linked by ``module_linker``,
+binary buffers, no build step).
 
 Two directions, two channels:
 
@@ -25,21 +26,16 @@ import traitlets
 
 from ..engine.events import FeatVisProgress, InputChanged, NetworksChanged, ResultReady
 from ..explorer.requests import ExplorerRequests
+from .module_linker import link
 
+#: The browser side: ES modules that import each other (``explorer.js`` is the entry).
 STATIC = Path(__file__).parent / "static"
-#: The browser side, in the order the files build on each other (one ES
-#: module once joined: anywidget loads a single module and there is no build step).
-ESM_PARTS = ("transport.js", "colormap.js", "layermap.js", "panels.js", "explorer.js")
-
-
-def _esm() -> str:
-    return "\n".join((STATIC / name).read_text(encoding="utf-8") for name in ESM_PARTS)
 
 
 class Explorer(anywidget.AnyWidget):
     """The explorer of one network (``dvvr.explorer()``)."""
 
-    _esm = _esm()
+    _esm = link(STATIC, "explorer.js")
     _css = (STATIC / "explorer.css").read_text(encoding="utf-8")
 
     kernel_id = traitlets.Unicode("").tag(sync=True)
