@@ -94,9 +94,9 @@ def test_the_registered_display_shows_default_session_networks_as_explorers(tiny
         monkeypatch.setattr(sessions, "_default", tiny_session)
         data, _ = shell.display_formatter.format(network)
         view = data["application/vnd.jupyter.widget-view+json"]
-        from ipywidgets import Widget
+        from ipywidgets.widgets.widget import _instances
 
-        widget = Widget.widgets[view["model_id"]]
+        widget = _instances[view["model_id"]]
         assert widget.network_id == network.id and widget.initial["name"] == "tiny"
         widget.close()
     finally:
