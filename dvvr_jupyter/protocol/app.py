@@ -73,7 +73,7 @@ def make_app(session: Session, *, token: str | None = None, secret: str | None =
         default_handler_args={"session": session},
         dvvr_secret=secret,
         dvvr_token=token or None,
-        dvvr_throttle=WrongTokenThrottle(logging.getLogger("dvvr.protocol")),
+        dvvr_throttle=WrongTokenThrottle(logging.getLogger("dvvr.protocol"), wrong=h.WRONG_TOKEN),
         log_function=log_function or _log_request,
         compress_response=False,
     )

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..engine.events import ORIGIN_WIDGET
 from ..engine.layers import INFO, VECTOR, find_layer
-from ..errors import BadRequest, DvvrError, InternalServerError, NotFound
+from ..errors import BadRequest, DvvrError, NotFound, error_answer
 from .modules import check_track, module_tree, tracking_name
 
 log = logging.getLogger("dvvr.explorer")
@@ -59,8 +59,11 @@ class Reply:
         return cls(status, "application/json; charset=UTF-8", json.dumps(body).encode())
 
     @classmethod
-    def error(cls, exc: DvvrError) -> Reply:
-        return cls.json(exc.to_json(), exc.status)
+    def error(cls, exc: BaseException) -> Reply:
+        """The error answer every route gives (``errors.error_answer``); not a
+        ``DvvrError``: a bug, 500."""
+        status, headers, body = error_answer(exc, failure="the explorer failed on this request (see the kernel log)")
+        return cls(status, headers["Content-Type"], body)
 
 
 def envelope(meta: dict, payload: bytes = b"") -> bytes:
@@ -169,9 +172,9 @@ class ExplorerAPI:
             raise NotFound(f"no such explorer route: {method} {path}")
         except DvvrError as exc:
             return Reply.error(exc)
-        except Exception:  # noqa: BLE001 - a bug: logged, answered as JSON
+        except Exception as exc:  # noqa: BLE001 - a bug: logged, answered as JSON
             log.exception("explorer request %s %s failed", method, path)
-            return Reply.error(InternalServerError("the explorer failed on this request (see the kernel log)"))
+            return Reply.error(exc)
 
     @staticmethod
     def _json_body(body: bytes) -> dict:
