@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 from dvvr_jupyter.testing.jupyter import free_port
@@ -22,15 +21,13 @@ def start(tmp_path, *args):
     env = {**os.environ, "DVVR_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", "0", *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
     lines = []
-    while time.time() < deadline:
-        line = proc.stdout.readline()
+    for line in proc.stdout:  # until it serves, or exits (pytest-timeout guards a hang)
         lines.append(line)
         if line.startswith("VR client base URL: "):
             return proc, line.split(": ", 1)[1].strip(), lines
     proc.kill()
-    raise AssertionError("".join(lines))
+    raise AssertionError("dvvr serve exited before serving:\n" + "".join(lines))
 
 
 def test_serve_a_project_folder(tmp_path):
@@ -163,3 +160,17 @@ def get_quietly(url: str) -> None:
         urllib.request.urlopen(url, timeout=120).close()
     except OSError:
         pass  # the server stopped under it: expected
+
+
+def test_it_listens_before_torch_is_imported(tmp_path):
+    """What the process had imported when the base URL started answering,
+    as it logged it at that moment (``cli.LOADED_AFTER_LISTENING``)."""
+    proc, url, lines = start(tmp_path, "--log-level", "DEBUG")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert json.load(resp)["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    (logged,) = [line.split("imported when listening: ", 1)[1] for line in lines if "imported when listening: " in line]
+    assert json.loads(logged) == {"torch": False, "numpy": False, "PIL": False, "dvvr_jupyter.engine": False}

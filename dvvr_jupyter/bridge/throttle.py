@@ -1,10 +1,11 @@
 """Slowing down the guessing of a capability token, per client address.
 
 Each address may send a burst of ``allowance`` wrong tokens; after that it
-gets one more try per ``interval`` seconds and every request in between is
-refused before its token is even compared (429), so guessing runs at one try
-a second however fast the requests come.  A right token always passes while
-the address is not held back.  Each burst is logged once: its first wrong
+gets one more wrong try per ``interval`` seconds and every other wrong token
+is refused unanswered (429), so guessing runs at one try a second however
+fast the requests come.  The token is compared first: the right one always
+passes, so a burst of wrong tokens from the headset's address (a process on
+the same machine, a shared NAT or proxy) never keeps the headset out.  Each burst is logged once: its first wrong
 token, and the previous burst's count with it.
 
 ``check`` is the one token check of every route that takes a capability
@@ -49,17 +50,20 @@ class WrongTokenThrottle:
         self._lock = threading.Lock()
 
     def check(self, address: str, given: str | None, token: str | None) -> None:
-        """Raise ``TooManyRequests`` (429) while ``address`` is held back, else
-        ``NotFound`` (404) unless ``given`` is ``token`` (compared literally, in
-        constant time).  Both are already reported (a burst is logged once):
-        callers log them at DEBUG at most."""
+        """Pass if ``given`` is ``token`` (compared first, literally, in
+        constant time): the right token always passes, however many wrong
+        ones its address sent.  A wrong one raises ``TooManyRequests`` (429)
+        while ``address`` is held back, else ``NotFound`` (404) and counts.
+        Both are already reported (a burst is logged once): callers log them
+        at DEBUG at most."""
+        if matches(given, token):
+            return
         wait = self.retry_after(address)
         if wait:
             raise TooManyRequests(f"too many wrong {self.what}s from {address}: try again in {wait:.1f} s",
                                   retry_after=wait)
-        if not matches(given, token):
-            self.failed(address)
-            raise NotFound(self.wrong)
+        self.failed(address)
+        raise NotFound(self.wrong)
 
     def _refill(self, bucket: _Bucket, now: float) -> None:
         bucket.tries = min(self.allowance, bucket.tries + (now - bucket.stamp) / self.interval)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import threading
 import warnings
 from concurrent.futures import Executor, Future
@@ -340,20 +339,6 @@ class Network:
     def close(self) -> None:
         self.featvis.close()
         self._cache.drop(self)
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        """In a Jupyter kernel a network shows as the explorer widget
-        (``dvvr.explorer(network)``); elsewhere as its repr."""
-        shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-        if getattr(shell, "kernel", None) is None:
-            return {"text/plain": repr(self)}
-        from ..widgets import explorer
-
-        try:
-            widget = explorer(self)
-        except ValueError:  # not on the default session: dvvr.explorer(net, session=...) shows it
-            return {"text/plain": repr(self)}
-        return widget._repr_mimebundle_(include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         return f"<dvvr Network {self.id} {self.name!r}: {len(self.layers)} layers, input {self.input_size}>"

@@ -51,6 +51,8 @@ def test_a_burst_of_wrong_tokens_is_held_to_one_try_per_interval(throttle, clock
         throttle.check("1.2.3.4", "wrong", TOKEN)
     assert held.value.headers() == {"Retry-After": "1"}
     throttle.check("5.6.7.8", TOKEN, TOKEN)  # other addresses are not held
+    for _ in range(5):  # nor the right token from the held address: it is compared first
+        throttle.check("1.2.3.4", TOKEN, TOKEN)
     clock.now += 1.0  # one more try
     with pytest.raises(NotFound):
         throttle.check("1.2.3.4", "wrong", TOKEN)
