@@ -27,6 +27,8 @@ BELOW = {
     "kernel": {"errors", "bridge", "engine", "protocol", "explore"},
     "widgets": {"errors", "bridge", "engine", "protocol", "explore", "kernel"},
     "serverext": {"errors", "bridge"},
+    # the browser 3D client's static files (ES modules), served by the protocol; no Python of its own
+    "xr": set(),
 }
 #: The facades and the command line sit on top of everything; nothing imports them.
 TOP = {"api", "cli", "dvvr"}

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 
 if TYPE_CHECKING:
     import torch
@@ -135,6 +135,59 @@ def classification(network, result) -> bytes:
                        "confidence_values": [f"{value:.2f}" for _, value in top]})
 
     return result.once(("wire.classification", network_id), build, here=True).result()
+
+
+def result_key(result) -> str:
+    """What names one result (an input with one version of the weights) to a client."""
+    return str(result.id)
+
+
+def atlas(network, result, layer_id: int) -> Future:
+    """A future of ``atlas/layerid/{l}``: ``(PNG bytes, layout header)``, the
+    layer's channel maps tiled into one grayscale picture (``engine/atlas.py``),
+    pixels exactly those of ``activation/layerid/{l}``."""
+    network_id, key = network.id, result_key(result)
+
+    def build(images) -> tuple[bytes, str]:
+        from ..engine import encode
+        from ..engine.atlas import tile
+
+        picture, grid = tile(images.pixels)
+        header = {"channels": grid.channels, "cols": grid.cols, "rows": grid.rows, "tileWidth": grid.tile_width,
+                  "tileHeight": grid.tile_height, "zeroValue": images.zero_value, "min": images.low,
+                  "max": images.high, "result": key}
+        return encode.png_bytes(picture), json.dumps(header, separators=(",", ":"))
+
+    from ..engine.layers import INFO
+
+    layer = network.layer(layer_id)
+    if layer.kind == INFO:
+        raise NotFound(f"layer {layer_id} ({layer.name!r}) is an info panel (data_type \"None\"): it has no atlas",
+                       field="layerid")
+    return result.once(("wire.atlas", network_id, layer_id), build, layer=layer_id)
+
+
+def _input_kind(source) -> str:
+    from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
+
+    return {DatasetImage: "dataset", NoiseImage: "noise", FeatVisImage: "featvis", Blank: "blank"}.get(
+        type(source), "custom")
+
+
+def current_input(session, network, result) -> Future:
+    """A future of ``network/{n}/input``: what this view's input is, and its picture as shown in the frame."""
+    from ..engine import encode
+    from ..engine.inputs import DatasetImage
+
+    source = result.input.source
+    dataset = next((i for i, known in enumerate(session.datasets) if known is getattr(source, "dataset", None)), None)
+
+    def build() -> dict:
+        return {"networkid": network.id, "describe": result.input.describe(), "kind": _input_kind(source),
+                "dataset": dataset, "index": source.index if isinstance(source, DatasetImage) else None,
+                "result": result_key(result), "image": _b64(encode.pil_png(result.input.image))}
+
+    return result.once(("wire.input", network.id), build)
 
 
 def prepared(network, result, mode: int) -> dict:
