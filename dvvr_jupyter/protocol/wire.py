@@ -200,7 +200,7 @@ def feature_visualization(network, layer_id: int, images: torch.Tensor) -> bytes
     """``featurevisualization/layerid/{l}``: one colour PNG per channel."""
     from ..engine import encode
 
-    return _dumps({"tensors": [_b64(png) for png in encode.rgb_pngs(images)], "networkid": network.id,
+    return _dumps({"tensors": encode.rgb_pngs(images, then=_b64), "networkid": network.id,
                    "layerID": layer_id, "mode": "FeatureVisualization"})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 import torch
 
@@ -178,3 +179,10 @@ def _progress_bar(job: FeatVisJob):
     what = f"layer {job.layer}" if job.layer is not None else f"{len(job.layers)} layers"
     return tqdm(total=100.0, desc=f"feature visualization, {what}", unit="%",
                 bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """A throw-away batch of ``layer`` run at attach on an accelerator (``FeatVisService.warm_up``)."""
+
+    layer: int
