@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -74,6 +75,21 @@ def serve(args) -> None:
             t = time.perf_counter()
             network.featvis.start(layer).result()
             row[f"fv{layer}_api_s"] = round(time.perf_counter() - t, 3)
+        if args.chosen:  # where the protocol's answer of the last layer goes: pictures -> PNG -> base64 -> JSON
+            from dvvr_jupyter.engine import encode
+            from dvvr_jupyter.protocol import wire
+
+            layer = args.chosen[-1]
+            images = network.featvis.stored(layer)
+            parts = {"answer": lambda: wire.feature_visualization(network, layer, images),
+                     "pngs_parallel": lambda: encode.rgb_pngs(images),
+                     "pngs_one_thread": lambda: [encode.png_bytes(im.permute(1, 2, 0).contiguous().numpy())
+                                                 for im in images],
+                     "store_save": lambda: network.featvis.store.save(layer, "bench", images)}
+            for name, fn in parts.items():
+                t = time.perf_counter()
+                fn()
+                row[f"fv{layer}_{name}_ms"] = ms(time.perf_counter() - t)
         forward, encoded = [], []
         capture, model = network.tracking.capture, network.shadow.model
         for i in range(args.switches):
@@ -134,6 +150,12 @@ def main() -> None:
                 assert answer.status == 200, answer.body
                 row[f"fv{layer}_{when}_s"] = round(time.perf_counter() - t, 3)
                 row[f"fv{layer}_channels"] = len(answer.body["tensors"])
+        if args.chosen:  # the same answer read as bytes, not parsed: the client's share is the rest
+            layer = args.chosen[-1]
+            t = time.perf_counter()
+            with urllib.request.urlopen(f"{url}network/0/featurevisualization/layerid/{layer}") as raw:
+                row[f"fv{layer}_bytes"] = len(raw.read())
+            row[f"fv{layer}_unparsed_s"] = round(time.perf_counter() - t, 3)
         n_images = 20  # featvis_setup's photos
         t = time.perf_counter()
         client.switch(0, layers, {"mode": 1, "imageID": n_images - 1})

@@ -47,7 +47,7 @@ class Session:
         self.noise_generators: list[NoiseGenerator] = []
         self.events = EventHub()
         self._lock = threading.RLock()
-        self.pool = ThreadPoolExecutor(max_workers=workers or min(32, (os.cpu_count() or 2) + 2),
+        self.pool = ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2),
                                        thread_name_prefix="dvvr-encode")
 
     # --- registration --------------------------------------------------------
