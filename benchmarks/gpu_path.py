@@ -84,8 +84,7 @@ def serve(args) -> None:
             parts = {"answer": lambda: wire.feature_visualization(network, layer, images),
                      "pngs_parallel": lambda: encode.rgb_pngs(images),
                      "pngs_one_thread": lambda: [encode.png_bytes(im.permute(1, 2, 0).contiguous().numpy())
-                                                 for im in images],
-                     "store_save": lambda: network.featvis.store.save(layer, "bench", images)}
+                                                 for im in images]}
             for name, fn in parts.items():
                 t = time.perf_counter()
                 fn()
