@@ -17,8 +17,8 @@ import functools
 import os
 import struct
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 try:

@@ -60,6 +60,13 @@ def _tensors_answer(encoded: list[bytes], rest: dict) -> bytes:
     return b'{"tensors": [' + items + b"]" + (b", " + _dumps(rest)[1:] if rest else b"}")
 
 
+def _histogram_fields(histogram: Histogram | None) -> dict:
+    """Counts and bin centres as strings, as the original server sent them."""
+    if histogram is None:
+        return {"counts": [], "bins": []}
+    return {"counts": [str(c) for c in histogram.counts], "bins": [repr(c) for c in histogram.centres]}
+
+
 # --- the client's start-up ---------------------------------------------------------
 def root(session) -> dict:
     """``GET base_url``: answered at once, also while a project loads."""
