@@ -31,6 +31,7 @@ from .featvis_param import gaussian_kernel, make_image
 from .featvis_redirect import install as install_redirect
 from .featvis_redirect import redirecting
 from .featvis_transforms import random_affine
+from .views import channel_objective
 
 log = logging.getLogger("dvvr.featvis")
 
@@ -161,13 +162,14 @@ def channel_means(act: torch.Tensor) -> torch.Tensor:
 
 
 def target_values(capture, model, x, layer_index: int) -> torch.Tensor:
-    """[N, C] channel means of layer ``layer_index``; the pass stops there."""
+    """[N, C] channel means of layer ``layer_index`` (an attention head's
+    peak: ``views.channel_objective``); the pass stops there."""
     _, activations = capture.run(model, x, stop_at=layer_index, keep_graph=True)
     act = activations[layer_index]
     if act is None:
         msg = f"layer {layer_index} recorded no activation; it cannot be visualized"
         raise ValueError(msg)
-    return channel_means(act)
+    return channel_objective(capture.layers[layer_index].view, act)
 
 
 @dataclass

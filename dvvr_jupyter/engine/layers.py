@@ -8,8 +8,10 @@ of one layer, with its shape, as ``Network.layers`` lists them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import torch
 
 Pos = tuple[int, int]
 
@@ -35,9 +37,13 @@ class LayerSpec:
     # Where the activation comes from: the qualified name of a module ("" is
     # the whole model) and whether its forward input or output is recorded.
     # ``post="softmax"`` turns the recorded scores into probabilities.
+    # ``record="attention"`` records the attention weights of an attention
+    # module's call (``attention.py``); ``view`` turns the recorded batch into
+    # ``[B, C, H, W]`` or ``[B, C]`` (``views.py``: tokens, channels-last).
     source: str | None = None
     record: str = "output"
     post: str | None = None
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
