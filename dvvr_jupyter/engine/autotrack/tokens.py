@@ -8,8 +8,9 @@ Read once, from the probe pass and the module tree:
   ``patch_embed.grid_size``, and their halvings (a Swin stage merges 2x2 patches);
 - a ``[B, T, D]`` output is tokens when ``T`` is a grid's ``h * w`` plus a few
   extra tokens (the class token, distillation and register tokens); in a model
-  with attention modules and no such grid, a square ``T - E`` is taken as the
-  grid, and any other token count is shown as a vector (a log line says why);
+  with attention modules and no spatial output of its own (a linear patch
+  embedding), a square ``T - E`` is taken as the grid; any other token count
+  is shown as a vector (a log line says why);
 - a ``[B, H, W, C]`` output is channels-last when ``(H, W)`` is a grid and
   ``(W, C)`` is not.
 
@@ -70,7 +71,7 @@ class Grids:
         if fits:
             extra, _, grid = min(fits)  # fewest extras; the latest grid on a tie
             return grid, extra
-        if self.transformer:
+        if self.transformer and not self.patch:  # no patch embedding of its own: a square of patches
             for extra in range(MAX_EXTRA + 1):
                 side = math.isqrt(n_tokens - extra) if n_tokens - extra > 0 else 0
                 if side >= 2 and side * side == n_tokens - extra:
