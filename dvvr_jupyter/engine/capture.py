@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .attention import attention_weights
-from .layers import LayerSpec, StopForward
+from .layers import RECORD_ATTENTION, RECORD_INPUT, SOFTMAX, LayerSpec, StopForward
 
 _recording = threading.local()
 
@@ -113,10 +113,10 @@ class HookCapture:
         self._handles = []
         for (name, record), indices in by_module.items():
             module = modules[name]
-            if record == "input":
+            if record == RECORD_INPUT:
                 hook = self._make_pre_hook(indices)
                 self._handles.append(module.register_forward_pre_hook(hook))
-            elif record == "attention":
+            elif record == RECORD_ATTENTION:
                 hook = self._make_attention_hook(indices)
                 self._handles.append(module.register_forward_hook(hook, with_kwargs=True))
             else:
@@ -134,7 +134,7 @@ class HookCapture:
             if recorder.values[index] is not None:
                 continue  # a module called twice keeps its first call
             value_i = tensor
-            if self.layers[index].post == "softmax":
+            if self.layers[index].post == SOFTMAX:
                 value_i = torch.softmax(value_i.flatten(1) if value_i.dim() == 2 else value_i, dim=1)
             if self.layers[index].view is not None:
                 value_i = self.layers[index].view(value_i)

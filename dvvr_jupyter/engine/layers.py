@@ -1,7 +1,7 @@
 """What the VR client sees of a network: its tracked layers.
 
 ``LayerSpec`` is how tracking describes a layer before a forward pass has
-shown its size (the seed's ``TrackerModule`` markers in ``tracker.py``, or
+shown its size (the seed's ``TrackerModule`` markers in ``markers.py``, or
 automatic tracking in ``autotrack/``); ``Layer`` is the finished public view
 of one layer, with its shape, as ``Network.layers`` lists them.
 """
@@ -18,6 +18,12 @@ Pos = tuple[int, int]
 #: What a layer holds: a map per channel, one value per channel, or nothing
 #: (an info panel that only shows its name).
 FEATURE_MAP, VECTOR, INFO = "feature_map", "vector", "info"
+
+#: What a tracked module gives its layer (``LayerSpec.record``): its forward input or output, or
+#: the attention weights of its call (an attention module: ``attention.py``).
+RECORD_INPUT, RECORD_OUTPUT, RECORD_ATTENTION = "input", "output", "attention"
+#: ``LayerSpec.post``: the recorded scores turned into probabilities.
+SOFTMAX = "softmax"
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,9 @@ class LayerSpec:
     # ``post="softmax"`` turns the recorded scores into probabilities.
     # ``record="attention"`` records the attention weights of an attention
     # module's call (``attention.py``); ``view`` turns the recorded batch into
-    # ``[B, C, H, W]`` or ``[B, C]`` (``views.py``: tokens, channels-last).
+    # ``[B, C, H, W]`` or ``[B, C]`` (``maps.py``: tokens, channels-last).
     source: str | None = None
-    record: str = "output"
+    record: str = RECORD_OUTPUT
     post: str | None = None
     view: Callable[[torch.Tensor], torch.Tensor] | None = None
 

@@ -1,98 +1,77 @@
-"""How a recorded tensor becomes what the client shows: maps per channel.
+"""The views of one network: which result each headset, and the shared
+view, shows now.
 
-A CNN's activations are already ``[B, C, H, W]``.  Transformers' are not: a
-ViT block answers ``[B, T, D]`` tokens (extra tokens, then the patches row by
-row), Swin and ConvNeXt internals answer ``[B, H, W, C]``, and attention is
-``[B, heads, T, T]``.  Tracking (``autotrack/tokens.py``) decides once per
-layer which view fits; the capture applies it to every recorded batch, so the
-forward pass, feature visualization and every reader see the same
-``[B, C, H, W]`` or ``[B, C]``.
+The shared view (``None``) is what the plain VR URL and the notebook show;
+a headset with a name of its own gets its own view.  Inputs are shown in the
+order they were asked for, not the order their forward passes end: each
+choice takes a *ticket* (``take_ticket``), and a view never goes back to a
+result of an older ticket than the one it shows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import threading
 
-import torch
+from .result import Result
 
-Grid = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class TokenGrid:
-    """``[B, T, D]`` tokens -> ``[B, D, h, w]``: the ``h * w`` patch tokens
-    after ``prefix`` extra tokens, in the order the patch embedding flattened
-    them (row by row)."""
-
-    prefix: int
-    grid: Grid
-    objective = "mean"
-
-    def __call__(self, value: torch.Tensor) -> torch.Tensor:
-        h, w = self.grid
-        patches = value[:, self.prefix:self.prefix + h * w]
-        return patches.transpose(1, 2).reshape(value.shape[0], value.shape[2], h, w)
+SHARED = None  # the view name of the shared view
+MAX_VIEWS = 256  # headsets' own views kept per network (the idlest is forgotten)
 
 
-@dataclass(frozen=True)
-class ExtraTokens:
-    """``[B, T, D]`` -> ``[B, E * D]``: the tokens that are not patches (the
-    class token, distillation and register tokens), one after the other."""
+class Views:
+    """Each view's current result and the ticket of the choice it shows."""
 
-    index: tuple[int, ...]
-    objective = "mean"
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._current: dict[str | None, Result] = {}  # view name -> current result, most recently used last
+        self._tickets = itertools.count(1)
+        self._shown_ticket: dict[str | None, int] = {}
 
-    def __call__(self, value: torch.Tensor) -> torch.Tensor:
-        return value[:, list(self.index)].flatten(1)
+    def get(self, view: str | None) -> Result | None:
+        return self._current.get(view)
 
+    def results(self) -> list[Result]:
+        """Every view's current result."""
+        return list(self._current.values())
 
-@dataclass(frozen=True)
-class TokenMean:
-    """``[B, T, D]`` without a patch grid -> ``[B, D]``: each channel's mean over the tokens."""
+    def names(self) -> list[str]:
+        """The headsets' own views (the shared view is not listed)."""
+        return [name for name in list(self._current) if name is not SHARED]
 
-    objective = "mean"
+    def take_ticket(self) -> int:
+        """A new choice's ticket: higher than every ticket taken before."""
+        return next(self._tickets)
 
-    def __call__(self, value: torch.Tensor) -> torch.Tensor:
-        return value.mean(1)
+    def shown_ticket(self, view: str | None) -> int:
+        """The ticket of what ``view`` shows (0: nothing chosen yet)."""
+        return self._shown_ticket.get(view, 0)
 
+    def current(self, view: str | None) -> tuple[Result | None, int | None]:
+        """``view``'s result and its ticket, read together."""
+        with self._lock:
+            return self._current.get(view), self._shown_ticket.get(view)
 
-@dataclass(frozen=True)
-class ChannelsLast:
-    """``[B, H, W, C]`` -> ``[B, C, H, W]``."""
+    def show(self, result: Result, view: str | None, ticket: int) -> tuple[bool, Result | None]:
+        """Make ``result`` current in ``view`` unless a choice of a higher
+        ticket is shown there already.  Returns (shown, the result it replaced)."""
+        with self._lock:
+            if ticket < self._shown_ticket.get(view, 0) and view in self._current:
+                return False, None
+            self._shown_ticket[view] = ticket
+            previous = self._current.pop(view, None)
+            self._current[view] = result  # the most recently used view last
+            if len(self._current) > MAX_VIEWS:  # forget the headset idle longest
+                oldest = next(name for name in self._current if name is not SHARED)
+                del self._current[oldest]
+                self._shown_ticket.pop(oldest, None)
+        return True, previous
 
-    objective = "mean"
-
-    def __call__(self, value: torch.Tensor) -> torch.Tensor:
-        return value.permute(0, 3, 1, 2)
-
-
-@dataclass(frozen=True)
-class ClassAttention:
-    """Attention weights ``[B, heads, T, T]`` -> ``[B, heads, h, w]``: per
-    head, the class token's attention to each patch (``query`` is the class
-    token's index); with ``query`` None (no class token), the mean attention
-    each patch receives from all tokens.  Feature visualization of a head
-    maximises its strongest attention to one patch: what draws that head."""
-
-    query: int | None
-    prefix: int
-    grid: Grid
-    objective = "max"
-
-    def __call__(self, value: torch.Tensor) -> torch.Tensor:
-        h, w = self.grid
-        rows = value[:, :, self.query] if self.query is not None else value.mean(2)
-        patches = rows[:, :, self.prefix:self.prefix + h * w]
-        return patches.reshape(value.shape[0], value.shape[1], h, w)
-
-
-def channel_objective(view, act: torch.Tensor) -> torch.Tensor:
-    """[N, C, ...] -> [N, C]: what feature visualization maximises per channel
-    (the mean over the map; for attention heads, their peak)."""
-    if act.dim() < 2:
-        msg = f"cannot visualize a layer whose activation has shape {tuple(act.shape)}"
-        raise ValueError(msg)
-    if act.dim() == 2:
-        return act
-    flat = act.flatten(2)
-    return flat.amax(2) if getattr(view, "objective", "mean") == "max" else flat.mean(2)
+    def clear(self) -> Result | None:
+        """Forget every view (their results are never current again); returns
+        what the shared view showed."""
+        with self._lock:
+            shared = self._current.get(SHARED)
+            self._current.clear()
+            self._shown_ticket.clear()
+        return shared

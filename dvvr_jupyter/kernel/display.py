@@ -1,6 +1,7 @@
 """The cell output of ``%load_ext dvvr``, ``attach``, ``%dvvr status`` and
 ``%dvvr headset``: the VR URL, a QR code of it (headset browsers scan it)
-and the status.
+and the status; the lines of ``%dvvr name``, ``activate`` and ``rotate``
+that name the URL.
 
 The VR URL is a capability, and a notebook's outputs are saved with it (and
 shared with it).  So a URL with a token in it is shown *live*, in a widget:
@@ -38,14 +39,52 @@ def hide_token(url: str | None, direct_token: bool = False) -> str | None:
     return url
 
 
-def live(html_text: str, saved_text: str) -> dict:
+#: The widget last shown per slot: a new panel of the same slot closes it, so
+#: re-running a cell never piles up widgets (each holding the URL in its state).
+_shown_widgets: dict[str, object] = {}
+
+
+def live(html_text: str, saved_text: str, slot: str) -> dict:
     """A mime bundle that shows ``html_text`` in a widget (live) and saves
-    ``saved_text`` only."""
+    ``saved_text`` only.  The previous widget of ``slot`` is closed (its
+    output shows nothing any more; its saved text stays)."""
     import ipywidgets
 
-    bundle = ipywidgets.HTML(value=html_text)._repr_mimebundle_()
+    widget = ipywidgets.HTML(value=html_text)
+    previous = _shown_widgets.pop(slot, None)
+    if previous is not None:
+        previous.close()
+    _shown_widgets[slot] = widget
+    bundle = widget._repr_mimebundle_()
     bundle["text/plain"] = saved_text
     return bundle
+
+
+class UrlNote:
+    """A line of text that names a VR URL (``{url}`` in ``template``), shown
+    like the panels: live in a widget, saved with the token hidden."""
+
+    def __init__(self, template: str, url: str | None, *, direct_token: bool = False, slot: str = "note"):
+        self.template = template
+        self.url = url
+        self.direct_token = direct_token
+        self.slot = slot
+
+    @property
+    def secret(self) -> bool:
+        return hide_token(self.url, self.direct_token) != self.url
+
+    def text(self, hide: bool = False) -> str:
+        url = hide_token(self.url, self.direct_token) if hide else self.url
+        return self.template.format(url=url or "")
+
+    def __repr__(self) -> str:
+        return self.text(hide=self.secret) + (f"\n({HIDDEN_NOTE})" if self.secret else "")
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        if self.secret:
+            return live(f"<pre>{html.escape(self.text())}</pre>", repr(self), self.slot)
+        return {"text/plain": self.text()}
 
 
 def _summary(status: dict) -> tuple[str, str]:
@@ -125,7 +164,7 @@ class Panel:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:
-            return live(self.html(), self.text(hide=True))
+            return live(self.html(), self.text(hide=True), "status")
         return {"text/plain": self.text(), "text/html": self.html()}
 
 
@@ -156,5 +195,5 @@ class HeadsetPanel:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:
-            return live(self.html(), self.text(hide=True))
+            return live(self.html(), self.text(hide=True), f"headset:{self.name}")
         return {"text/plain": self.text(), "text/html": self.html()}

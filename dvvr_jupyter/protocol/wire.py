@@ -94,7 +94,7 @@ def activation(network, result, layer_id: int) -> Future:
                        "zeroValue": images.zero_value, "mode": "Activation"})
 
     result.images_future(layer_id)  # fails now, with the client's words, for an info panel
-    return result.derived(("wire.activation", network_id, layer_id), layer_id, build)
+    return result.once(("wire.activation", network_id, layer_id), build, layer=layer_id)
 
 
 def activation_histogram(network, result, layer_id: int) -> Future:
@@ -105,7 +105,7 @@ def activation_histogram(network, result, layer_id: int) -> Future:
         return _dumps({"networkid": network_id, "layer_id": layer_id, **_histogram_fields(images.histogram)})
 
     result.images_future(layer_id, "activation histogram")
-    return result.derived(("wire.histogram", network_id, layer_id), layer_id, build)
+    return result.once(("wire.histogram", network_id, layer_id), build, layer=layer_id)
 
 
 def weight_histogram(network, layer_id: int) -> bytes:
@@ -124,7 +124,7 @@ def classification(network, result) -> bytes:
         return _dumps({"networkid": network_id, "class_names": [name for name, _ in top],
                        "confidence_values": [f"{value:.2f}" for _, value in top]})
 
-    return result.memo(("wire.classification", network_id), build)
+    return result.once(("wire.classification", network_id), build, here=True).result()
 
 
 def prepared(network, result, mode: int) -> dict:

@@ -14,6 +14,7 @@ from tornado import web
 from tornado.httpclient import HTTPRequest
 
 from ..bridge import registry
+from ..bridge.answers import JSONErrors
 from ..bridge.headers import SECRET_HEADER
 
 
@@ -61,7 +62,7 @@ async def session_list(handler: JupyterHandler) -> list[dict]:
     ]
 
 
-class SessionsHandler(APIHandler):
+class SessionsHandler(JSONErrors, APIHandler):
     """``{base_url}dvvr/api/sessions``: the kernels serving dvvr (Jupyter auth)."""
 
     auth_resource = "kernels"

@@ -167,7 +167,7 @@ def test_timm_vit_with_registers_and_distilled_deit():
         seen = {}
         for i, block in enumerate(reference.blocks):
             block.attn.fused_attn = False
-            block.attn.attn_drop.register_forward_hook(lambda m, a, out, i=i: seen.__setitem__(i, out))
+            block.attn.attn_drop.register_forward_hook(lambda m, a, out, i=i, seen=seen: seen.__setitem__(i, out))
         with torch.no_grad():
             reference(x)
         for i, layer in enumerate(attention):

@@ -126,8 +126,9 @@ def test_vision_transformer_in_train_mode_is_untouched(session, serve, client_fo
     """Tokens, class tokens and attention recomputed from the attention
     modules, feature visualization of a head: weights, modes, hooks and RNG
     states stay as they were (dropout in train mode draws from the RNG)."""
-    from dvvr import FeatVisConfig
     from torchvision.models.vision_transformer import VisionTransformer
+
+    from dvvr import FeatVisConfig
 
     torch.manual_seed(0)
     model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32,

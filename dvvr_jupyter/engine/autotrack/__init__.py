@@ -23,7 +23,7 @@ from torch import nn
 
 from ..layers import LayerSpec
 from .graph import GraphBuilder, Probe, entries_from_calls, trace, unit_name
-from .layout import finish, layout
+from .layout import add_output_layers, layout
 from .tokens import shape_entries
 from .units import TrackArg, auto_units, explicit_units, trackable_modules
 
@@ -66,6 +66,7 @@ def derive_layers(model: nn.Module, example: torch.Tensor, track: TrackArg = Non
         if missing:
             msg = f"tracked modules {missing} produce no batched tensor in a forward pass (or never run)"
             raise ValueError(msg)
-    finish(entries, final, out_prec, probe.output, whole=default or track == "all")
+    add_output_layers(entries, output_entry=final, output_inputs=out_prec, output=probe.output,
+                      whole_model=default or track == "all")
     entries = shape_entries(model, probe, entries, tuple(example.shape[-2:]), extras=default, unit_name=unit_name)
     return layout(entries)

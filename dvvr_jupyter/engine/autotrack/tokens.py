@@ -29,7 +29,8 @@ import math
 from torch import nn
 
 from ..attention import heads_of, is_attention
-from ..views import ChannelsLast, ClassAttention, ExtraTokens, TokenGrid, TokenMean
+from ..layers import RECORD_ATTENTION, RECORD_OUTPUT
+from ..maps import ChannelsLast, ClassAttention, ExtraTokens, TokenGrid, TokenMean
 from .graph import Entry, Probe
 
 log = logging.getLogger("dvvr.engine")
@@ -100,7 +101,7 @@ def shape_entries(model: nn.Module, probe: Probe, entries: list[Entry], input_si
     shaped: list[Entry] = []
     for entry in entries:
         shaped.append(entry)
-        shape = probe.shapes.get(entry.source) if entry.source and entry.record == "output" else None
+        shape = probe.shapes.get(entry.source) if entry.source and entry.record == RECORD_OUTPUT else None
         if shape is None:
             continue
         if len(shape) == 4 and grids.channels_last(shape):
@@ -130,7 +131,7 @@ def shape_entries(model: nn.Module, probe: Probe, entries: list[Entry], input_si
         attn_shape = probe.shapes.get(attention) if attention else None
         if attn_shape is not None and len(attn_shape) == 3 and n_tokens in attn_shape[:2]:
             query = 0 if prefix else None
-            shaped.append(Entry(f"{block} attention", attention, entry.prec, record="attention",
+            shaped.append(Entry(f"{block} attention", attention, entry.prec, record=RECORD_ATTENTION,
                                 weight_module=None, view=ClassAttention(query, prefix, grid)))
             log.debug("layer %r: %d heads of attention on a %dx%d grid", block, heads_of(model.get_submodule(attention)),
                       *grid)
