@@ -60,3 +60,21 @@ def train(model: nn.Module, steps: int = 100, batch: int = 32, seed: int = 0,
         if on_step is not None:
             on_step(step, loss.item())
     return loss.item()
+
+
+def held_out(n: int = 16, seed: int = 1234) -> tuple[list[tuple[torch.Tensor, int]], list[int]]:
+    """``([(image [3, 32, 32], label), ...], the square's patch of each)``:
+    pictures training never sees (another seed), as ``dvvr.attach`` takes a dataset."""
+    images, labels, patches = make_batch(n, torch.Generator().manual_seed(seed))
+    return list(zip(images, labels.tolist(), strict=True)), patches.tolist()
+
+
+def attention_hits(network, attention, patches) -> float:
+    """The share of ``network``'s dataset images whose ``attention`` layer,
+    averaged over the heads, peaks on the square's patch (``patches``)."""
+    shown = network.dataset.indices  # the dataset's page of images (16 of a larger one)
+    hits = 0
+    for image_id, item in enumerate(shown):
+        heads = network.set_input(image_id).activation(attention)  # [heads, grid, grid]
+        hits += int(heads.mean(0).flatten().argmax()) == patches[item]
+    return hits / len(shown)
