@@ -20,15 +20,8 @@ from .events import ATTACHED, DETACHED, REPLACED, EventHub, NetworksChanged
 from .network import Network
 from .noise import NoiseGenerator
 from .options import AttachOptions, with_attach_signature
+from .paths import default_cache_dir
 from .result_cache import DEFAULT_BUDGET_MB, ResultCache
-
-
-def default_cache_dir() -> Path:
-    root = os.environ.get("DVVR_CACHE_DIR")
-    if root:
-        return Path(root)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dvvr"
 
 
 def _pick(items: list, index: int, what: str, field: str):

@@ -9,6 +9,7 @@ import tornado.web
 
 from ..bridge.throttle import WrongTokenThrottle
 from . import handlers as h
+from .xr_static import XRFileHandler, XRRedirectHandler
 
 if TYPE_CHECKING:
     from ..engine.session import Session
@@ -34,6 +35,8 @@ def routes(session: Session, token: bool = False) -> list:
         (f"network/{ID_SEGMENT}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
         (f"network/{ID_SEGMENT}/(weight|activation)histogram/layerid/{ID_SEGMENT}", h.HistogramHandler),
         (f"network/{ID_SEGMENT}/activation/layerid/{ID_SEGMENT}", h.ActivationHandler),
+        (f"network/{ID_SEGMENT}/atlas/layerid/{ID_SEGMENT}", h.AtlasHandler),
+        (f"network/{ID_SEGMENT}/input", h.InputHandler),
         (f"network/{ID_SEGMENT}/classificationresult", h.ClassificationHandler),
         (f"network/{ID_SEGMENT}/prepareforinput", h.PrepareForInputHandler),
         (f"network/{ID_SEGMENT}/featurevisualization/layerid/{ID_SEGMENT}", h.FeatureVisualizationHandler),
@@ -41,11 +44,16 @@ def routes(session: Session, token: bool = False) -> list:
         (f"network/{ID_SEGMENT}/export/layerid/{ID_SEGMENT}", h.ExportHandler),
         (f"dataset/{ID_SEGMENT}/images", h.DatasetImagesHandler),
         (f"noiseimage/{ID_SEGMENT}", h.NoiseImageHandler),
+        (f"events/{ID_SEGMENT}", h.EventsHandler),
     ]
-    rules = [(prefix + path + "/?" if path else prefix + ("?" if token else ""), handler, args)
-             for path, handler in table]
+    # the browser client's files: exact paths (a trailing slash names a folder's index.html)
+    files = [("xr", XRRedirectHandler), ("xr/(.*)", XRFileHandler)]
+    rules = [(prefix + path, handler, args) for path, handler in files]
+    rules += [(prefix + path + "/?" if path else prefix + ("?" if token else ""), handler, args)
+              for path, handler in table]
     # A headset's own view: the same routes under h/<name>/ (its own current input per network).
     headset = {**args, "headset": True}
+    rules += [(prefix + "h/([^/]*)/" + path, handler, headset) for path, handler in files]
     rules += [(prefix + "h/([^/]*)/" + path + ("/?" if path else ""), handler, headset) for path, handler in table]
     rules.append((prefix + ".*", h.UnknownRouteHandler, args))
     return rules
