@@ -1,0 +1,37 @@
+// live.js: the events long-poll: another client's input, new weights,
+// feature-visualization progress and network changes show here within a
+// second of happening. Without an events route (an older server) it stops.
+
+const RETRY_MS = 2000;
+
+export class Live {
+  constructor(protocol, onEvent, onReset) {
+    this.protocol = protocol;
+    this.onEvent = onEvent;
+    this.onReset = onReset;
+    this.connected = false;
+    this.abort = new AbortController();
+  }
+
+  async run() {
+    let since = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        const answer = await this.protocol.events(since, this.abort.signal);
+        this.connected = true;
+        if (answer.reset && since !== 0) await this.onReset();
+        since = answer.seq;
+        for (const event of answer.events) {
+          try { await this.onEvent(event); } catch (error) { console.error("event", event, error); }
+        }
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        this.connected = false;
+        if (error.status === 404) return; // a server without events: nothing live
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+  }
+
+  stop() { this.abort.abort(); }
+}

@@ -1,0 +1,133 @@
+// main.js: the renderer, the scene, one animation loop (renderer.setAnimationLoop,
+// the loop WebXR needs), the "Enter VR" button and window.dvvr.
+
+import * as THREE from "three";
+import { VRButton } from "three/addons/webxr/VRButton.js";
+import { XRApp } from "./app.js";
+import { Controls } from "./controls.js";
+import { Live } from "./live.js";
+import { Protocol } from "./protocol.js";
+import { exposeStatus, makeState } from "./status.js";
+
+const state = makeState();
+const protocol = new Protocol();
+const messages = document.getElementById("message");
+
+const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: new URLSearchParams(location.search).has("capture") });
+renderer.setPixelRatio(Math.min(devicePixelRatio, 2));
+renderer.setSize(innerWidth, innerHeight);
+renderer.xr.enabled = true;
+renderer.xr.setReferenceSpaceType("local-floor");
+renderer.info.autoReset = true;
+document.body.appendChild(renderer.domElement);
+
+const scene = new THREE.Scene();
+scene.background = new THREE.Color(0x10141b);
+scene.add(floor());
+const rig = new THREE.Group(); // moved by locomotion in VR; the desktop camera moves inside it
+rig.name = "rig";
+scene.add(rig);
+const camera = new THREE.PerspectiveCamera(60, innerWidth / innerHeight, 0.05, 400);
+rig.add(camera);
+
+const app = new XRApp(protocol, scene, state);
+const controls = new Controls({
+  camera, renderer, rig, scene,
+  pickables: () => [...(app.view ? app.view.pickables() : []), ...Object.values(app.panels).map((p) => p.mesh)],
+  onSelect: (hit) => app.onSelect(hit).catch(fail),
+  onSummon: () => summonDashboard(),
+});
+app.onNetwork = (layout) => { if (!renderer.xr.isPresenting) controls.setView(layout.start.position, layout.start.target); };
+
+document.body.appendChild(VRButton.createButton(renderer));
+renderer.xr.addEventListener("sessionstart", () => { state.presenting = true; controls.enterXR(); });
+renderer.xr.addEventListener("sessionend", () => { state.presenting = false; controls.exitXR(); });
+
+addEventListener("resize", () => {
+  camera.aspect = innerWidth / innerHeight;
+  camera.updateProjectionMatrix();
+  renderer.setSize(innerWidth, innerHeight);
+});
+
+// The dataset page and the classification in front of the viewer (key M, or a controller's grip).
+function summonDashboard() {
+  const eye = renderer.xr.isPresenting ? renderer.xr.getCamera() : camera;
+  const position = new THREE.Vector3(), forward = new THREE.Vector3();
+  eye.getWorldPosition(position);
+  eye.getWorldDirection(forward);
+  forward.y = 0;
+  forward.normalize();
+  const start = new THREE.Vector3(...app.layout.start.position);
+  const yaw = Math.atan2(-forward.x, -forward.z);
+  app.dashboard.position.set(position.x, 0, position.z).sub(start.clone().setY(0).applyAxisAngle(new THREE.Vector3(0, 1, 0), yaw));
+  app.dashboard.rotation.set(0, yaw, 0);
+}
+addEventListener("keydown", (e) => { if (e.code === "KeyM" && app.layout) summonDashboard(); });
+
+let last = performance.now(), frames = 0, fpsSince = last;
+renderer.setAnimationLoop(() => {
+  const now = performance.now();
+  controls.update(Math.min(0.1, (now - last) / 1000));
+  last = now;
+  renderer.render(scene, camera);
+  state.drawCalls = renderer.info.render.calls;
+  state.bytes = protocol.bytes;
+  frames += 1;
+  if (now - fpsSince >= 1000) { state.fps = Math.round((frames * 1000) / (now - fpsSince)); frames = 0; fpsSince = now; }
+  app.frameRendered();
+});
+
+// Where a thing is: screen pixels (desktop) and rig-local metres (what a controller aims at), for tests.
+function locate(id) {
+  let object = null, local = null;
+  const [kind, arg] = id.split(":");
+  if (kind === "layer") {
+    object = app.view?.meshes.get(Number(arg));
+    local = new THREE.Vector3();
+  } else {
+    for (const panel of Object.values(app.panels)) {
+      const centre = panel.regionCentre(id);
+      if (centre) { object = panel.mesh; local = centre; break; }
+    }
+  }
+  if (!object) return null;
+  object.updateWorldMatrix(true, false);
+  const world = local.clone().applyMatrix4(object.matrixWorld);
+  const inRig = rig.worldToLocal(world.clone());
+  const ndc = world.clone().project(camera);
+  return { world: world.toArray(), rig: inRig.toArray(),
+           screen: [(ndc.x + 1) / 2 * innerWidth, (1 - ndc.y) / 2 * innerHeight], visible: Math.abs(ndc.z) < 1 };
+}
+
+// Point the desktop camera at something (tests and screenshots): from `distance` metres in front of it.
+function lookAt(id, distance = 2.5) {
+  const spot = locate(id);
+  if (!spot) return false;
+  const target = new THREE.Vector3(...spot.world);
+  const object = id.startsWith("layer") ? app.view.meshes.get(Number(id.split(":")[1])) : Object.values(app.panels).find((p) => p.regionCentre(id))?.mesh;
+  const normal = new THREE.Vector3(0, 0, 1).applyQuaternion(object.getWorldQuaternion(new THREE.Quaternion()));
+  controls.setView(target.clone().addScaledVector(normal, distance).toArray(), target.toArray());
+  return true;
+}
+
+window.dvvr = exposeStatus(state, { locate, lookAt });
+
+function fail(error) {
+  console.error(error);
+  state.error = String(error.message || error);
+  messages.textContent = state.error;
+  messages.hidden = false;
+}
+
+app.start().then(() => {
+  messages.hidden = true;
+  const live = new Live(protocol, (event) => app.handleEvent(event), () => app.showNetwork(app.network));
+  app.live = live;
+  live.run();
+}, fail);
+
+function floor() {
+  const grid = new THREE.GridHelper(400, 200, 0x2a3342, 0x1c232e);
+  grid.position.y = 0;
+  return grid;
+}
