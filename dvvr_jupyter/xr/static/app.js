@@ -8,6 +8,7 @@ import { layoutNetwork } from "./layout.js";
 import { NetworkView } from "./network.js";
 import { DatasetPanel, InputFrame, LayerPanel, TopPanel } from "./panels.js";
 import { FeatureVisualizations } from "./featvis.js";
+import { markChanged } from "./redraw.js";
 
 const PAGE = 16; // the VR client's dataset page
 
@@ -67,6 +68,7 @@ export class XRApp {
     this.view = new NetworkView(this.layout);
     this.scene.add(this.view.group);
     this.placePanels();
+    markChanged();
     this.state.network = n;
     this.state.layers = this.layout.layers.length;
     this.drawDataset();
@@ -78,13 +80,30 @@ export class XRApp {
     const { inputFrame, start } = this.layout;
     this.panels.frame.mesh.position.set(inputFrame.x, inputFrame.y, inputFrame.z);
     this.panels.frame.mesh.rotation.set(0, 0.35, 0);
-    const z = start.position[2] - 1.6, side = Math.max(2.2, -inputFrame.x + 1.2);
+    // beside the way in, turned towards it: dataset page left of the input frame, classification right
+    const z = inputFrame.z + 1.6, side = Math.max(1.9, -inputFrame.x + 0.9);
     this.dashboard.position.set(0, 0, 0);
     this.dashboard.rotation.set(0, 0, 0);
-    this.panels.dataset.mesh.position.set(-side - 0.5, 1.45, z + 0.3);
-    this.panels.dataset.mesh.rotation.set(0, 0.75, 0);
-    this.panels.top.mesh.position.set(side + 0.3, 1.5, z + 0.3);
-    this.panels.top.mesh.rotation.set(0, -0.75, 0);
+    for (const panel of Object.values(this.panels)) panel.mesh.scale.setScalar(1);
+    this.panels.dataset.mesh.position.set(-side - 0.2, 1.45, z);
+    this.panels.dataset.mesh.rotation.set(0, 0.5, 0);
+    this.panels.top.mesh.position.set(side, 1.45, z);
+    this.panels.top.mesh.rotation.set(0, -0.5, 0);
+  }
+
+  // The panels brought to the viewer: at arm's length, a little below the eyes, turned towards them.
+  summon(eye, yaw) {
+    const place = (mesh, side, turn) => {
+      const offset = new THREE.Vector3(side, -0.3, -0.75).applyAxisAngle(new THREE.Vector3(0, 1, 0), yaw);
+      mesh.position.copy(eye).add(offset);
+      mesh.rotation.set(0, yaw + turn, 0);
+      mesh.scale.setScalar(0.55);
+    };
+    this.dashboard.position.set(0, 0, 0);
+    this.dashboard.rotation.set(0, 0, 0);
+    place(this.panels.dataset.mesh, -0.38, 0.35);
+    place(this.panels.top.mesh, 0.4, -0.35);
+    markChanged();
   }
 
   // Every layer's atlas, the classification and the input picture of the current input, all at once.
@@ -211,6 +230,7 @@ export class XRApp {
     this.state.selected = selection ? { layer: selection.layer.id, channel: selection.channel } : null;
     this.view?.select(selection?.layer, selection?.channel);
     this.panels.layer.mesh.visible = !!selection;
+    markChanged();
     if (selection) this.showDetails(selection);
   }
 

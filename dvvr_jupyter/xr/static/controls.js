@@ -118,10 +118,13 @@ export class Controls {
   }
 
   // Entering VR: the rig goes where the desktop camera stood, facing the same way; leaving: back.
-  enterXR() {
+  // From the desktop's first view, VR starts on the way in, between the panels.
+  enterXR(start) {
     this.desktop = { position: this.camera.position.clone(), target: this.orbit.target.clone() };
-    const look = this.orbit.target.clone().sub(this.camera.position);
-    this.rig.position.set(this.camera.position.x, 0, this.camera.position.z);
+    const atStart = start && this.camera.position.distanceTo(new THREE.Vector3(...start.position)) < 0.01;
+    const position = atStart ? new THREE.Vector3(...start.vr) : this.camera.position;
+    const look = atStart ? new THREE.Vector3(0, 0, -1) : this.orbit.target.clone().sub(this.camera.position);
+    this.rig.position.set(position.x, 0, position.z);
     this.rig.rotation.set(0, Math.atan2(-look.x, -look.z), 0);
     this.orbit.enabled = false;
   }

@@ -111,8 +111,9 @@ export function layoutNetwork(architecture) {
   });
 
   const first = stages[0];
-  const inputFrame = { x: -(first.width / 2 + 0.55), y: 1.45, z: first.z + INPUT_FRAME_GAP, size: 0.6 };
-  const start = { position: [0, 1.6, first.z + 3.4], target: [0, 1.5, first.z - 2] };
+  const inputFrame = { x: -(first.width / 2 + 0.45), y: 1.45, z: first.z + INPUT_FRAME_GAP, size: 0.6 };
+  // The first view: behind the input frame and the panels, a little above eye height, down the network.
+  const start = { position: [0, 2.5, first.z + 6.2], target: [0, 1.5, first.z - 3], vr: [0, 0, first.z + 2.9] };
   return { layers, edges, stages, inputFrame, start, depth: -z };
 }
 

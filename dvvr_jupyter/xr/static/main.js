@@ -7,6 +7,7 @@ import { XRApp } from "./app.js";
 import { Controls } from "./controls.js";
 import { Live } from "./live.js";
 import { Protocol } from "./protocol.js";
+import { markChanged, takeChanged } from "./redraw.js";
 import { exposeStatus, makeState } from "./status.js";
 
 const state = makeState();
@@ -40,41 +41,48 @@ const controls = new Controls({
 app.onNetwork = (layout) => { if (!renderer.xr.isPresenting) controls.setView(layout.start.position, layout.start.target); };
 
 document.body.appendChild(VRButton.createButton(renderer));
-renderer.xr.addEventListener("sessionstart", () => { state.presenting = true; controls.enterXR(); });
-renderer.xr.addEventListener("sessionend", () => { state.presenting = false; controls.exitXR(); });
+renderer.xr.addEventListener("sessionstart", () => { state.presenting = true; controls.enterXR(app.layout?.start); });
+renderer.xr.addEventListener("sessionend", () => { state.presenting = false; controls.exitXR(); markChanged(); });
 
 addEventListener("resize", () => {
   camera.aspect = innerWidth / innerHeight;
   camera.updateProjectionMatrix();
   renderer.setSize(innerWidth, innerHeight);
+  markChanged();
 });
 
-// The dataset page and the classification in front of the viewer (key M, or a controller's grip).
+// The dataset page and the classification at arm's length in front of the viewer (key M, or a grip).
 function summonDashboard() {
   const eye = renderer.xr.isPresenting ? renderer.xr.getCamera() : camera;
   const position = new THREE.Vector3(), forward = new THREE.Vector3();
   eye.getWorldPosition(position);
   eye.getWorldDirection(forward);
-  forward.y = 0;
-  forward.normalize();
-  const start = new THREE.Vector3(...app.layout.start.position);
-  const yaw = Math.atan2(-forward.x, -forward.z);
-  app.dashboard.position.set(position.x, 0, position.z).sub(start.clone().setY(0).applyAxisAngle(new THREE.Vector3(0, 1, 0), yaw));
-  app.dashboard.rotation.set(0, yaw, 0);
+  app.summon(position, Math.atan2(-forward.x, -forward.z));
 }
 addEventListener("keydown", (e) => { if (e.code === "KeyM" && app.layout) summonDashboard(); });
 
-let last = performance.now(), frames = 0, fpsSince = last;
+// On the desktop a frame is drawn only when something changed (a moving camera, a new
+// texture, a panel): a still view costs nothing. In VR every frame is drawn.
+let last = performance.now(), frames = 0, fpsSince = last, needsFrame = true;
+const lastView = new THREE.Matrix4();
 renderer.setAnimationLoop(() => {
   const now = performance.now();
   controls.update(Math.min(0.1, (now - last) / 1000));
   last = now;
-  renderer.render(scene, camera);
-  state.drawCalls = renderer.info.render.calls;
-  state.bytes = protocol.bytes;
+  camera.updateMatrixWorld();
+  if (!lastView.equals(camera.matrixWorld)) { lastView.copy(camera.matrixWorld); needsFrame = true; }
+  if (takeChanged() || needsFrame || renderer.xr.isPresenting) {
+    needsFrame = false;
+    const began = performance.now();
+    renderer.render(scene, camera);
+    state.drawCalls = renderer.info.render.calls;
+    state.frameMs = Math.round(performance.now() - began);
+    app.frameRendered();
+  }
   frames += 1;
+  state.frames += 1;
+  state.bytes = protocol.bytes;
   if (now - fpsSince >= 1000) { state.fps = Math.round((frames * 1000) / (now - fpsSince)); frames = 0; fpsSince = now; }
-  app.frameRendered();
 });
 
 // Where a thing is: screen pixels (desktop) and rig-local metres (what a controller aims at), for tests.

@@ -6,6 +6,7 @@
 import * as THREE from "three";
 import { TILE_GAP, tileAt } from "./layout.js";
 import { grayTexture, layerMaterial, rgbTexture } from "./layermaterial.js";
+import { markChanged } from "./redraw.js";
 
 const LABEL_SLOT = { width: 768, height: 56 }; // pixels of one name in the text atlas
 const LABEL_COLUMNS = 2;
@@ -99,6 +100,7 @@ export class NetworkView {
     uniforms.zero.value = rgb ? 0 : meta.zeroValue / 255;
     uniforms.rgb.value = rgb ? 1 : 0;
     uniforms.loaded.value = 1;
+    markChanged();
     this.shown.set(layerId, { result: meta.result, rgb, min: meta.min, max: meta.max, zeroValue: meta.zeroValue });
   }
 
@@ -115,6 +117,7 @@ export class NetworkView {
   }
 
   select(layer, channel) {
+    markChanged();
     for (const mesh of this.meshes.values()) mesh.material.uniforms.selected.value = -1;
     if (!layer) { this.outline.visible = false; return; }
     const mesh = this.meshes.get(layer.id);
@@ -138,6 +141,7 @@ export class NetworkView {
   pickables() { return [...this.meshes.values()]; }
 
   dispose() {
+    markChanged();
     this.group.traverse((object) => {
       object.geometry?.dispose();
       if (object.material) {

@@ -2,6 +2,7 @@
 // thumbnails) and clickable regions: one mesh, one texture, one draw call.
 
 import * as THREE from "three";
+import { markChanged } from "./redraw.js";
 
 export const PIXELS_PER_METRE = 900; // text of 26 px is 2.9 cm: readable at arm's length
 
@@ -36,7 +37,10 @@ export class CanvasPanel {
     return ctx;
   }
 
-  end() { this.texture.needsUpdate = true; }
+  end() {
+    this.texture.needsUpdate = true;
+    markChanged();
+  }
 
   text(text, x, y, { size = 26, weight = "", colour = "#e8edf5", align = "left", maxWidth } = {}) {
     const { ctx } = this;

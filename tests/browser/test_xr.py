@@ -1,0 +1,181 @@
+"""The 3D client (``<VR URL>xr/``) in a real headless Chromium with WebGL on
+SwiftShader: standalone (``dvvr serve`` on the tiny project, with a token)
+and through a real Jupyter server and kernel; with Meta's emulated Quest 3
+(iwer) for the immersive session and a controller's select.
+
+Screenshots go to ``$DVVR_SCREENSHOT_DIR`` (``docs/`` for the README) or the
+test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dvvr_jupyter.protocol.client import VRClient
+from dvvr_jupyter.testing.browser import have_chromium, launch_chromium
+from dvvr_jupyter.testing.jupyter import JupyterServer, Kernel
+from dvvr_jupyter.testing.xr import XRPage
+
+import tiny
+from conftest import HERE, REPO
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not have_chromium(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install "
+                                                   "chromium; .ci/run installs it)"),
+]
+
+TINY_LAYERS = 8  # tests/tiny.py: 7 layers with activations and the "Block" info panel
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright, webgl=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``dvvr serve`` on the tiny project with a capability token: its VR URL."""
+    tmp = tmp_path_factory.mktemp("serve")
+    (tmp / "project.py").write_text(tiny.PROJECT_SOURCE.format(tests=str(HERE)))
+    env = {**os.environ, "DVVR_CACHE_DIR": str(tmp / "cache"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp), "--port", "0",
+                             "--token", "random"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("VR client base URL: "):
+                url = line.split(": ", 1)[1].strip()
+                break
+        else:
+            raise AssertionError("dvvr serve ended before printing its URL")
+        urllib.request.urlopen(url + "network", timeout=120).read()  # the project is loaded
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("DVVR_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def architecture(url: str) -> list:
+    with urllib.request.urlopen(url + "network/0", timeout=30) as resp:
+        return json.load(resp)["architecture"]
+
+
+def choose_elsewhere(url: str, choice: dict) -> None:
+    """Another client (the VR app's request sequence) chooses the input."""
+    client = VRClient(url)
+    try:
+        body = {"networkID": 0, "datasetID": 0, "noiseGeneratorID": 0, "imageID": 0, "layerID": 0, "channelID": 0,
+                "className": "", "mode": 1, "isRGB": True, "zeroValue": 0.0, "nDim": 2, "tex": None, **choice}
+        client.put("network/0/prepareforinput", json.dumps(body))
+    finally:
+        client.close()
+
+
+def layer_pixels(xr: XRPage, layer_id: int) -> bytes:
+    """A screenshot of one layer, seen from the front."""
+    xr.page.evaluate("(id) => window.dvvr.lookAt(id, 1.4)", f"layer:{layer_id}")
+    xr.frames(2)
+    return xr.page.screenshot()
+
+
+def test_scene_input_and_another_client(browser, served, shots):
+    layers = architecture(served)
+    xr = XRPage(browser, served + "xr/")
+    try:
+        status = xr.wait_ready()
+        # every layer of the architecture, every channel of those with activations
+        assert status["layers"] == len(layers) == TINY_LAYERS
+        assert status["maps"] == sum(layer["size"][1] for layer in layers if layer["data_type"] != "None")
+        # draw calls grow with layers, not channels
+        xr.frames(2)
+        status = xr.status()
+        assert 0 < status["drawCalls"] <= 2 * len(layers) + 30
+        assert status["textureBytes"] > 0 and status["input"] and status["result"]
+        xr.page.screenshot(path=str(shots / "xr_tiny.png"))
+
+        # choosing an input in the page: a dataset image, then every layer shows its maps
+        before, pixels = status["result"], layer_pixels(xr, 1)
+        xr.click("dataset:2")
+        xr.wait("dvvr.lastSwitch && dvvr.lastSwitch.result && dvvr.result !== arg", before)
+        status = xr.status()
+        assert "2" in status["input"] and status["selected"] is None
+        assert layer_pixels(xr, 1) != pixels
+
+        # an input chosen by another client (a headset on the same view) shows up here
+        before = status["result"]
+        choose_elsewhere(served, {"mode": 4, "noiseGeneratorID": 1})
+        xr.wait("dvvr.result !== arg && /noise/i.test(dvvr.input)", before)
+
+        # a tile selects its layer and channel
+        xr.click("layer:1")
+        xr.wait("dvvr.selected && dvvr.selected.layer === 1")
+        assert xr.errors == []
+    finally:
+        xr.close()
+
+
+def test_headset_enters_vr_and_a_controller_picks_an_image(browser, served, shots):
+    xr = XRPage(browser, served + "xr/", headset=True)
+    try:
+        before = xr.wait_ready()["result"]
+        xr.enter_vr()
+        xr.controller_select("dataset:4")
+        xr.wait("dvvr.result !== arg && dvvr.lastSwitch && dvvr.lastSwitch.result === dvvr.result", before)
+        status = xr.status()
+        assert status["presenting"] and "4" in status["input"]
+        xr.frames(2)
+        xr.page.screenshot(path=str(shots / "xr_headset_tiny.png"))
+        assert xr.errors == []
+    finally:
+        xr.close()
+
+
+KERNEL_SETUP = """
+%load_ext dvvr
+import dvvr, tiny
+dvvr.attach(tiny.TinyTracked(), tiny.tiny_images(), name="tiny", class_names=tiny.CLASSES, input_size=(32, 36))
+"""
+
+
+@pytest.mark.jupyter
+def test_through_jupyter(browser, tmp_path):
+    server = JupyterServer(tmp_path, base_url="/user/xr/", env={"PYTHONPATH": f"{REPO}{os.pathsep}{HERE}"})
+    kernel = None
+    try:
+        server.wait_ready()
+        kernel = Kernel(server)
+        kernel.run(KERNEL_SETUP)
+        url = server.vr_url()
+        xr = XRPage(browser, url + "xr/")
+        status = xr.wait_ready()
+        assert status["layers"] == TINY_LAYERS
+        choose_elsewhere(url, {"mode": 1, "imageID": 3})  # through the proxy too
+        xr.wait("dvvr.result !== arg && /3/.test(dvvr.input)", status["result"])
+        xr.click("dataset:1")
+        xr.wait("dvvr.lastSwitch && /1/.test(dvvr.input)")
+        assert xr.errors == []
+        xr.close()
+    finally:
+        if kernel is not None:
+            kernel.shutdown()
+        server.stop()
