@@ -17,7 +17,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["dvvr", "dvvr_jupyter", "dvvr_jupyter.*"]),
     include_package_data=True,
-    package_data={"dvvr_jupyter.widgets": ["static/*.js", "static/*.css"]},
+    package_data={"dvvr_jupyter.widgets": ["static/*.js", "static/*.css"],
+                  "dvvr_jupyter.xr": ["static/**/*"]},  # the 3D client's files, vendored ones in subfolders
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",

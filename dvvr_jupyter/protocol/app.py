@@ -9,6 +9,7 @@ import tornado.web
 
 from ..bridge.throttle import WrongTokenThrottle
 from . import handlers as h
+from .xr_static import XRFileHandler, XRRedirectHandler
 
 if TYPE_CHECKING:
     from ..engine.session import Session
@@ -32,6 +33,8 @@ def routes(session: Session, token: bool = False) -> list:
         (f"network/{NUM}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
         (f"network/{NUM}/(weight|activation)histogram/layerid/{NUM}", h.HistogramHandler),
         (f"network/{NUM}/activation/layerid/{NUM}", h.ActivationHandler),
+        (f"network/{NUM}/atlas/layerid/{NUM}", h.AtlasHandler),
+        (f"network/{NUM}/input", h.InputHandler),
         (f"network/{NUM}/classificationresult", h.ClassificationHandler),
         (f"network/{NUM}/prepareforinput", h.PrepareForInputHandler),
         (f"network/{NUM}/featurevisualization/layerid/{NUM}", h.FeatureVisualizationHandler),
@@ -39,11 +42,16 @@ def routes(session: Session, token: bool = False) -> list:
         (f"network/{NUM}/export/layerid/{NUM}", h.ExportHandler),
         (f"dataset/{NUM}/images", h.DatasetImagesHandler),
         (f"noiseimage/{NUM}", h.NoiseImageHandler),
+        (f"events/{NUM}", h.EventsHandler),
     ]
-    rules = [(prefix + path + "/?" if path else prefix + ("?" if token else ""), handler, args)
-             for path, handler in table]
+    # the browser client's files: exact paths (a trailing slash names a folder's index.html)
+    files = [("xr", XRRedirectHandler), ("xr/(.*)", XRFileHandler)]
+    rules = [(prefix + path, handler, args) for path, handler in files]
+    rules += [(prefix + path + "/?" if path else prefix + ("?" if token else ""), handler, args)
+              for path, handler in table]
     # A headset's own view: the same routes under h/<name>/ (its own current input per network).
     headset = {**args, "headset": True}
+    rules += [(prefix + "h/([^/]*)/" + path, handler, headset) for path, handler in files]
     rules += [(prefix + "h/([^/]*)/" + path + ("/?" if path else ""), handler, headset) for path, handler in table]
     rules.append((prefix + ".*", h.UnknownRouteHandler, args))
     return rules

@@ -25,7 +25,7 @@ import torch
 from ..engine import encode
 from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
 from ..engine.layers import FEATURE_MAP, INFO, VECTOR
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 
 #: The client's ``ActivationImage.mode`` numbers.
 MODES = {0: "Unknown", 1: "DatasetImage", 2: "Activation", 3: "FeatureVisualization", 4: "NoiseImage"}
@@ -125,6 +125,51 @@ def classification(network, result) -> bytes:
                        "confidence_values": [f"{value:.2f}" for _, value in top]})
 
     return result.memo(("wire.classification", network_id), build)
+
+
+def result_key(result) -> str:
+    """What names one result (an input with one version of the weights) to a client."""
+    return str(result.id)
+
+
+def atlas(network, result, layer_id: int) -> Future:
+    """A future of ``atlas/layerid/{l}``: ``(PNG bytes, layout header)``, the
+    layer's channel maps tiled into one grayscale picture (``engine/atlas.py``),
+    pixels exactly those of ``activation/layerid/{l}``."""
+    network_id, key = network.id, result_key(result)
+
+    def build(images) -> tuple[bytes, str]:
+        from ..engine.atlas import tile
+
+        picture, grid = tile(images.pixels)
+        header = {"channels": grid.channels, "cols": grid.cols, "rows": grid.rows, "tileWidth": grid.tile_width,
+                  "tileHeight": grid.tile_height, "zeroValue": images.zero_value, "min": images.low,
+                  "max": images.high, "result": key}
+        return encode.png_bytes(picture), json.dumps(header, separators=(",", ":"))
+
+    layer = network.layer(layer_id)
+    if layer.kind == INFO:
+        raise NotFound(f"layer {layer_id} ({layer.name!r}) is an info panel (data_type \"None\"): it has no atlas",
+                       field="layerid")
+    return result.derived(("wire.atlas", network_id, layer_id), layer_id, build)
+
+
+def _input_kind(source) -> str:
+    return {DatasetImage: "dataset", NoiseImage: "noise", FeatVisImage: "featvis", Blank: "blank"}.get(
+        type(source), "custom")
+
+
+def current_input(session, network, result) -> dict:
+    """``network/{n}/input``: what this view's input is, and its picture as shown in the frame."""
+    source = result.input.source
+    dataset = next((i for i, known in enumerate(session.datasets) if known is getattr(source, "dataset", None)), None)
+
+    def build() -> dict:
+        return {"networkid": network.id, "describe": result.input.describe(), "kind": _input_kind(source),
+                "dataset": dataset, "index": source.index if isinstance(source, DatasetImage) else None,
+                "result": result_key(result), "image": _b64(encode.pil_png(result.input.image))}
+
+    return result.memo(("wire.input", network.id), build)
 
 
 def prepared(network, result, mode: int) -> dict:

@@ -13,9 +13,13 @@ from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
 from ..errors import BadGateway, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
 
-# Only the kernel's status and body come back; hop-by-hop and framing
-# headers are tornado's business.
-_KEEP_HEADERS = ("Content-Type", "Cache-Control")
+# Only the kernel's status, body and these headers come back; hop-by-hop and
+# framing headers are tornado's business.  The kernel's Content-Security-Policy
+# replaces Jupyter's API one (which would block the 3D client's scripts).
+_KEEP_HEADERS = ("Content-Type", "Cache-Control", "Location", "ETag", "X-Dvvr-Atlas", "Content-Security-Policy",
+                 "X-Content-Type-Options", "Referrer-Policy")
+# Request headers the kernel's answer depends on (a 3D client's file revalidated)
+_PASS_HEADERS = ("Content-Type", "If-None-Match")
 
 
 KERNEL_HUNG_UP = ("the kernel's dvvr server ended the connection without an answer "
@@ -66,8 +70,9 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
     ``GatewayTimeout`` (504)."""
     ext = handler.settings["dvvr"]
     headers = {**(headers or {}), SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
-    if "Content-Type" in handler.request.headers:
-        headers["Content-Type"] = handler.request.headers["Content-Type"]
+    for name in _PASS_HEADERS:
+        if name in handler.request.headers:
+            headers[name] = handler.request.headers[name]
     method = handler.request.method
     request = HTTPRequest(
         # tornado decoded the path: encode it again (%20, %3F, CR/LF must not reach the URL raw)
@@ -95,4 +100,5 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
     for header in _KEEP_HEADERS:
         if header in response.headers:
             handler.set_header(header, response.headers[header])
-    handler.finish(response.body or b"")
+    # set_content_type: Jupyter's APIHandler would label every answer JSON
+    handler.finish(response.body or b"", set_content_type=response.headers.get("Content-Type", "application/json"))
