@@ -91,11 +91,9 @@ def choose_elsewhere(url: str, choice: dict) -> None:
         client.close()
 
 
-def layer_pixels(xr: XRPage, layer_id: int) -> bytes:
-    """A screenshot of one layer, seen from the front."""
-    xr.page.evaluate("(id) => window.dvvr.lookAt(id, 1.4)", f"layer:{layer_id}")
-    xr.frames(2)
-    return xr.page.screenshot()
+def every_layer_shows(status: dict) -> bool:
+    """Every layer with activations shows the maps of the current result."""
+    return len(status["shown"]) == TINY_LAYERS - 1 and set(status["shown"].values()) == {status["result"]}
 
 
 def test_scene_input_and_another_client(browser, served, shots):
@@ -113,18 +111,20 @@ def test_scene_input_and_another_client(browser, served, shots):
         assert status["textureBytes"] > 0 and status["input"] and status["result"]
         xr.page.screenshot(path=str(shots / "xr_tiny.png"))
 
+        assert every_layer_shows(status)
+
         # choosing an input in the page: a dataset image, then every layer shows its maps
-        before, pixels = status["result"], layer_pixels(xr, 1)
+        before = status["result"]
         xr.click("dataset:2")
         xr.wait("dvvr.lastSwitch && dvvr.lastSwitch.result && dvvr.result !== arg", before)
         status = xr.status()
-        assert "2" in status["input"] and status["selected"] is None
-        assert layer_pixels(xr, 1) != pixels
+        assert "image 2 " in status["input"] and every_layer_shows(status)
 
         # an input chosen by another client (a headset on the same view) shows up here
         before = status["result"]
         choose_elsewhere(served, {"mode": 4, "noiseGeneratorID": 1})
         xr.wait("dvvr.result !== arg && /noise/i.test(dvvr.input)", before)
+        assert every_layer_shows(xr.status())
 
         # a tile selects its layer and channel
         xr.click("layer:1")
@@ -139,6 +139,7 @@ def test_headset_enters_vr_and_a_controller_picks_an_image(browser, served, shot
     try:
         before = xr.wait_ready()["result"]
         xr.enter_vr()
+        xr.squeeze()  # the panels come to arm's length
         xr.controller_select("dataset:4")
         xr.wait("dvvr.result !== arg && dvvr.lastSwitch && dvvr.lastSwitch.result === dvvr.result", before)
         status = xr.status()

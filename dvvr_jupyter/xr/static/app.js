@@ -141,6 +141,7 @@ export class XRApp {
       this.panels.frame.draw(this.localPicture(), this.state.input);
     }
     this.state.maps = view.mapsShown();
+    this.state.shown = Object.fromEntries([...view.shown].map(([id, shown]) => [id, shown.result]));
     this.state.textureBytes = this.textureBytes();
     this.state.ready = true;
     this.state.refreshes += 1;

@@ -45,6 +45,7 @@ export class FeatureVisualizations {
       view.setAtlas(layer.id, { meta: { zeroValue: 0, result: "featvis" }, pixels, rgb: true });
       this.shown.add(layer.id);
       app.state.featvis = [...this.shown];
+      app.state.shown = { ...app.state.shown, [layer.id]: "featvis" };
       app.state.textureBytes = app.textureBytes();
       this.update(layer.id, { state: "done", done: layer.channels, total: layer.channels });
     } catch (error) {

@@ -14,8 +14,9 @@ const state = makeState();
 const protocol = new Protocol();
 const messages = document.getElementById("message");
 
-const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: new URLSearchParams(location.search).has("capture") });
-renderer.setPixelRatio(Math.min(devicePixelRatio, 2));
+const software = softwareRendering();
+const renderer = new THREE.WebGLRenderer({ antialias: !software });
+renderer.setPixelRatio(software ? 1 : Math.min(devicePixelRatio, 2));
 renderer.setSize(innerWidth, innerHeight);
 renderer.xr.enabled = true;
 renderer.xr.setReferenceSpaceType("local-floor");
@@ -133,6 +134,15 @@ app.start().then(() => {
   app.live = live;
   live.run();
 }, fail);
+
+// A CPU rasteriser (SwiftShader, llvmpipe: no GPU, a test machine) draws without multisampling.
+function softwareRendering() {
+  const gl = document.createElement("canvas").getContext("webgl2");
+  const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
+  const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+  gl?.getExtension("WEBGL_lose_context")?.loseContext();
+  return /swiftshader|llvmpipe|software/i.test(name);
+}
 
 function floor() {
   const grid = new THREE.GridHelper(400, 200, 0x2a3342, 0x1c232e);

@@ -5,7 +5,7 @@ export function makeState() {
   return {
     ready: false, network: null, layers: 0, maps: 0, drawCalls: 0, textureBytes: 0, input: "", presenting: false,
     fps: 0, result: null, refreshes: 0, selected: null, lastSwitch: null, featvis: [], featvisProgress: {},
-    error: null, bytes: 0, frameMs: 0, frames: 0,
+    error: null, bytes: 0, frameMs: 0, frames: 0, shown: {},
   };
 }
 
