@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -158,14 +159,21 @@ dvvr.attach(tiny.TinyTracked(), tiny.tiny_images(), name="tiny", class_names=tin
 """
 
 
+def start_kernel(server: JupyterServer) -> Kernel:
+    kernel = Kernel(server)
+    kernel.run(KERNEL_SETUP)
+    return kernel
+
+
 @pytest.mark.jupyter
 def test_through_jupyter(browser, tmp_path):
     server = JupyterServer(tmp_path, base_url="/user/xr/", env={"PYTHONPATH": f"{REPO}{os.pathsep}{HERE}"})
     kernel = None
     try:
         server.wait_ready()
-        kernel = Kernel(server)
-        kernel.run(KERNEL_SETUP)
+        # in a thread of its own: jupyter_client's blocking calls would share Playwright's asyncio loop here
+        with ThreadPoolExecutor(1) as pool:
+            kernel = pool.submit(start_kernel, server).result()
         url = server.vr_url()
         xr = XRPage(browser, url + "xr/")
         status = xr.wait_ready()
@@ -178,5 +186,6 @@ def test_through_jupyter(browser, tmp_path):
         xr.close()
     finally:
         if kernel is not None:
-            kernel.shutdown()
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(kernel.shutdown).result()
         server.stop()
