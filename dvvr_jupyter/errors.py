@@ -1,15 +1,18 @@
-"""One small exception family carrying an HTTP status.
+"""One small exception family carrying an HTTP status, and the one place
+where any error becomes an answer's body (``error_answer``).
 
-The engine raises these; the protocol app maps them to JSON answers in one
-place (``protocol/handlers.py``).  Anything else escaping a handler is a bug
-and answers 500.  The Jupyter server's VR proxy (``serverext/proxy.py``)
-answers its own errors with the same ``to_json()`` body, so a VR client sees
-one error shape whichever side failed.  No torch or tornado imports: the
-Jupyter server process imports this module.
+The engine raises these; every route (the protocol app, the Jupyter
+server's VR proxy and explorer route, the kernel's explorer routes and
+their comm fallback, tornado's framing errors) answers with
+``error_answer``, so a client sees one error shape whichever side failed.
+Anything that is not a ``DvvrError`` nor an HTTP error of the web framework
+is a bug and answers 500.  No torch or tornado imports: the Jupyter server
+process imports this module.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 
@@ -44,6 +47,12 @@ class NotFound(DvvrError):
     """An id (network, dataset, layer, channel, ...) that does not exist."""
 
     status = 404
+
+
+class Forbidden(DvvrError):
+    """A request without the credential this server needs (a kernel's secret)."""
+
+    status = 403
 
 
 class Conflict(DvvrError):
@@ -104,3 +113,36 @@ class GatewayTimeout(DvvrError):
 class ProjectError(ValueError):
     """A project file that does not define what ``dvvr serve`` needs (not an
     HTTP error: raised before anything is served)."""
+
+
+JSON_TYPE = "application/json; charset=UTF-8"
+
+
+def error_body(exc: BaseException | None, status: int = 500, reason: str | None = None,
+               failure: str = "the server failed on this request (see its log)") -> dict:
+    """The JSON body answering ``exc``: a ``DvvrError``'s own; an HTTP error
+    of the web framework (tornado's ``HTTPError``: a ``status_code``, its
+    ``reason`` as the error's name); anything else is a bug, ``failure``."""
+    if isinstance(exc, DvvrError):
+        return exc.to_json()
+    code = getattr(exc, "status_code", None)
+    if isinstance(code, int) and 400 <= code < 600:
+        reason = getattr(exc, "reason", None) or reason or "Error"
+        message = getattr(exc, "log_message", None) or reason
+        args = getattr(exc, "args", ())
+        if args and getattr(exc, "log_message", None):
+            try:
+                message = message % args
+            except (TypeError, ValueError):
+                pass  # a message that is not a format string: as it is
+        return {"error": reason, "message": message, "status": code}
+    return InternalServerError(failure).to_json()
+
+
+def error_answer(exc: BaseException | None, status: int = 500, reason: str | None = None,
+                 failure: str = "the server failed on this request (see its log)"
+                 ) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of the JSON answer to ``exc`` (see ``error_body``)."""
+    body = error_body(exc, status, reason, failure)
+    headers = exc.headers() if isinstance(exc, DvvrError) else {}
+    return body["status"], {**headers, "Content-Type": JSON_TYPE}, json.dumps(body).encode()

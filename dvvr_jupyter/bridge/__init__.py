@@ -17,6 +17,9 @@ own directories and talk HTTP on loopback:
 - ``throttle``: holding back an address that sends wrong tokens (the VR
   path here, ``dvvr serve --token`` on the protocol side).
 - ``redact``: keeping tokens and secrets out of log lines.
+- ``answers``: every route's error answer (``errors.error_answer``) for
+  tornado handlers; ``headers.check_secret`` and ``throttle``'s ``check``
+  are the one secret check and the one token check.
 
 Both processes import this package, so it imports no torch, no tornado
 handlers and no jupyter_server (only jupyter_core, for the paths).

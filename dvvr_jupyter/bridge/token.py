@@ -7,7 +7,6 @@ URL typed into the headset survives kernel and server restarts.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from pathlib import Path
 
@@ -65,8 +64,3 @@ class TokenStore:
             self._stamp = stamp
             self._token = read_token(create=True)
         return self._token
-
-    def matches(self, given: str) -> bool:
-        """Is ``given`` the token?  Compared in constant time."""
-        token = self.current()
-        return bool(token) and hmac.compare_digest(given.encode(), token.encode())

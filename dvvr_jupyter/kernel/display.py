@@ -1,6 +1,7 @@
 """The cell output of ``%load_ext dvvr``, ``attach``, ``%dvvr status`` and
 ``%dvvr headset``: the VR URL, a QR code of it (headset browsers scan it)
-and the status.
+and the status; the lines of ``%dvvr name``, ``activate`` and ``rotate``
+that name the URL.
 
 The VR URL is a capability, and a notebook's outputs are saved with it (and
 shared with it).  So a URL with a token in it is shown *live*, in a widget:
@@ -26,6 +27,17 @@ def qr_svg(url: str, scale: int = 3) -> str:
     return segno.make(url, error="m").svg_inline(scale=scale, dark="#111", light="#fff")
 
 
+def xr_url(url: str) -> str:
+    """The browser 3D client under a VR URL (the same capability)."""
+    return f"{url}xr/"
+
+
+def xr_link(url: str) -> str:
+    """A link that opens the 3D view of ``url`` in a new tab (no referrer: the URL is a capability)."""
+    target = html.escape(xr_url(url))
+    return f'<a href="{target}" target="_blank" rel="noopener noreferrer"><code>{target}</code></a>'
+
+
 def hide_token(url: str | None, direct_token: bool = False) -> str | None:
     """``url`` with its capability replaced by ``<token>`` (as saved outputs show it)."""
     if not url:
@@ -38,14 +50,52 @@ def hide_token(url: str | None, direct_token: bool = False) -> str | None:
     return url
 
 
-def live(html_text: str, saved_text: str) -> dict:
+#: The widget last shown per slot: a new panel of the same slot closes it, so
+#: re-running a cell never piles up widgets (each holding the URL in its state).
+_shown_widgets: dict[str, object] = {}
+
+
+def live(html_text: str, saved_text: str, slot: str) -> dict:
     """A mime bundle that shows ``html_text`` in a widget (live) and saves
-    ``saved_text`` only."""
+    ``saved_text`` only.  The previous widget of ``slot`` is closed (its
+    output shows nothing any more; its saved text stays)."""
     import ipywidgets
 
-    bundle = ipywidgets.HTML(value=html_text)._repr_mimebundle_()
+    widget = ipywidgets.HTML(value=html_text)
+    previous = _shown_widgets.pop(slot, None)
+    if previous is not None:
+        previous.close()
+    _shown_widgets[slot] = widget
+    bundle = widget._repr_mimebundle_()
     bundle["text/plain"] = saved_text
     return bundle
+
+
+class UrlNote:
+    """A line of text that names a VR URL (``{url}`` in ``template``), shown
+    like the panels: live in a widget, saved with the token hidden."""
+
+    def __init__(self, template: str, url: str | None, *, direct_token: bool = False, slot: str = "note"):
+        self.template = template
+        self.url = url
+        self.direct_token = direct_token
+        self.slot = slot
+
+    @property
+    def secret(self) -> bool:
+        return hide_token(self.url, self.direct_token) != self.url
+
+    def text(self, hide: bool = False) -> str:
+        url = hide_token(self.url, self.direct_token) if hide else self.url
+        return self.template.format(url=url or "")
+
+    def __repr__(self) -> str:
+        return self.text(hide=self.secret) + (f"\n({HIDDEN_NOTE})" if self.secret else "")
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        if self.secret:
+            return live(f"<pre>{html.escape(self.text())}</pre>", repr(self), self.slot)
+        return {"text/plain": self.text()}
 
 
 def _summary(status: dict) -> tuple[str, str]:
@@ -91,6 +141,8 @@ class Panel:
             )
         if s["direct_url"]:
             lines.append(f"direct URL: {shown(s['direct_url'])}")
+        if self.url():
+            lines.append(f"3D view in a browser: {shown(xr_url(self.url()))}")
         lines.append(f"networks: {networks}")
         lines.append(f"VR clients in the last minute: {clients}")
         if hide and self.secret:
@@ -116,16 +168,20 @@ class Panel:
             rows.append(f"direct URL: <code>{html.escape(s['direct_url'])}</code>")
         if not url:
             rows.append("no Jupyter server runs this kernel: <code>%dvvr serve --port 5570</code>")
+        else:
+            rows.append(f"3D view in a browser: {xr_link(url)}")
         rows.append(f"networks: {html.escape(networks)}")
         rows.append(f"VR clients in the last minute: {html.escape(clients)}")
         rows.append("another headset with its own input: <code>%dvvr headset</code>")
         qr = f'<div style="flex:none">{qr_svg(url)}</div>' if url else ""
+        qr_3d = f'<div style="flex:none" title="3D view in a browser">{qr_svg(xr_url(url))}</div>' if url else ""
         body = "<br>".join(rows)
-        return f'<div class="dvvr-status" style="display:flex;gap:1em;align-items:center">{qr}<div>{body}</div></div>'
+        return (f'<div class="dvvr-status" style="display:flex;gap:1em;align-items:center">{qr}<div>{body}</div>'
+                f"{qr_3d}</div>")
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:
-            return live(self.html(), self.text(hide=True))
+            return live(self.html(), self.text(hide=True), "status")
         return {"text/plain": self.text(), "text/html": self.html()}
 
 
@@ -140,7 +196,7 @@ class HeadsetPanel:
     def text(self, hide: bool = False) -> str:
         url = hide_token(self.url, direct_token=True) if hide else self.url
         lines = [f"URL for headset {self.name!r} (its own input; the results of inputs others also chose are shared): "
-                 f"{url}"]
+                 f"{url}", f"3D view in a browser (a headset's browser too): {xr_url(url)}"]
         if hide:
             lines.append(f"(the URL is shown live above and not kept in the saved notebook; "
                          f"%dvvr url {self.name} prints it)")
@@ -152,9 +208,11 @@ class HeadsetPanel:
     def html(self) -> str:
         return (f'<div class="dvvr-headset" style="display:flex;gap:1em;align-items:center">'
                 f'<div style="flex:none">{qr_svg(self.url)}</div><div><b>URL for another headset</b> '
-                f"({html.escape(self.name)}, its own input):<br><code>{html.escape(self.url)}</code></div></div>")
+                f"({html.escape(self.name)}, its own input):<br><code>{html.escape(self.url)}</code><br>"
+                f"3D view in a browser (a headset's browser too): {xr_link(self.url)}</div>"
+                f'<div style="flex:none" title="3D view in a browser">{qr_svg(xr_url(self.url))}</div></div>')
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:
-            return live(self.html(), self.text(hide=True))
+            return live(self.html(), self.text(hide=True), f"headset:{self.name}")
         return {"text/plain": self.text(), "text/html": self.html()}

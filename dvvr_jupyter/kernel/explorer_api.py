@@ -16,16 +16,15 @@ thread (``on_main_thread``): it runs when no cell is running.
 
 from __future__ import annotations
 
-import hmac
-import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import tornado.web
 from tornado.ioloop import IOLoop
 
-from ..bridge.headers import EXPLORER_HEADER, SECRET_HEADER
-from ..errors import NotFound
+from ..bridge.answers import JSONErrors
+from ..bridge.headers import EXPLORER_HEADER, check_secret
+from ..errors import DvvrError, NotFound
 
 # Explorer requests may wait on the session's encode pool (a layer's images):
 # they run on their own threads so they can never starve it.
@@ -37,7 +36,7 @@ def submit(fn, *args) -> Future:
     return _pool.submit(fn, *args)
 
 
-class ExplorerRouteHandler(tornado.web.RequestHandler):
+class ExplorerRouteHandler(JSONErrors, tornado.web.RequestHandler):
     """``/explorer/<path>``: the ``ExplorerAPI``'s answers."""
 
     def initialize(self, api, secret: str):
@@ -45,9 +44,7 @@ class ExplorerRouteHandler(tornado.web.RequestHandler):
         self.secret = secret
 
     def prepare(self):
-        given = self.request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
-            raise tornado.web.HTTPError(403, reason="this server only answers requests carrying its secret")
+        check_secret(self.request.headers, self.secret)
         if self.request.headers.get(EXPLORER_HEADER) != "1":
             raise NotFound(f"no such resource: {self.request.method} {self.request.path}")
 
@@ -66,16 +63,8 @@ class ExplorerRouteHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", reply.content_type)
         self.finish(reply.body)
 
-    def write_error(self, status_code: int, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        body = exc.to_json() if isinstance(exc, NotFound) else {
-            "error": self._reason, "message": getattr(exc, "reason", None) or self._reason, "status": status_code}
-        self.set_status(body["status"])
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(body))
-
     def log_exception(self, typ, value, tb):
-        if not isinstance(value, (NotFound, tornado.web.HTTPError)):
+        if not isinstance(value, (DvvrError, tornado.web.HTTPError)):
             super().log_exception(typ, value, tb)
 
 

@@ -9,7 +9,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.display import display
 
-from .display import HeadsetPanel, Panel
+from .display import HeadsetPanel, Panel, UrlNote
 from .service import current
 
 USAGE = """%dvvr [status]                     the VR URL, networks and connected clients
@@ -85,17 +85,17 @@ class DvvrMagics(Magics):
         elif command == "activate":
             _need_running(service)
             service.activate()
-            print(f"dvvr: this kernel is now the target of {service.urls()['vr_url'] or 'the VR URL'}")
+            display(UrlNote("dvvr: this kernel is now the target of {url}", service.urls()["vr_url"] or "the VR URL"))
         elif command == "name":
             if not args.value:
                 raise UsageError(f"%dvvr name needs a name, e.g. %dvvr name mnist\n{USAGE}")
             _need_running(service)
             service.rename(args.value)
-            print(f"dvvr: this session is {service.name!r}: {service.urls()['named_url'] or ''}")
+            display(UrlNote(f"dvvr: this session is {service.name!r}: {{url}}", service.urls()["named_url"]))
         elif command == "rotate":
             service.rotate()
             url = service.urls()["vr_url"] or "(shown once this kernel runs under Jupyter)"
-            print(f"dvvr: new VR URL {url}\ntype it into every VR client: the old URL no longer works")
+            display(UrlNote("dvvr: new VR URL {url}\ntype it into every VR client: the old URL no longer works", url))
         elif command == "serve":
             try:
                 server = service.serve(args.port, args.host)

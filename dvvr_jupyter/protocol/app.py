@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 access_log = logging.getLogger("dvvr.access")
 
-NUM = r"([^/]+)"
+# An id's segment matches any text: the handler parses it (``wire.parse_id``), so a bad id
+# answers 400 naming the field instead of a bare 404.
+ID_SEGMENT = r"([^/]+)"
 TOKEN = r"/([^/]+)/"  # the token's segment: compared by the handler, literally (never a pattern)
 
 
@@ -29,20 +31,20 @@ def routes(session: Session, token: bool = False) -> list:
         ("", h.RootHandler),
         ("openapi.json", h.OpenAPIHandler),
         ("network", h.CountsHandler),
-        (f"network/{NUM}", h.ArchitectureHandler),
-        (f"network/{NUM}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
-        (f"network/{NUM}/(weight|activation)histogram/layerid/{NUM}", h.HistogramHandler),
-        (f"network/{NUM}/activation/layerid/{NUM}", h.ActivationHandler),
-        (f"network/{NUM}/atlas/layerid/{NUM}", h.AtlasHandler),
-        (f"network/{NUM}/input", h.InputHandler),
-        (f"network/{NUM}/classificationresult", h.ClassificationHandler),
-        (f"network/{NUM}/prepareforinput", h.PrepareForInputHandler),
-        (f"network/{NUM}/featurevisualization/layerid/{NUM}", h.FeatureVisualizationHandler),
-        (f"network/{NUM}/featurevisualization/progress", h.FeatureVisualizationProgressHandler),
-        (f"network/{NUM}/export/layerid/{NUM}", h.ExportHandler),
-        (f"dataset/{NUM}/images", h.DatasetImagesHandler),
-        (f"noiseimage/{NUM}", h.NoiseImageHandler),
-        (f"events/{NUM}", h.EventsHandler),
+        (f"network/{ID_SEGMENT}", h.ArchitectureHandler),
+        (f"network/{ID_SEGMENT}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
+        (f"network/{ID_SEGMENT}/(weight|activation)histogram/layerid/{ID_SEGMENT}", h.HistogramHandler),
+        (f"network/{ID_SEGMENT}/activation/layerid/{ID_SEGMENT}", h.ActivationHandler),
+        (f"network/{ID_SEGMENT}/atlas/layerid/{ID_SEGMENT}", h.AtlasHandler),
+        (f"network/{ID_SEGMENT}/input", h.InputHandler),
+        (f"network/{ID_SEGMENT}/classificationresult", h.ClassificationHandler),
+        (f"network/{ID_SEGMENT}/prepareforinput", h.PrepareForInputHandler),
+        (f"network/{ID_SEGMENT}/featurevisualization/layerid/{ID_SEGMENT}", h.FeatureVisualizationHandler),
+        (f"network/{ID_SEGMENT}/featurevisualization/progress", h.FeatureVisualizationProgressHandler),
+        (f"network/{ID_SEGMENT}/export/layerid/{ID_SEGMENT}", h.ExportHandler),
+        (f"dataset/{ID_SEGMENT}/images", h.DatasetImagesHandler),
+        (f"noiseimage/{ID_SEGMENT}", h.NoiseImageHandler),
+        (f"events/{ID_SEGMENT}", h.EventsHandler),
     ]
     # the browser client's files: exact paths (a trailing slash names a folder's index.html)
     files = [("xr", XRRedirectHandler), ("xr/(.*)", XRFileHandler)]
@@ -79,7 +81,7 @@ def make_app(session: Session, *, token: str | None = None, secret: str | None =
         default_handler_args={"session": session},
         dvvr_secret=secret,
         dvvr_token=token or None,
-        dvvr_throttle=WrongTokenThrottle(logging.getLogger("dvvr.protocol")),
+        dvvr_throttle=WrongTokenThrottle(logging.getLogger("dvvr.protocol"), wrong=h.WRONG_TOKEN),
         log_function=log_function or _log_request,
         compress_response=False,
     )

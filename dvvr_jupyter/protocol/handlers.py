@@ -4,13 +4,13 @@ Each handler resolves the network (an object, once) and passes it to the
 engine and to ``wire`` (the bodies).  Heavy work (forward passes, PNG
 encoding, feature visualization) runs on worker threads; the IO loop only
 awaits it, so dozens of concurrent requests are served together.  Errors
-become JSON in exactly one place: ``ProtocolHandler.write_error``.
+become JSON in one place for every route: ``bridge.answers.JSONErrors``
+(``errors.error_answer``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import traceback
@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING
 import tornado.web
 from tornado.ioloop import IOLoop
 
-from ..bridge.headers import SECRET_HEADER
+from ..bridge.answers import JSONErrors
+from ..bridge.headers import check_secret
 from ..bridge.limits import LimitedBody
 from ..bridge.redact import redact_path
-from ..errors import DvvrError, NotFound, TooManyRequests, Unavailable
+from ..engine.events import ORIGIN_VR
+from ..engine.featvis.modes import GENERATE, LOAD
+from ..errors import DvvrError, NotFound, Unavailable
 from . import wire
 
 if TYPE_CHECKING:
@@ -40,7 +43,7 @@ def log_path(handler: tornado.web.RequestHandler) -> str:
 
 
 @tornado.web.stream_request_body  # so that an oversized body is refused before it is read
-class ProtocolHandler(LimitedBody, tornado.web.RequestHandler):
+class ProtocolHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
     """Base of every route.  ``session`` is a Session, or a future of one
     while ``dvvr serve`` is still loading the project (so the base URL can
     answer at once and the other routes wait for the project).  On a server
@@ -68,9 +71,7 @@ class ProtocolHandler(LimitedBody, tornado.web.RequestHandler):
             self._check_token(token, self.path_args.pop(0) if self._token_arg and self.path_args else None)
         secret = self.settings.get("dvvr_secret")
         if secret:
-            given = self.request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), secret.encode()):
-                raise tornado.web.HTTPError(403, reason="this server only answers requests carrying its secret")
+            check_secret(self.request.headers, secret)
         self.refuse_unread()
         if self._headset and self.path_args:
             self.view = wire.parse_view(self.path_args.pop(0))
@@ -90,17 +91,11 @@ class ProtocolHandler(LimitedBody, tornado.web.RequestHandler):
     def _check_token(self, token: str, given: str | None) -> None:
         """Compare the path's token literally, in constant time; wrong tokens
         from one address are held back (``bridge.throttle``)."""
-        throttle = self.settings["dvvr_throttle"]
-        address = self.request.remote_ip or "?"
-        wait = throttle.retry_after(address)
-        if wait:
-            self.quiet = True
-            raise TooManyRequests(f"too many wrong tokens from {address}: try again in {wait:.1f} s",
-                                  retry_after=wait)
-        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-            self.quiet = True
-            throttle.failed(address)
-            raise NotFound(WRONG_TOKEN)
+        try:
+            self.settings["dvvr_throttle"].check(self.request.remote_ip or "?", given, token)
+        except DvvrError:
+            self.quiet = True  # the throttle logs each burst once
+            raise
 
     def _done(self) -> None:
         activity, self._activity = getattr(self, "_activity", None), None
@@ -139,24 +134,6 @@ class ProtocolHandler(LimitedBody, tornado.web.RequestHandler):
 
     async def current_result(self, network):
         return network.peek(self.view) or await self.offload(network.result, self.view)
-
-    # --- the one place where errors become answers --------------------------
-    def write_error(self, status_code: int, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, DvvrError):
-            self.set_status(exc.status)
-            for name, value in exc.headers().items():
-                self.set_header(name, value)
-            body = exc.to_json()
-        elif isinstance(exc, tornado.web.HTTPError):
-            message = exc.log_message or exc.reason or self._reason
-            body = {"error": self._reason, "message": message % exc.args if exc.args else message,
-                    "status": status_code}
-        else:
-            body = {"error": "InternalServerError", "message": "the server failed on this request (see its log)",
-                    "status": status_code}
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb):
         if self.quiet:
@@ -219,9 +196,9 @@ class FeatVisModeHandler(ProtocolHandler):
     async def put(self, network_id, action):
         network = self.network(network_id)
         if action == "gen":
-            network.featvis.set_mode("generate")
+            network.featvis.set_mode(GENERATE)
         elif action == "load":
-            network.featvis.set_mode("load")
+            network.featvis.set_mode(LOAD)
         else:
             await self.offload(network.featvis.delete)
         self.answer(wire.featvis_mode(network))
@@ -255,7 +232,7 @@ class InputHandler(ProtocolHandler):
     async def get(self, network_id):
         network = self.network(network_id)
         result = await self.current_result(network)
-        self.answer(await self.offload(wire.current_input, self.session, network, result))
+        self.answer(await settled(wire.current_input(self.session, network, result)))
 
 
 class EventsHandler(ProtocolHandler):
@@ -310,7 +287,7 @@ class HistogramHandler(ProtocolHandler):
         if kind == "weight":
             network.layer(layer)  # an unknown layer: the client's words now, not from a worker
             result = await self.current_result(network)
-            self.answer(await settled(result.task(("wire.weighthistogram", network.id, layer),
+            self.answer(await settled(result.once(("wire.weighthistogram", network.id, layer),
                                                   lambda: wire.weight_histogram(network, layer))))
             return
         result = await self.current_result(network)
@@ -329,7 +306,7 @@ class PrepareForInputHandler(ProtocolHandler):
         network = self.network(network_id)
         choice = wire.parse_activation_image(self.body)
         source = wire.input_source(self.session, choice)
-        result = await self.offload(lambda: network.set_input(source, origin="vr", view=self.view))
+        result = await self.offload(lambda: network.set_input(source, origin=ORIGIN_VR, view=self.view))
         self.answer(wire.prepared(network, result, choice["mode"]))
 
 

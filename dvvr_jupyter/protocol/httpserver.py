@@ -11,15 +11,13 @@ limit is set far above theirs and never answers first.
 
 from __future__ import annotations
 
-import json
-
 import tornado.httpserver
 
-from ..errors import BadRequest
+from ..errors import BadRequest, error_answer
 
 _BARE_400 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
 _MESSAGE = "the request is not well-formed HTTP (its request line, a header or the body's framing)"
-_BODY = json.dumps(BadRequest(_MESSAGE).to_json()).encode()
+_, _, _BODY = error_answer(BadRequest(_MESSAGE))
 _JSON_400 = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=UTF-8\r\n"
              b"Content-Length: %d\r\nConnection: close\r\n\r\n%s") % (len(_BODY), _BODY)
 

@@ -26,12 +26,12 @@ EVERY_VIEW = object()
 
 def _wire_event(event) -> tuple[object, dict] | None:
     """``(view, body)`` of an engine event, or ``None`` for events no client needs."""
-    from ..engine.events import FeatVisProgress, NetworksChanged, ResultReady
+    from ..engine.events import ORIGIN_REFRESH, ORIGIN_WATCH, FeatVisProgress, NetworksChanged, ResultReady
     from .wire import result_key
 
     if isinstance(event, ResultReady):
         key = result_key(event.result)
-        if event.origin in ("refresh", "watch"):
+        if event.origin in (ORIGIN_REFRESH, ORIGIN_WATCH):
             return EVERY_VIEW, {"type": "weights", "network": event.network.id, "result": key}
         return event.view, {"type": "input", "network": event.network.id, "describe": event.result.input.describe(),
                             "result": key}
@@ -51,7 +51,7 @@ class EventFeed:
         self._events: deque[tuple[int, object, dict]] = deque()
         self._size = size
         self._dropped = 0  # the newest seq that fell out of the ring
-        self.seq = 0
+        self.seq = 1  # never 0: "events/0" asks for the current number, so a client at 0 would never wait
         self._waiters: dict[asyncio.Future, asyncio.AbstractEventLoop] = {}
         self._subscription = session.events.subscribe(self._on_event)
 
@@ -65,7 +65,7 @@ class EventFeed:
             if (last is not None and body["type"] == "featvis" and last[2]["type"] == "featvis"
                     and (last[2]["network"], last[2]["layer"], last[2]["state"])
                     == (body["network"], body["layer"], "running")):
-                self._events.pop()  # a job's progress replaces its previous step, so it cannot flood the ring
+                self._events.pop()  # a job's news replaces its running step, so progress cannot flood the ring
             elif len(self._events) >= self._size:
                 self._dropped = self._events.popleft()[0]
             self.seq += 1

@@ -94,7 +94,7 @@ def activation(network, result, layer_id: int) -> Future:
                        "zeroValue": images.zero_value, "mode": "Activation"})
 
     result.images_future(layer_id)  # fails now, with the client's words, for an info panel
-    return result.derived(("wire.activation", network_id, layer_id), layer_id, build)
+    return result.once(("wire.activation", network_id, layer_id), build, layer=layer_id)
 
 
 def activation_histogram(network, result, layer_id: int) -> Future:
@@ -105,7 +105,7 @@ def activation_histogram(network, result, layer_id: int) -> Future:
         return _dumps({"networkid": network_id, "layer_id": layer_id, **_histogram_fields(images.histogram)})
 
     result.images_future(layer_id, "activation histogram")
-    return result.derived(("wire.histogram", network_id, layer_id), layer_id, build)
+    return result.once(("wire.histogram", network_id, layer_id), build, layer=layer_id)
 
 
 def weight_histogram(network, layer_id: int) -> bytes:
@@ -124,7 +124,7 @@ def classification(network, result) -> bytes:
         return _dumps({"networkid": network_id, "class_names": [name for name, _ in top],
                        "confidence_values": [f"{value:.2f}" for _, value in top]})
 
-    return result.memo(("wire.classification", network_id), build)
+    return result.once(("wire.classification", network_id), build, here=True).result()
 
 
 def result_key(result) -> str:
@@ -151,7 +151,7 @@ def atlas(network, result, layer_id: int) -> Future:
     if layer.kind == INFO:
         raise NotFound(f"layer {layer_id} ({layer.name!r}) is an info panel (data_type \"None\"): it has no atlas",
                        field="layerid")
-    return result.derived(("wire.atlas", network_id, layer_id), layer_id, build)
+    return result.once(("wire.atlas", network_id, layer_id), build, layer=layer_id)
 
 
 def _input_kind(source) -> str:
@@ -159,8 +159,8 @@ def _input_kind(source) -> str:
         type(source), "custom")
 
 
-def current_input(session, network, result) -> dict:
-    """``network/{n}/input``: what this view's input is, and its picture as shown in the frame."""
+def current_input(session, network, result) -> Future:
+    """A future of ``network/{n}/input``: what this view's input is, and its picture as shown in the frame."""
     source = result.input.source
     dataset = next((i for i, known in enumerate(session.datasets) if known is getattr(source, "dataset", None)), None)
 
@@ -169,7 +169,7 @@ def current_input(session, network, result) -> dict:
                 "dataset": dataset, "index": source.index if isinstance(source, DatasetImage) else None,
                 "result": result_key(result), "image": _b64(encode.pil_png(result.input.image))}
 
-    return result.memo(("wire.input", network.id), build)
+    return result.once(("wire.input", network.id), build)
 
 
 def prepared(network, result, mode: int) -> dict:

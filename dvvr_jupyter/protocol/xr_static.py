@@ -42,7 +42,7 @@ TYPES = {
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
 
 
-def find(path: str, root: Path = STATIC) -> Path:
+def find(path: str, root: Path) -> Path:
     """The file ``path`` (relative, ``/``-separated; a folder means its
     index.html) names inside ``root``, or ``NotFound``."""
     if path == "" or path.endswith("/"):
@@ -84,7 +84,7 @@ class XRFileHandler(ProtocolHandler):
     _etag: str | None = None
 
     async def get(self, path):
-        file = find(path)
+        file = find(path, STATIC)
         data, stat = await IOLoop.current().run_in_executor(None, lambda: (file.read_bytes(), file.stat()))
         self._etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
         self.set_header("Content-Type", TYPES[file.suffix.lower()])

@@ -22,7 +22,7 @@ from ..bridge.throttle import WrongTokenThrottle
 from ..bridge.token import TokenStore
 from .explorer import ExplorerHandler
 from .pages import PageHandler, SessionsHandler
-from .proxy import HIDDEN, VRHandler
+from .proxy import HIDDEN, WRONG_TOKEN, VRHandler
 from .routing import KernelRouter
 
 LOGGERS = ("tornado.access", "tornado.application", "tornado.general", "tornado.curl_httpclient")
@@ -58,7 +58,7 @@ class DvvrExtension(ExtensionApp):
             loggers=(self.serverapp.log.name, self.log.name, *LOGGERS),
         )
         self.tokens = TokenStore()
-        self.throttle = WrongTokenThrottle(self.log)
+        self.throttle = WrongTokenThrottle(self.log, wrong=WRONG_TOKEN)
         self.router = KernelRouter(self.serverapp.kernel_manager, self.client_window, self.log)
         self._http = None
         self.settings["dvvr"] = self

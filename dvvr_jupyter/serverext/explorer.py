@@ -6,38 +6,30 @@ channel, which waits while a cell runs (a training loop: minutes).  This
 route goes to the kernel's loopback server, answered on its own thread, so
 clicks and images keep flowing.  It keeps Jupyter's auth (login cookie or
 token, XSRF on POST as Jupyter's own frontends send it); errors have the
-body every dvvr error has (``DvvrError.to_json()``).
+body every dvvr error has (``bridge.answers.JSONErrors``).
 """
 
 from __future__ import annotations
-
-import json
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from ..bridge.answers import JSONErrors
 from ..bridge.headers import EXPLORER_HEADER
 from ..bridge.limits import LimitedBody
 from ..errors import DvvrError, NotFound
 from .forward import forward_to_kernel
-from .proxy import error_body
 
 
 @web.stream_request_body  # a body over the limit is refused (413), never read into memory whole
-class ExplorerHandler(LimitedBody, APIHandler):
+class ExplorerHandler(JSONErrors, LimitedBody, APIHandler):
     auth_resource = "kernels"
+    failure_message = "the dvvr explorer route failed on this request (see the Jupyter server log)"
 
     async def prepare(self):
         await super().prepare()
         self.refuse_unread()
-
-    def write_error(self, status_code: int, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        body = error_body(exc, status_code, self._reason)
-        self.set_status(body["status"])
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(body))
 
     def finish(self, *args, **kwargs):
         # APIHandler labels every answer JSON; keep the kernel's type (PNG, binary pages)

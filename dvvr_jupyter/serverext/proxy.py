@@ -6,7 +6,7 @@ the capability, compared in constant time, with wrong tokens held back per
 address (``bridge.throttle``).  The path shares the Jupyter origin: the
 only HTML and scripts served here are the package's own 3D client files
 (``xr/``, under a Content-Security-Policy that runs nothing else), and every
-error answers the kernel's own error body, ``DvvrError.to_json()``.  Bodies over
+error answers the kernel's own error body (``bridge.answers.JSONErrors``).  Bodies over
 ``MAX_BODY_BYTES`` are refused (413): read and dropped up to
 ``REFUSE_UNREAD_BYTES`` (the sender then reads the answer), refused from
 their headers, unread, beyond.
@@ -19,7 +19,6 @@ elsewhere (a burst of wrong tokens, no kernel serving).
 
 from __future__ import annotations
 
-import json
 import logging
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -27,8 +26,9 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from ..bridge.answers import JSONErrors
 from ..bridge.limits import LimitedBody
-from ..errors import BadRequest, DvvrError, InternalServerError, NotFound, TooManyRequests, Unavailable
+from ..errors import BadRequest, DvvrError, Unavailable
 from .forward import forward_to_kernel
 
 #: What stands for the token in every log line.
@@ -36,18 +36,9 @@ HIDDEN = "<token>"
 WRONG_TOKEN = "no such VR URL: %dvvr url in a notebook prints the current one (it changes with %dvvr rotate)"
 
 
-def error_body(exc: BaseException | None, status: int, reason: str) -> dict:
-    """The JSON body of an error: the same keys the kernel's protocol app answers."""
-    if isinstance(exc, DvvrError):
-        return exc.to_json()
-    if isinstance(exc, web.HTTPError):  # tornado's or Jupyter's own (405, 403 for a bad Host)
-        message = exc.log_message % exc.args if exc.log_message else reason
-        return {"error": reason, "message": message, "status": status}
-    return InternalServerError("the dvvr proxy failed on this request (see the Jupyter server log)").to_json()
-
-
 @web.stream_request_body  # an oversized body is refused before Jupyter reads it into memory
-class VRHandler(LimitedBody, APIHandler):
+class VRHandler(JSONErrors, LimitedBody, APIHandler):
+    failure_message = "the dvvr proxy failed on this request (see the Jupyter server log)"
     quiet = False  # answered, and reported once elsewhere (a burst of wrong tokens, no kernel)
     _session_name: str | None = None
 
@@ -78,26 +69,11 @@ class VRHandler(LimitedBody, APIHandler):
 
     def _check_token(self, token: str) -> None:
         ext = self.settings["dvvr"]
-        address = self.request.remote_ip or "?"
-        wait = ext.throttle.retry_after(address)
-        if wait:
-            self.quiet = True
-            raise TooManyRequests(f"too many wrong VR tokens from {address}: try again in {wait:.1f} s",
-                                  retry_after=wait)
-        if not ext.tokens.matches(token):
-            self.quiet = True
-            ext.throttle.failed(address)
-            raise NotFound(WRONG_TOKEN)
-
-    def write_error(self, status_code: int, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        body = error_body(exc, status_code, self._reason)
-        self.set_status(body["status"])
-        if isinstance(exc, DvvrError):
-            for name, value in exc.headers().items():
-                self.set_header(name, value)
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(body))
+        try:
+            ext.throttle.check(self.request.remote_ip or "?", token, ext.tokens.current())
+        except DvvrError:
+            self.quiet = True  # the throttle logs each burst once
+            raise
 
     def log_exception(self, typ, value, tb):
         if isinstance(value, Unavailable):  # no kernel: said once per change, not per request

@@ -30,8 +30,9 @@ from io import BytesIO
 
 import numpy as np
 
-from ..engine.layers import find_layer
-from ..errors import BadRequest, DvvrError, InternalServerError, NotFound
+from ..engine.events import ORIGIN_WIDGET
+from ..engine.layers import INFO, VECTOR, find_layer
+from ..errors import BadRequest, DvvrError, NotFound, error_answer
 from .modules import check_track, module_tree, tracking_name
 
 log = logging.getLogger("dvvr.explorer")
@@ -58,8 +59,11 @@ class Reply:
         return cls(status, "application/json; charset=UTF-8", json.dumps(body).encode())
 
     @classmethod
-    def error(cls, exc: DvvrError) -> Reply:
-        return cls.json(exc.to_json(), exc.status)
+    def error(cls, exc: BaseException) -> Reply:
+        """The error answer every route gives (``errors.error_answer``); not a
+        ``DvvrError``: a bug, 500."""
+        status, headers, body = error_answer(exc, failure="the explorer failed on this request (see the kernel log)")
+        return cls(status, headers["Content-Type"], body)
 
 
 def envelope(meta: dict, payload: bytes = b"") -> bytes:
@@ -168,9 +172,9 @@ class ExplorerAPI:
             raise NotFound(f"no such explorer route: {method} {path}")
         except DvvrError as exc:
             return Reply.error(exc)
-        except Exception:  # noqa: BLE001 - a bug: logged, answered as JSON
+        except Exception as exc:  # noqa: BLE001 - a bug: logged, answered as JSON
             log.exception("explorer request %s %s failed", method, path)
-            return Reply.error(InternalServerError("the explorer failed on this request (see the kernel log)"))
+            return Reply.error(exc)
 
     @staticmethod
     def _json_body(body: bytes) -> dict:
@@ -221,7 +225,7 @@ class ExplorerAPI:
             "noise": list(range(len(session.noise_generators))),
             "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
             "featvis_stored": [layer.id for layer in result.layers
-                               if layer.kind != "info" and network.featvis.has_stored(layer)],
+                               if layer.kind != INFO and network.featvis.has_stored(layer)],
         }
 
     # --- images --------------------------------------------------------------------
@@ -242,7 +246,7 @@ class ExplorerAPI:
                 "zero": images.zero_value, "low": images.low, "high": images.high, "format": fmt,
                 "histogram": _histogram(images.histogram),
                 "weight_histogram": _histogram(network.weight_histogram(layer))}
-        if layer.kind == "vector":
+        if layer.kind == VECTOR:
             values = result.activation(layer).float().numpy()[first:last]
             meta["values"] = [round(float(v), 5) for v in values]
             if layer.shows_class_names:
@@ -308,7 +312,7 @@ class ExplorerAPI:
             source = FeatVisImage(network, layer.id, body["channel"])
         else:
             source = Blank()
-        result = network.set_input(source, origin="widget")
+        result = network.set_input(source, origin=ORIGIN_WIDGET)
         return Reply.json(self.state(network, result))
 
     # --- feature visualization ------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..engine.autotrack.units import auto_units, explicit_units
-from ..engine.tracker import has_trackers
+from ..engine.markers import has_trackers
 from ..errors import BadRequest
 
 #: Preset names the widget offers, in its order.

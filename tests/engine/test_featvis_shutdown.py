@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 import pytest
+
+from dvvr_jupyter.testing.waiting import wait_until
 
 import tiny
 from conftest import HERE, REPO
@@ -104,9 +105,8 @@ def test_ctrl_c_on_dvvr_serve_during_generate_all(tmp_path):
                     pass
 
         threading.Thread(target=generate_all, daemon=True).start()
-        deadline = time.monotonic() + EXITED
-        while _json(url + "network/0/featurevisualization/progress")["layers"].get("1", {}).get("state") != "running":
-            assert time.monotonic() < deadline, "the job never started"
+        wait_until(lambda: _json(url + "network/0/featurevisualization/progress")["layers"].get("1", {}).get("state")
+                   == "running", EXITED, "the job never started")
         assert _json(url + "network")["nnetworks"] == 1  # other requests flow meanwhile
         proc.send_signal(signal.SIGINT)
         rest = _rest_of_output(proc)

@@ -110,11 +110,11 @@ def test_magic_status_url_stop_start(ip, tmp_path, session, client_for, capsys):
     assert url == f"http://localhost:8888/user/demo/dvvr/vr/{token}/"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and len(token) >= 32
     ip.run_line_magic("dvvr", "rotate")
-    assert token_file.read_text() != token and token_file.read_text() in capsys.readouterr().out
+    assert token_file.read_text() != token and "new VR URL" in capsys.readouterr().out
 
     ip.run_line_magic("dvvr", "name my-notebook")
     assert json.loads(registration(tmp_path).read_text())["name"] == "my-notebook"
-    assert capsys.readouterr().out.strip().endswith("/s/my-notebook/")
+    assert "/dvvr/vr/<token>/s/my-notebook/" in capsys.readouterr().out
 
     ip.run_line_magic("dvvr", "stop")
     assert not current().running and not registration(tmp_path).exists()
@@ -225,3 +225,37 @@ def test_dvvr_stop_during_a_feature_visualization(ip, session, tmp_path):
     ip.run_line_magic("dvvr", "stop")  # returns (the cell ends) with both servers closed
     assert refuses(url) and refuses(secret_url) and not current().running
     network.featvis.cancel()
+
+
+def test_magics_that_name_the_vr_url_show_it_live_not_kept(ip, tmp_path, session, capsys):
+    # %dvvr name, activate and rotate tell the URL: what a notebook saves (the
+    # printed text, a display's text/plain) hides the token; a widget shows it live.
+    from ipywidgets.widgets.widget import _instances
+
+    ip.run_line_magic("load_ext", "dvvr")
+    token = fake_jupyter_server(tmp_path)
+    capsys.readouterr()
+    for line in ("name my-notebook", "activate", "rotate"):
+        ip.run_line_magic("dvvr", line)
+    saved = capsys.readouterr().out
+    new_token = (tmp_path / "data" / "dvvr" / "vr-token").read_text()
+    assert token not in saved and new_token not in saved, saved
+    assert "/dvvr/vr/<token>/s/my-notebook/" in saved and "new VR URL" in saved
+    shown = " ".join(getattr(w, "value", "") for w in list(_instances.values()) if isinstance(getattr(w, "value", None), str))
+    assert f"/dvvr/vr/{new_token}/" in shown
+
+
+def test_status_panels_do_not_pile_up_widgets(ip, tmp_path, session):
+    # each display of a panel made a widget that was never closed: saved widget state held them all, with the token
+    from ipywidgets.widgets.widget import _instances
+
+    ip.run_line_magic("load_ext", "dvvr")
+    token = fake_jupyter_server(tmp_path)
+
+    def holding_token():
+        return [w for w in list(_instances.values()) if token in str(getattr(w, "value", ""))]
+
+    for _ in range(5):
+        ip.run_line_magic("dvvr", "status")
+        ip.run_line_magic("dvvr", "headset h1")
+    assert len(holding_token()) == 2  # the latest status and the latest h1 panel
