@@ -82,12 +82,10 @@ def architecture(url: str) -> list:
 
 
 def choose_elsewhere(url: str, choice: dict) -> None:
-    """Another client (the VR app's request sequence) chooses the input."""
+    """Another client chooses the input with the VR app's request sequence (the choice, then every answer)."""
     client = VRClient(url)
     try:
-        body = {"networkID": 0, "datasetID": 0, "noiseGeneratorID": 0, "imageID": 0, "layerID": 0, "channelID": 0,
-                "className": "", "mode": 1, "isRGB": True, "zeroValue": 0.0, "nDim": 2, "tex": None, **choice}
-        client.put("network/0/prepareforinput", json.dumps(body))
+        client.switch(0, architecture(url), choice)
     finally:
         client.close()
 

@@ -3,6 +3,7 @@
 // second of happening. Without an events route (an older server) it stops.
 
 const RETRY_MS = 2000;
+const QUICK_MS = 100; // an empty answer faster than this did not wait (an older server): pause before the next
 
 export class Live {
   constructor(protocol, onEvent, onReset) {
@@ -17,8 +18,12 @@ export class Live {
     let since = 0;
     while (!this.abort.signal.aborted) {
       try {
+        const began = performance.now();
         const answer = await this.protocol.events(since, this.abort.signal);
         this.connected = true;
+        if (!answer.events.length && since !== 0 && performance.now() - began < QUICK_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
         if (answer.reset && since !== 0) await this.onReset();
         since = answer.seq;
         for (const event of answer.events) {
