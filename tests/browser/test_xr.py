@@ -138,7 +138,6 @@ def test_headset_enters_vr_and_a_controller_picks_an_image(browser, served, shot
     try:
         before = xr.wait_ready()["result"]
         xr.enter_vr()
-        xr.squeeze()  # the panels come to arm's length
         xr.controller_select("dataset:4")
         xr.wait("dvvr.result !== arg && dvvr.lastSwitch && dvvr.lastSwitch.result === dvvr.result", before)
         status = xr.status()

@@ -42,8 +42,17 @@ const controls = new Controls({
 app.onNetwork = (layout) => { if (!renderer.xr.isPresenting) controls.setView(layout.start.position, layout.start.target); };
 
 document.body.appendChild(VRButton.createButton(renderer));
-renderer.xr.addEventListener("sessionstart", () => { state.presenting = true; controls.enterXR(app.layout?.start); });
-renderer.xr.addEventListener("sessionend", () => { state.presenting = false; controls.exitXR(); markChanged(); });
+renderer.xr.addEventListener("sessionstart", () => {
+  state.presenting = true;
+  controls.enterXR(app.layout?.start);
+  if (app.layout) summonAtRig();
+});
+renderer.xr.addEventListener("sessionend", () => {
+  state.presenting = false;
+  controls.exitXR();
+  if (app.layout) app.placePanels();
+  markChanged();
+});
 
 addEventListener("resize", () => {
   camera.aspect = innerWidth / innerHeight;
@@ -59,6 +68,11 @@ function summonDashboard() {
   eye.getWorldPosition(position);
   eye.getWorldDirection(forward);
   app.summon(position, Math.atan2(-forward.x, -forward.z));
+}
+
+// Entering VR: the panels wait at arm's length where the headset starts (standing eye height).
+function summonAtRig() {
+  app.summon(rig.localToWorld(new THREE.Vector3(0, 1.6, 0)), rig.rotation.y);
 }
 addEventListener("keydown", (e) => { if (e.code === "KeyM" && app.layout) summonDashboard(); });
 
