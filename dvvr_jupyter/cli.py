@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
@@ -15,6 +16,11 @@ from . import __version__
 from .errors import ProjectError
 
 INTERRUPTED = 130  # the shell's exit status for a process ended by Ctrl+C (128 + SIGINT)
+#: What loading a project imports (seconds of work): listening must not wait
+#: for any of it.  Logged at DEBUG when the server listens (tests/test_cli.py).
+LOADED_AFTER_LISTENING = ("torch", "numpy", "PIL", "dvvr_jupyter.engine")
+
+log = logging.getLogger("dvvr.serve")
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -53,6 +59,7 @@ def _serve(args) -> int:
     except OSError as exc:
         print(f"dvvr: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
+    log.debug("imported when listening: %s", json.dumps({name: name in sys.modules for name in LOADED_AFTER_LISTENING}))
     print(f"dvvr {__version__}: listening after {time.perf_counter() - started:.2f} s; loading {args.project}",
           flush=True)
     session = None

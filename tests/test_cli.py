@@ -160,3 +160,17 @@ def get_quietly(url: str) -> None:
         urllib.request.urlopen(url, timeout=120).close()
     except OSError:
         pass  # the server stopped under it: expected
+
+
+def test_it_listens_before_torch_is_imported(tmp_path):
+    """What the process had imported when the base URL started answering,
+    as it logged it at that moment (``cli.LOADED_AFTER_LISTENING``)."""
+    proc, url, lines = start(tmp_path, "--log-level", "DEBUG")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert json.load(resp)["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    (logged,) = [line.split("imported when listening: ", 1)[1] for line in lines if "imported when listening: " in line]
+    assert json.loads(logged) == {"torch": False, "numpy": False, "PIL": False, "dvvr_jupyter.engine": False}

@@ -23,11 +23,11 @@ from ..bridge.answers import JSONErrors
 from ..bridge.headers import check_secret
 from ..bridge.limits import LimitedBody
 from ..bridge.redact import redact_path
-from ..engine.events import ORIGIN_VR
-from ..engine.featvis.modes import GENERATE, LOAD
 from ..errors import DvvrError, NotFound, Unavailable
 from . import wire
 
+# The engine is imported where a handler uses it, never at module level:
+# ``dvvr serve`` imports this module before it listens (see ``wire``).
 if TYPE_CHECKING:
     from ..engine.session import Session
 
@@ -194,6 +194,8 @@ class FeatVisModeHandler(ProtocolHandler):
     """``setnetworkgenfeatvis`` / ``setnetworkloadfeatvis`` / ``setnetworkdeletefeatvis``."""
 
     async def put(self, network_id, action):
+        from ..engine.featvis.modes import GENERATE, LOAD
+
         network = self.network(network_id)
         if action == "gen":
             network.featvis.set_mode(GENERATE)
@@ -303,6 +305,8 @@ class ClassificationHandler(ProtocolHandler):
 
 class PrepareForInputHandler(ProtocolHandler):
     async def put(self, network_id):
+        from ..engine.events import ORIGIN_VR
+
         network = self.network(network_id)
         choice = wire.parse_activation_image(self.body)
         source = wire.input_source(self.session, choice)

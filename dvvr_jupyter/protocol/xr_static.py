@@ -57,7 +57,7 @@ def find(path: str, root: Path) -> Path:
 
 
 def content_security_policy(page: bytes) -> str:
-    hashes = " ".join("'sha256-{}'".format(base64.b64encode(hashlib.sha256(body).digest()).decode())
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
                       for body in _INLINE_SCRIPT.findall(page))
     return ("default-src 'self'; script-src 'self'" + (f" {hashes}" if hashes else "")
             + "; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
