@@ -147,7 +147,8 @@ export class XRApp {
     this.state.refreshes += 1;
     if (this.selection) this.showDetails(this.selection);
     if (switchStarted !== null) {
-      this.pendingSwitch = { began: switchStarted, bytes: this.protocol.bytes - bytesBefore + this.switchBytes, result: this.state.result };
+      this.pendingSwitch = { began: switchStarted, bytes: this.protocol.bytes - bytesBefore + this.switchBytes, result: this.state.result,
+                             chosenMs: this.chosenAt - switchStarted, loadedMs: performance.now() - switchStarted };
     }
   }
 
@@ -161,9 +162,10 @@ export class XRApp {
   // Called by the render loop after a frame: a switch counts as done once a frame showed it.
   frameRendered() {
     if (!this.pendingSwitch) return;
-    const { began, bytes, result } = this.pendingSwitch;
+    const { began, bytes, result, chosenMs, loadedMs } = this.pendingSwitch;
     this.pendingSwitch = null;
-    this.state.lastSwitch = { ms: performance.now() - began, bytes, result };
+    // ms: click to the first frame showing it; chosenMs: the choice answered; loadedMs: every answer in
+    this.state.lastSwitch = { ms: performance.now() - began, chosenMs, loadedMs, bytes, result, n: (this.state.lastSwitch?.n || 0) + 1 };
   }
 
   textureBytes() {
@@ -178,6 +180,7 @@ export class XRApp {
     this.drawDataset();
     await this.protocol.prepareForInput(this.network, choice);
     this.switchBytes = this.protocol.bytes - bytes;
+    this.chosenAt = performance.now();
     this.choosing = true;
     try {
       await this.refresh({ switchStarted: began });

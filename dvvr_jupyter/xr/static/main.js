@@ -122,14 +122,16 @@ function locate(id) {
            screen: [(ndc.x + 1) / 2 * innerWidth, (1 - ndc.y) / 2 * innerHeight], visible: Math.abs(ndc.z) < 1 };
 }
 
-// Point the desktop camera at something (tests and screenshots): from `distance` metres in front of it.
-function lookAt(id, distance = 2.5) {
+// Point the desktop camera at something (tests and screenshots): from `distance` metres in front of
+// it, `side` metres to its right and `up` metres above.
+function lookAt(id, distance = 2.5, side = 0, up = 0) {
   const spot = locate(id);
   if (!spot) return false;
   const target = new THREE.Vector3(...spot.world);
   const object = id.startsWith("layer") ? app.view.meshes.get(Number(id.split(":")[1])) : Object.values(app.panels).find((p) => p.regionCentre(id))?.mesh;
-  const normal = new THREE.Vector3(0, 0, 1).applyQuaternion(object.getWorldQuaternion(new THREE.Quaternion()));
-  controls.setView(target.clone().addScaledVector(normal, distance).toArray(), target.toArray());
+  const turn = object.getWorldQuaternion(new THREE.Quaternion());
+  const from = target.clone().add(new THREE.Vector3(side, up, distance).applyQuaternion(turn));
+  controls.setView(from.toArray(), target.toArray());
   return true;
 }
 
