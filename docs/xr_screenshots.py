@@ -31,13 +31,15 @@ def main() -> None:
             desktop.wait_ready()
             desktop.click("dataset:0")  # the cat
             desktop.wait("dvvr.lastSwitch && /cat/.test(dvvr.input)")
-            desktop.click("layer:3")
-            desktop.wait("dvvr.selected && dvvr.selected.layer === 3")
-            desktop.page.evaluate("window.dvvr.lookAt('layer:3', 3.2, -1.6, 0.6)")
+            desktop.click("layer:1")
+            desktop.wait("dvvr.selected && dvvr.selected.layer === 1")
+            desktop.page.evaluate("window.dvvr.lookAt('layer:1', 3.4, 0.9, 0.2)")
             desktop.frames(30)  # the histograms arrive
             desktop.page.screenshot(path=str(HERE / "xr_desktop.png"))
             desktop.close()
 
+            if "--desktop" in sys.argv:
+                return
             headset = XRPage(browser, server.url + "xr/", headset=True, viewport=(1280, 760))
             headset.wait_ready()
             headset.enter_vr()

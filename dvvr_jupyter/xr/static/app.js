@@ -133,10 +133,10 @@ export class XRApp {
     const keys = new Set(results.filter((r) => r !== null));
     this.state.result = keys.size === 1 ? [...keys][0] : input?.result ?? null;
     if (input) {
-      this.current = { kind: input.kind, index: input.index, generator: input.kind === "noise" ? 0 : null };
+      const current = { kind: input.kind, index: input.index, generator: input.kind === "noise" ? this.current?.generator ?? 0 : null };
       this.state.input = input.describe;
       this.panels.frame.draw(await decodePng(input.image), input.describe);
-      this.drawDataset();
+      if (inputKey(current) !== inputKey(this.current)) { this.current = current; this.drawDataset(); }
     } else {
       this.panels.frame.draw(this.localPicture(), this.state.input);
     }
@@ -265,6 +265,11 @@ export class XRApp {
     }
     if (event.type === "featvis") return this.featvis.update(event.layer, event);
   }
+}
+
+// What the dataset page highlights: the same key means no redraw.
+function inputKey(c) {
+  return c ? `${c.kind}:${c.kind === "dataset" ? c.index : c.kind === "noise" ? c.generator : ""}` : "";
 }
 
 function describeChoice(choice, page) {

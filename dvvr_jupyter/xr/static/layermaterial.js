@@ -51,18 +51,16 @@ export function layerMaterial(layer, gap) {
   });
 }
 
-// A grayscale ImageBitmap/canvas as a one-byte-per-pixel texture (a quarter of RGBA's memory).
+// A grayscale ImageBitmap/canvas as a one-byte-per-pixel texture (a quarter of RGBA's memory):
+// WebGL 2 keeps the red channel of the image as it uploads it, so no pixels are read back here.
 export function grayTexture(pixels) {
-  const { width, height } = pixels;
-  const canvas = new OffscreenCanvas(width, height);
-  const ctx = canvas.getContext("2d", { willReadFrequently: true });
-  ctx.drawImage(pixels, 0, 0);
-  const rgba = ctx.getImageData(0, 0, width, height).data;
-  const red = new Uint8Array(width * height);
-  for (let i = 0; i < red.length; i++) red[i] = rgba[i * 4];
-  const texture = new THREE.DataTexture(red, width, height, THREE.RedFormat, THREE.UnsignedByteType);
+  const texture = new THREE.Texture(pixels);
+  texture.format = THREE.RedFormat;
+  texture.internalFormat = "R8";
+  texture.type = THREE.UnsignedByteType;
   setupTexture(texture);
-  texture.bytes = red.length;
+  texture.bytes = pixels.width * pixels.height;
+  texture.addEventListener("dispose", () => pixels.close?.());
   return texture;
 }
 
