@@ -95,6 +95,24 @@ def every_layer_shows(status: dict) -> bool:
     return len(status["shown"]) == TINY_LAYERS - 1 and set(status["shown"].values()) == {status["result"]}
 
 
+def check_layout(xr: XRPage, layers: list) -> None:
+    """The client's placement rules (CLIENT_LAYOUT.md), from its pure layout module."""
+    layout = xr.page.evaluate("""async (architecture) => {
+        const { layoutNetwork } = await import(new URL("layout.js", location.href).href);
+        return layoutNetwork(architecture);
+    }""", layers)
+    placed = {tuple(layer["pos"]): placed for layer, placed in zip(layers, layout["layers"], strict=True)}
+    conv2, skip, block = placed[(3, 0)], placed[(3, 1)], placed[(2, 0)]
+    assert conv2["z"] == skip["z"] and conv2["x"] < skip["x"]  # one stage, left to right by lane
+    assert abs((conv2["x"] - conv2["width"] / 2) + (skip["x"] + skip["width"] / 2)) < 1e-6  # centred on x = 0
+    assert all(layer["width"] >= 0.75 for layer in layout["layers"])
+    depths = sorted({layer["z"] for layer in layout["layers"]}, reverse=True)
+    assert all(0.75 - 1e-9 <= a - b <= 10 for a, b in zip(depths, depths[1:]))  # stages 0.75-10 m apart
+    assert block["kind"] == "info" and block["y"] > max(layer["y"] for layer in layout["layers"] if layer["kind"] != "info")
+    assert layout["inputFrame"]["z"] == placed[(0, 0)]["z"] + 0.75
+    assert len(layout["edges"]) == sum(len(layer["precursors"]) for layer in layers)
+
+
 def test_scene_input_and_another_client(browser, served, shots):
     layers = architecture(served)
     xr = XRPage(browser, served + "xr/")
@@ -111,6 +129,7 @@ def test_scene_input_and_another_client(browser, served, shots):
         xr.page.screenshot(path=str(shots / "xr_tiny.png"))
 
         assert every_layer_shows(status)
+        check_layout(xr, layers)
 
         # choosing an input in the page: a dataset image, then every layer shows its maps
         before = status["result"]
