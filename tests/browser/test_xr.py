@@ -107,7 +107,7 @@ def check_layout(xr: XRPage, layers: list) -> None:
     assert abs((conv2["x"] - conv2["width"] / 2) + (skip["x"] + skip["width"] / 2)) < 1e-6  # centred on x = 0
     assert all(layer["width"] >= 0.75 for layer in layout["layers"])
     depths = sorted({layer["z"] for layer in layout["layers"]}, reverse=True)
-    assert all(0.75 - 1e-9 <= a - b <= 10 for a, b in zip(depths, depths[1:]))  # stages 0.75-10 m apart
+    assert all(0.75 - 1e-9 <= a - b <= 10 for a, b in zip(depths, depths[1:], strict=False))  # stages 0.75-10 m apart
     assert block["kind"] == "info" and block["y"] > max(layer["y"] for layer in layout["layers"] if layer["kind"] != "info")
     assert layout["inputFrame"]["z"] == placed[(0, 0)]["z"] + 0.75
     assert len(layout["edges"]) == sum(len(layer["precursors"]) for layer in layers)
