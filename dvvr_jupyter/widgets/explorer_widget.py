@@ -25,7 +25,7 @@ import anywidget
 import traitlets
 
 from ..engine.events import FeatVisProgress, InputChanged, NetworksChanged, ResultReady
-from ..explorer.requests import ExplorerRequests
+from ..explore.requests import ExplorerRequests
 from .module_linker import link
 
 #: The browser side: ES modules that import each other (``explorer.js`` is the entry).
