@@ -174,3 +174,38 @@ def test_it_listens_before_torch_is_imported(tmp_path):
         proc.wait(10)
     (logged,) = [line.split("imported when listening: ", 1)[1] for line in lines if "imported when listening: " in line]
     assert json.loads(logged) == {"torch": False, "numpy": False, "PIL": False, "dvvr_jupyter.engine": False}
+
+
+def test_a_switch_logs_a_summary_not_every_request_and_sigterm_says_stopped(tmp_path):
+    proc, url, lines = start(tmp_path)
+    try:
+        put = urllib.request.Request(url + "network/0/prepareforinput", data=json.dumps({"mode": 1, "imageID": 1})
+                                     .encode(), method="PUT")
+        urllib.request.urlopen(put, timeout=30).close()
+        for _ in range(3):  # what the headset asks after a switch: the layers' images
+            get_quietly(url + "network/0/activation/layerid/1")
+        urllib.request.urlopen(put, timeout=30).close()  # the next switch logs the summary of the last one
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    logged = out.splitlines()
+    switches = [line for line in logged if "input switch" in line]
+    assert len(switches) == 2 and "3 requests answered since the previous switch" in switches[1], out
+    assert not [line for line in logged if " GET /" in line], out  # access lines are at DEBUG
+    assert logged[-1] == "dvvr: stopped (SIGTERM)"
+    assert proc.returncode == 0
+
+
+def test_a_busy_port_gives_a_hint(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        project = tmp_path / "project.py"
+        project.write_text(tiny.PROJECT_SOURCE.format(tests=str(HERE)))
+        done = subprocess.run([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr, done.stderr
