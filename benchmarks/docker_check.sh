@@ -4,6 +4,7 @@
 #
 #   bash benchmarks/docker_check.sh            # build, serve, replay, then remove what it made
 #   KEEP=1 bash benchmarks/docker_check.sh     # keep the images (rerun: no rebuild of the base)
+#   KEEP=1 REUSE=1 bash benchmarks/docker_check.sh   # and serve from the image already built
 #
 # Daemonless: buildah with `vfs` storage and `chroot` isolation (Debian's
 # `apt-get install buildah debootstrap`), as root, no daemon, no user
@@ -75,7 +76,11 @@ if [ -n "${CA_BUNDLE:-}" ]; then
     printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$WORK/pip.conf"
     build+=(--volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro" --volume "$WORK/pip.conf:/etc/pip.conf:ro")
 fi
-time "${BUILDAH[@]}" bud "${build[@]}" .
+if [ "${REUSE:-0}" = 1 ] && "${BUILDAH[@]}" inspect --type image "$IMAGE" >/dev/null 2>&1; then
+    echo "REUSE=1: $IMAGE exists, not rebuilt"
+else
+    time "${BUILDAH[@]}" bud "${build[@]}" .
+fi
 "${BUILDAH[@]}" images "$IMAGE"
 
 step "inside the image"
@@ -85,8 +90,15 @@ in_image sh -c 'python --version; pip list 2>/dev/null | grep -E "^(torch|torchv
 in_image jupyter server extension list 2>&1 | grep -E "dvvr|enabled" || true
 
 step "dvvr serve projects/demo in the image, on 127.0.0.1:$PORT"
-in_image sh -c "cd /opt/dvvr-jupyter && exec dvvr serve projects/demo --port $PORT" >"$WORK/serve.log" 2>&1 &
+# `buildah run` answers Ctrl+C by killing its process, so the server writes its
+# process id (chroot isolation: no process namespace) for a real Ctrl+C below;
+# job control on (set -m): a background job of a script would ignore Ctrl+C.
+set -m
+"${BUILDAH[@]}" run --isolation chroot --volume "$WORK:/check" "$container" -- \
+    sh -c "cd /opt/dvvr-jupyter && echo \$\$ >/check/serve.pid && exec dvvr serve projects/demo --port $PORT" \
+    >"$WORK/serve.log" 2>&1 &
 server=$!
+set +m
 for _ in $(seq 600); do  # a hang guard: the demo loads in seconds
     grep -q "^VR client base URL: " "$WORK/serve.log" && break
     kill -0 "$server" 2>/dev/null || break
@@ -99,8 +111,13 @@ step "replay the VR client against it (from the host)"
 "${PYTHON:-python3}" -m dvvr_jupyter.protocol.client "http://127.0.0.1:$PORT/"
 
 step "stop (Ctrl+C) and clean up"
-kill -INT "$server"
-wait "$server" || true
+pid=$(cat "$WORK/serve.pid")
+grep -q dvvr "/proc/$pid/cmdline"  # that process id is the server's, on this host
+kill -INT "$pid"
+status=0
+wait "$server" || status=$?
 server=""
-tail -2 "$WORK/serve.log"
+grep -v " dvvr.access " "$WORK/serve.log" | tail -n +5
+echo "dvvr serve exited with status $status"
+[ "$status" = 0 ]
 echo "docker check: ok"

@@ -24,7 +24,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from switch import REPO, DvvrServe, caltech_folder, peak_rss_mb
+from switch import REPO, DvvrServe, caltech_folder
 
 from dvvr_jupyter.protocol.client import VRClient
 

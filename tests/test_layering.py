@@ -16,17 +16,19 @@ PACKAGE = "dvvr_jupyter"
 #: What each part may import, besides itself.  Bottom to top: ``errors`` and
 #: ``bridge`` (shared by the kernel and the Jupyter server) -> ``engine``
 #: (torch) -> ``protocol`` (the VR client's wire format, tornado) and
-#: ``explorer`` (the notebook explorer's requests) -> ``kernel`` (IPython) ->
+#: ``explore`` (the notebook explorer's requests) -> ``kernel`` (IPython) ->
 #: ``widgets``.  ``serverext`` (jupyter_server) needs only the bridge.
 BELOW = {
     "errors": set(),
     "bridge": {"errors"},
     "engine": {"errors", "bridge"},
     "protocol": {"errors", "bridge", "engine"},
-    "explorer": {"errors", "bridge", "engine"},
-    "kernel": {"errors", "bridge", "engine", "protocol", "explorer"},
-    "widgets": {"errors", "bridge", "engine", "protocol", "explorer", "kernel"},
+    "explore": {"errors", "bridge", "engine"},
+    "kernel": {"errors", "bridge", "engine", "protocol", "explore"},
+    "widgets": {"errors", "bridge", "engine", "protocol", "explore", "kernel"},
     "serverext": {"errors", "bridge"},
+    # the browser 3D client's static files (ES modules), served by the protocol; no Python of its own
+    "xr": set(),
 }
 #: The facades and the command line sit on top of everything; nothing imports them.
 TOP = {"api", "cli", "dvvr"}

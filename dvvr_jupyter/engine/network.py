@@ -1,5 +1,10 @@
 """A network as the VR client and the notebook see it: its tracked layers,
-its current input and what it shows for it."""
+its current input and what it shows for it.
+
+The handle, the forward pass, weight sync and re-tracking live here; what
+each view shows is ``views.py``, turning an index, image or tensor into an
+input is ``input_building.py``, one forward pass per input however many ask
+is ``in_flight.py``."""
 
 from __future__ import annotations
 
@@ -134,13 +139,7 @@ class Network:
         """An ``Input`` from a source (``dvvr.DatasetImage`` etc.), an int
         (that image of the network's dataset), a PIL image (transformed as
         dataset images are) or a tensor (already a network input [C, H, W])."""
-        return build_input(self, self._as_source(what))
-
-    def _as_source(self, what):
-        return as_source(self, what)
-
-    def _default_source(self):
-        return default_source(self.dataset)
+        return build_input(self, as_source(self, what))
 
     @property
     def input(self) -> Input:
@@ -151,7 +150,7 @@ class Network:
         """Show ``what`` (see ``make_input``) and return its result; the VR
         client gets it on its next request.  ``view`` names a headset's own
         view (``None``: the shared one)."""
-        return self._show(self._as_source(what), origin=origin, view=view)
+        return self._show(as_source(self, what), origin=origin, view=view)
 
     # --- results -----------------------------------------------------------------
     def result(self, view: str | None = None) -> Result:
@@ -164,7 +163,7 @@ class Network:
             shared = self.result(SHARED)
             return self._make_current(shared, origin=ORIGIN_VR, view=view, ticket=self._views.shown_ticket(SHARED))
         # ticket 0: an input chosen meanwhile wins over the default one
-        shown = self._show(self._default_source(), origin=ORIGIN_NOTEBOOK, view=SHARED, ticket=0)
+        shown = self._show(default_source(self.dataset), origin=ORIGIN_NOTEBOOK, view=SHARED, ticket=0)
         current = self._views.get(SHARED)
         return current if current is not None else shown
 
@@ -181,7 +180,7 @@ class Network:
         (``sync=False``: with the weights copied at the last sync)."""
         current, ticket = self._views.current(view)
         if current is None:
-            return self._show(self._default_source(), origin=origin, view=view, sync=sync, ticket=0)
+            return self._show(default_source(self.dataset), origin=origin, view=view, sync=sync, ticket=0)
         # the same choice again (its ticket): a newer choice made meanwhile wins over it
         return self._show(current.input.source, origin=origin, view=view, sync=sync, input=current.input,
                           ticket=ticket)
@@ -190,7 +189,7 @@ class Network:
         """Compute ``what``'s result into the shared cache without showing it
         (idle time: the next switch to it needs no forward pass).  ``False``
         if it was not computed (not shareable, no room, or ``should_stop()``)."""
-        source = self._as_source(what)
+        source = as_source(self, what)
         key = input_key(source)
         if key is None or should_stop() or self._cached(key) is not None:
             return False
@@ -220,6 +219,7 @@ class Network:
 
     def _compute_once(self, key, generation: int, make_input) -> Result:
         """One forward pass per (input, weights), however many views ask at once."""
+
         def compute() -> Result:
             result = self._forward(make_input())
             if key is not None:

@@ -18,9 +18,9 @@ from ..errors import BadRequest, NotFound
 from .datasets import Dataset, as_dataset
 from .events import ATTACHED, DETACHED, REPLACED, EventHub, NetworksChanged
 from .network import Network
-from .paths import default_cache_dir
 from .noise import NoiseGenerator
 from .options import AttachOptions, with_attach_signature
+from .paths import default_cache_dir
 from .result_cache import DEFAULT_BUDGET_MB, ResultCache
 
 

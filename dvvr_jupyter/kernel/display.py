@@ -177,7 +177,7 @@ class Panel:
         qr_3d = f'<div style="flex:none" title="3D view in a browser">{qr_svg(xr_url(url))}</div>' if url else ""
         body = "<br>".join(rows)
         return (f'<div class="dvvr-status" style="display:flex;gap:1em;align-items:center">{qr}<div>{body}</div>'
-                f"{qr_3d}</div>")'
+                f"{qr_3d}</div>")
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:

@@ -3,7 +3,7 @@
 The browser reaches them through the Jupyter server's authenticated route
 ``{base_url}dvvr/api/explorer/<kernel id>/<path>`` (``serverext/explorer.py``),
 forwarded here as ``/explorer/<path>``, and answered by the kernel service's
-``ExplorerRequests`` (``explorer/requests.py``) on its own threads, not on
+``ExplorerRequests`` (``explore/requests.py``) on its own threads, not on
 the kernel's shell: clicks and images keep flowing while a cell runs.  Like everything on this server they
 need the kernel's secret, and also the explorer header that only the
 authenticated route sets: the VR capability URL's forwarder never sets it,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..bridge import registry
 from ..bridge.token import read_token, rotate_token
-from ..explorer.requests import ExplorerRequests
+from ..explore.requests import ExplorerRequests
 from .clients import ClientTracker
 from .explorer_route import connection, explorer_routes, on_main_thread
 from .urls import jupyter_server_info, vr_url

@@ -25,7 +25,7 @@ import anywidget
 import traitlets
 
 from ..engine.events import FeatVisProgress, InputChanged, NetworksChanged, ResultReady
-from ..explorer.requests import ExplorerRequests, job_json
+from ..explore.requests import ExplorerRequests, job_json
 from .module_linker import link
 
 #: The browser side: ES modules that import each other (``explorer.js`` is the entry).

@@ -46,10 +46,20 @@ class Poll(threading.Thread):
         self.answer = (status, json.loads(raw))
 
 
-async def test_the_3d_client_through_jupyter(start_kernel, vr_url):
+async def test_the_3d_client_through_jupyter(start_kernel, vr_url, jp_fetch):
     kernel = await start_kernel()
-    await kernel.run(SETUP + "\n%dvvr name lab")
+    saved = await kernel.run(SETUP + "\n%dvvr name lab")
     url = vr_url()
+    # the links: the notebook panel (live; the saved text hides the token), %dvvr headset, the sessions page
+    shown = url.replace("127.0.0.1", "localhost")
+    live = "\n".join(kernel.live)
+    assert json.dumps(f"{shown}xr/")[1:-1] in live and live.count("<svg") >= 2
+    assert "3D view in a browser: " in saved and "dvvr/vr/<token>/xr/" in saved
+    await kernel.run("%dvvr headset alice")
+    assert json.dumps(f"{shown}h/alice/xr/")[1:-1] in "\n".join(kernel.live)
+    page = (await jp_fetch("dvvr", "")).body.decode()
+    assert page.count("class='dvvr-xr'") == 3 and page.count("<svg") == 6  # VR URL, headset, session: URL + 3D
+    assert "xr/' target='_blank' rel='noopener noreferrer'" in page
     for view in ("", "s/lab/", "h/someone/", "s/lab/h/someone/"):
         status, headers, raw = await get(url, f"{view}xr/")
         assert status == 200 and headers["Content-Type"].startswith("text/html"), (view, raw[:200])

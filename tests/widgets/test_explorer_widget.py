@@ -29,6 +29,13 @@ def test_importing_dvvr_stays_cheap():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
+def test_dvvr_explorer_stays_the_function_once_the_request_layer_is_imported():
+    import dvvr
+    import dvvr_jupyter.explore.requests  # noqa: F401 - the kernel side imports it
+
+    assert callable(dvvr.explorer) and dvvr.explorer.__module__ == "dvvr_jupyter.widgets"
+
+
 def test_the_first_state_travels_with_the_widget(widget):
     assert widget.initial["input"]["index"] == 0 and widget.network_id == 0 and widget.kernel_id == ""
 

@@ -429,7 +429,7 @@ function render({ model, el: host }) {
   function drawModules() {
     const tree = S.tree;
     const presets = el("div", { class: "dvvr-presets" },
-      // the presets and their labels come with the tree (explorer/module_picker.py PRESETS)
+      // the presets and their labels come with the tree (explore/module_picker.py PRESETS)
       ...Object.entries(tree.preset_labels).map(([key, label]) =>
         el("button", { "data-preset": key, class: S.trackChoice === key ? "dvvr-current" : "", text: label, onclick: () => {
           S.trackChoice = key;

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dvvr_jupyter.engine.events import NetworksChanged
-from dvvr_jupyter.explorer.requests import ExplorerRequests, page_size
+from dvvr_jupyter.explore.requests import ExplorerRequests, page_size
 
 
 @pytest.fixture
