@@ -77,7 +77,7 @@ def test_long_vectors_come_sorted_top_first_with_their_unit(api, tiny_session):
 
 
 def test_a_softmax_is_shown_in_percent():
-    from dvvr_jupyter.explorer.requests import _is_probability
+    from dvvr_jupyter.explore.requests import _is_probability
 
     assert _is_probability(np.array([0.25, 0.75], np.float32)) and not _is_probability(np.array([-1.0, 2.0]))
 
