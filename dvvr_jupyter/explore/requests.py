@@ -261,6 +261,8 @@ class ExplorerRequests:
             "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
             "featvis_stored": [layer.id for layer in result.layers
                                if layer.kind != INFO and network.featvis.has_stored(layer)],
+            # layers with pictures of any weights (older ones shown marked stale): asked for, others not
+            "featvis_any": sorted(network.featvis.layers_with_pictures()),
         }
 
     # --- images --------------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_after_training_the_old_pictures_show_marked_stale(api, tiny_session):
         network.model.conv1.weight.mul_(-1)  # training moved the weights on
     network.refresh()
     state = json.loads(answer(api, "GET", "state/0")[1].body)
-    assert state["featvis_stored"] == [] and state["result"]["weights"] > 0
+    assert state["featvis_stored"] == [] and state["result"]["weights"] > 0 and state["featvis_any"] == [1]
     # not a silent 404: the pictures of the old weights, saying which
     status, reply = answer(api, "GET", "network/0/featvis/1/channels/0/8")
     meta, payload = unpack(reply.body)

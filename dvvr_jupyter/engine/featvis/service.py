@@ -185,6 +185,10 @@ class FeatVisService:
         layer = self._layer(layer)
         return self.results.has(layer.id, self.current_weights())
 
+    def layers_with_pictures(self) -> set[int]:
+        """Ids of the layers that have stored pictures of any weights (one look at the folder)."""
+        return {layer for _, layer, _ in self.store._files()} | {layer for layer, _ in self.results._memory}
+
     def older(self, layer) -> tuple[torch.Tensor, int | None] | None:
         """Stored pictures of ``layer`` for other weights than the current
         ones (the latest known), and the weights generation they belong to

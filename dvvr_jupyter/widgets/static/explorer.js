@@ -326,7 +326,8 @@ function render({ model, el: host }) {
     const stale = job && job.state === "done" && !current && job.weights !== null && job.weights !== undefined && job.weights !== now;
     const fraction = job ? (job.fraction !== undefined ? job.fraction : job.done / Math.max(1, job.total)) : 0;
     let words;
-    if (!job) words = current ? "pictures stored for these weights (from an earlier run)" : "not started";
+    const older = !current && (S.state.featvis_any || []).includes(layer.id);
+    if (!job) words = current ? "pictures stored for these weights (from an earlier run)" : older ? "pictures of other weights stored (shown below, marked)" : "not started";
     else if (running) {
       words = `${job.state} ${job.done}/${job.total} channels · ${Math.floor(fraction * 100)} %` +
         (job.eta_s !== null && job.eta_s !== undefined ? ` · about ${duration(job.eta_s)} left` : "");
@@ -345,7 +346,8 @@ function render({ model, el: host }) {
     const key = JSON.stringify([network(), layer.id, now, job ? job.state : null, running ? job.done : null, S.fvPage]);
     if (S.fvLoaded && S.fvLoaded.key === key) {
       featvis.querySelector(".dvvr-fv-images").replaceChildren(...S.fvLoaded.nodes);
-    } else if (current || (job && (job.state === "done" || job.done > 0)) || (!job && !S.fvMissing.has(`${network()}/${layer.id}`))) {
+    } else if (current || (job && (job.state === "done" || job.done > 0)) ||
+      ((S.state.featvis_any || []).includes(layer.id) && !S.fvMissing.has(`${network()}/${layer.id}`))) {
       loadFeatvisImages(layer, key);
     }
   }
