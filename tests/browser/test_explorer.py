@@ -212,6 +212,10 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     wait_for(page, "() => document.querySelector('.dvvr-grid').dataset.layerId === "
                    "document.querySelector('.dvvr-layer.dvvr-selected').dataset.layerId")
     assert "_conv_head" in page.text_content(".dvvr-layer.dvvr-selected")
+    # back to automatic tracking: the architecture (and its stored feature visualizations) of before
+    page.click(".dvvr-presets [data-preset='auto']")
+    page.click(".dvvr-apply-track")
+    wait_for(page, "s => document.querySelector('.dvvr-layermap').dataset.signature === s", signature)
 
     # --- a click while a 20 s cell runs: answered before the cell ends
     notebook.start_cell(TRAINING_CELL)

@@ -22,7 +22,7 @@ class ModelCopies:
         self.changed = threading.Condition()  # notified when the copies are dropped
         self._copies: tuple[tuple, list] | None = None  # ((generation, devices, channels_last), model per device)
         self._weights: tuple[int, str] | None = None  # (shadow generation, fingerprint)
-        self.versions: dict[str, int] = {}  # fingerprint -> the weights generation it was first seen at
+        self.versions: dict[str, int] = network.weights_versions  # fingerprint -> generation
 
     @property
     def held(self) -> bool:

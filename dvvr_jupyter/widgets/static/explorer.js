@@ -135,6 +135,12 @@ function render({ model, el: host }) {
     topBox.replaceChildren(topClasses(state));
     drawFeatvis();
     if (resultChanged || layersChanged) drawGrid();
+    if (S.inspecting && (resultChanged || layersChanged)) {
+      // the enlarged channel follows the input (and closes when its layer is gone)
+      const layer = layerOf(S.inspecting.layer);
+      if (layer && !layersChanged) inspect(layer, S.inspecting.channel);
+      else { S.inspecting = null; inspector.replaceChildren(); }
+    }
     if (why) say(why);
   }
 
@@ -327,7 +333,7 @@ function render({ model, el: host }) {
     const fraction = job ? (job.fraction !== undefined ? job.fraction : job.done / Math.max(1, job.total)) : 0;
     let words;
     const older = !current && (S.state.featvis_any || []).includes(layer.id);
-    if (!job) words = current ? "pictures stored for these weights (from an earlier run)" : older ? "pictures of other weights stored (shown below, marked)" : "not started";
+    if (!job) words = current ? "pictures stored for these weights (from an earlier run)" : older ? `stale: pictures of older weights (below), the weights are now v${now}` : "not started";
     else if (running) {
       words = `${job.state} ${job.done}/${job.total} channels · ${Math.floor(fraction * 100)} %` +
         (job.eta_s !== null && job.eta_s !== undefined ? ` · about ${duration(job.eta_s)} left` : "");
@@ -337,10 +343,10 @@ function render({ model, el: host }) {
     const progress = el("progress", { class: "dvvr-fv-progress", max: 1, value: job ? (stale ? 0 : fraction) : current ? 1 : 0 });
     featvis.replaceChildren(el("div", { class: "dvvr-fv-head" },
       el("b", { text: "Feature visualization " }),
-      el("button", { class: "dvvr-fv-start", text: running ? "running…" : stale || (job && job.state !== "done") ? "recompute" : "start",
+      el("button", { class: "dvvr-fv-start", text: running ? "running…" : stale || (!job && older) || (job && job.state !== "done") ? "recompute" : "start",
         disabled: running, onclick: () => featvisAction("start", { fresh: !!stale }) }),
       el("button", { class: "dvvr-fv-cancel", text: "cancel", disabled: !running, onclick: () => featvisAction("cancel") }),
-      progress, el("span", { class: "dvvr-fv-state", "data-state": stale ? "stale" : job ? job.state : current ? "stored" : "none", text: " " + words })),
+      progress, el("span", { class: "dvvr-fv-state", "data-state": stale || (!job && older) ? "stale" : job ? job.state : current ? "stored" : "none", text: " " + words })),
     el("div", { class: "dvvr-fv-images" }));
     // pictures: those of these weights, those of older weights (marked), or the batches a running job finished
     const key = JSON.stringify([network(), layer.id, now, job ? job.state : null, running ? job.done : null, S.fvPage]);
