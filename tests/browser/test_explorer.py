@@ -105,6 +105,7 @@ def wait_for(page, js: str, arg=None):
     page.wait_for_function(js, arg=arg, timeout=TIMEOUT)
 
 
+@pytest.mark.timeout(600)  # a dozen steps and a 20 s training cell on a shared 2-core machine
 def test_explorer_in_jupyterlab(lab, browser, shots):
     page, notebook, errors = open_explorer(browser, lab.lab_url(NOTEBOOK), NOTEBOOK)
     explorer = page.locator(".dvvr-explorer")
