@@ -60,8 +60,11 @@ export function layerMap(layers, selected, onSelect) {
     text.textContent = layer.name;
     g.appendChild(text);
     const tip = document.createElementNS(ns, "title");
+    // the module ticked in "Tracked modules" first (the one with the weights), then where the value is read
+    const ticked = layer.weight_module || layer.module;
     tip.textContent = `${layer.id}: ${layer.name} (${layer.kind}${shape}) at ${layer.pos}` +
-      (layer.module ? `\nmodule: ${layer.module}` : "");
+      (ticked ? `\nmodule: ${ticked}` : "") +
+      (layer.module && layer.module !== ticked ? ` (its value read after ${layer.module})` : "");
     g.appendChild(tip);
     if (layer.kind !== "info") g.addEventListener("click", () => onSelect(layer.id));
     svg.appendChild(g);
