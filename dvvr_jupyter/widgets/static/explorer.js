@@ -333,11 +333,11 @@ function render({ model, el: host }) {
     const fraction = job ? (job.fraction !== undefined ? job.fraction : job.done / Math.max(1, job.total)) : 0;
     let words;
     const older = !current && (S.state.featvis_any || []).includes(layer.id);
-    if (!job) words = current ? "pictures stored for these weights (from an earlier run)" : older ? `stale: pictures of older weights (below), the weights are now v${now}` : "not started";
+    if (!job) words = current ? "pictures stored for these weights (from an earlier run)" : older ? "stale (older weights' pictures below)" : "not started";
     else if (running) {
       words = `${job.state} ${job.done}/${job.total} channels · ${Math.floor(fraction * 100)} %` +
         (job.eta_s !== null && job.eta_s !== undefined ? ` · about ${duration(job.eta_s)} left` : "");
-    } else if (stale) words = `stale: pictures of weights v${job.weights}, the weights are now v${now}`;
+    } else if (stale) words = `stale (weights v${job.weights}, now v${now})`;
     else words = `${job.state} ${job.done}/${job.total}` + (job.error ? ` (${job.error})` : "") +
       (job.state === "done" && job.seconds ? ` in ${duration(job.seconds)}` : "");
     const progress = el("progress", { class: "dvvr-fv-progress", max: 1, value: job ? (stale ? 0 : fraction) : current ? 1 : 0 });
@@ -397,7 +397,8 @@ function render({ model, el: host }) {
       { label: (t) => String(meta.start + t), missing: (t) => !ready(t) });
     canvas.title = "click a channel: enlarge it (and use it as the input)";
     const note = meta.stale
-      ? `pictures of weights v${meta.weights === null ? "?" : meta.weights} (an earlier run's if "?"): the weights are now v${meta.now}; "recompute" makes those of now`
+      ? `stale: pictures of ${meta.weights === null || meta.weights === undefined ? "the weights of an earlier run" : `weights v${meta.weights}`}, ` +
+        `now v${meta.now}. "recompute" makes those of now.`
       : meta.partial ? "the batches finished so far; gray: not yet" : "";
     canvas.addEventListener("click", (e) => {
       const at = tileAt(layout, canvas, e);
