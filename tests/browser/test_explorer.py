@@ -274,7 +274,7 @@ def test_explorer_in_notebook_7(lab, browser, shots):
 
 def test_a_narrow_jupyterlab_panel(lab, browser, shots):
     """1100 px with the file browser open: everything within the notebook's width."""
-    page = browser.new_page(viewport={"width": 1100, "height": 1300})
+    page = browser.new_page(viewport={"width": 1100, "height": 2600})  # tall: the whole explorer in its screenshot
     page.goto(lab.lab_url(NOTEBOOK_NARROW))
     notebook = NotebookPage(page, NOTEBOOK_NARROW)
     notebook.wait_kernel()
