@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -58,7 +60,11 @@ def _serve(args) -> int:
         server.start()
     except OSError as exc:
         print(f"dvvr: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        if exc.errno == errno.EADDRINUSE:
+            print(f"  another program serves port {args.port}: choose another with --port N, or --port 0 for "
+                  "any free port (the address is printed once listening)", file=sys.stderr)
         return 2
+    _stop_on_sigterm()
     log.debug("imported when listening: %s", json.dumps({name: name in sys.modules for name in LOADED_AFTER_LISTENING}))
     print(f"dvvr {__version__}: listening after {time.perf_counter() - started:.2f} s; loading {args.project}",
           flush=True)
@@ -92,13 +98,24 @@ def _serve(args) -> int:
         print(f"VR client base URL: {server.url}", flush=True)
         while server.running:
             time.sleep(0.5)
-    except KeyboardInterrupt:  # Ctrl+C: the way to stop serving
-        print("dvvr: stopped", file=sys.stderr)
+    except KeyboardInterrupt as stop:  # Ctrl+C (or SIGTERM, see _stop_on_sigterm): the way to stop serving
+        print(f"dvvr: stopped{' (SIGTERM)' if isinstance(stop, _Terminated) else ''}", file=sys.stderr, flush=True)
     finally:
         server.stop()
         session.close()
     _exit_without_waiting_for_workers(0)
     return 0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a service manager): stops serving as Ctrl+C does."""
+
+
+def _stop_on_sigterm() -> None:
+    def terminated(signum, frame):
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 def _tls(args):

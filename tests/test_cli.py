@@ -46,7 +46,7 @@ def test_serve_a_project_folder(tmp_path):
             assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/html")
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(60)  # SIGTERM stops it as Ctrl+C does: cleanly
 
 
 def test_token_puts_a_capability_in_the_path(tmp_path):
@@ -72,7 +72,7 @@ def test_token_puts_a_capability_in_the_path(tmp_path):
             assert err.code == 404 and json.load(err)["error"] == "NotFound"
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(60)  # SIGTERM stops it as Ctrl+C does: cleanly
     logged = proc.stdout.read()
     assert "GET /<token>/ " in logged and token not in logged  # the capability never reaches the log
 
@@ -190,7 +190,7 @@ def test_self_signed_serves_https_with_the_printed_certificate(tmp_path):
             assert isinstance(err.reason, ssl.SSLCertVerificationError)
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(60)  # SIGTERM stops it as Ctrl+C does: cleanly
 
 
 def test_a_missing_certificate_is_a_clear_error(tmp_path):
@@ -211,6 +211,41 @@ def test_it_listens_before_torch_is_imported(tmp_path):
             assert json.load(resp)["status"] == "ok"
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(60)  # SIGTERM stops it as Ctrl+C does: cleanly
     (logged,) = [line.split("imported when listening: ", 1)[1] for line in lines if "imported when listening: " in line]
     assert json.loads(logged) == {"torch": False, "numpy": False, "PIL": False, "dvvr_jupyter.engine": False}
+
+
+def test_a_switch_logs_a_summary_not_every_request_and_sigterm_says_stopped(tmp_path):
+    proc, url, lines = start(tmp_path)
+    try:
+        put = urllib.request.Request(url + "network/0/prepareforinput", data=json.dumps({"mode": 1, "imageID": 1})
+                                     .encode(), method="PUT")
+        urllib.request.urlopen(put, timeout=30).close()
+        for _ in range(3):  # what the headset asks after a switch: the layers' images
+            get_quietly(url + "network/0/activation/layerid/1")
+        urllib.request.urlopen(put, timeout=30).close()  # the next switch logs the summary of the last one
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    logged = out.splitlines()
+    switches = [line for line in logged if "input switch" in line]
+    assert len(switches) == 2 and "3 requests answered since the previous switch" in switches[1], out
+    assert not [line for line in logged if " GET /" in line], out  # access lines are at DEBUG
+    assert logged[-1] == "dvvr: stopped (SIGTERM)"
+    assert proc.returncode == 0
+
+
+def test_a_busy_port_gives_a_hint(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        project = tmp_path / "project.py"
+        project.write_text(tiny.PROJECT_SOURCE.format(tests=str(HERE)))
+        done = subprocess.run([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port 0" in done.stderr, done.stderr

@@ -131,6 +131,9 @@ class Network:
         self.cache_dir = Path(cache_dir) / slug(self.name)
         from .featvis.service import FeatVisService
 
+        #: weights fingerprint -> the weights generation it was first seen at (feature
+        #: visualizations say which weights their pictures are of; kept across re-tracks)
+        self.weights_versions: dict[str, int] = {}
         self.featvis = FeatVisService(self)
 
     def _example(self) -> torch.Tensor:

@@ -103,6 +103,10 @@ class DvvrExtension(ExtensionApp):
 
     async def stop_extension(self):
         redact.remove(self._log_filter)
+        # This server shuts its kernels down next; one killed there (a second
+        # Ctrl+C) never runs its atexit: its registration file goes now.
+        for kernel_id in list(getattr(self.serverapp.kernel_manager, "list_kernel_ids", list)()):
+            registry.remove_entry(kernel_id)
         if self._http is not None:
             # libcurl's timer callbacks of requests still in flight would fire on
             # a closed client (an ERROR traceback at exit): leave it to the exiting process then

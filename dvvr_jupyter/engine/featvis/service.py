@@ -39,6 +39,7 @@ from .store import FeatVisStore
 
 log = logging.getLogger("dvvr.featvis")
 DETACHED = "the network was detached"
+STEP_EMIT_S = 0.5  # progress events during a batch: at most this often
 
 
 class FeatVisService:
@@ -184,6 +185,23 @@ class FeatVisService:
         layer = self._layer(layer)
         return self.results.has(layer.id, self.current_weights())
 
+    def layers_with_pictures(self) -> set[int]:
+        """Ids of the layers that have stored pictures of any weights (one look at the folder)."""
+        return {layer for _, layer, _ in self.store._files()} | {layer for layer, _ in self.results._memory}
+
+    def older(self, layer) -> tuple[torch.Tensor, int | None] | None:
+        """Stored pictures of ``layer`` for other weights than the current
+        ones (the latest known), and the weights generation they belong to
+        (None: from an earlier run); None if there are none."""
+        layer = self._layer(layer)
+        fingerprints = self.results.stale(layer.id, self.current_weights())
+        versions = self.copies.versions
+        for fingerprint in sorted(fingerprints, key=lambda f: versions.get(f, -1), reverse=True):
+            images = self.results.load(layer.id, fingerprint, self._shape(layer))
+            if images is not None:
+                return images, versions.get(fingerprint)
+        return None
+
     def stored_channel(self, layer, channel: int) -> torch.Tensor:
         """Image [3, H, W] uint8 of one channel (an input ``FeatVisImage`` shows)."""
         layer = self._layer(layer)
@@ -258,6 +276,7 @@ class FeatVisService:
         self._emit(job)
         try:
             models, weights = self.copies.models(self.config)
+            job.weights_version = self.copies.versions.get(weights)
             start = network.pipeline.to_pixels(network.input.tensor)
             mean, std = network.pipeline.normalize or (None, None)
 
@@ -266,9 +285,20 @@ class FeatVisService:
                 job.seconds = time.perf_counter() - job.began
                 self._emit(job)
 
+            last_emit = [0.0]
+
+            def step(channels):
+                # progress per optimisation step (a batch of channels takes many), at most twice a second
+                job._step(channels)
+                now = time.perf_counter()
+                if now - last_emit[0] >= STEP_EMIT_S:
+                    last_emit[0] = now
+                    job.seconds = now - job.began
+                    self._emit(job)
+
             images = visualize(models, network.tracking.capture, job.layer, start, range(job.total), mean=mean,
                                std=std, config=self.config, progress=report, should_stop=lambda: job.cancelled,
-                               on_step=job._step)
+                               on_step=step, on_batch=job._batch)
             if images.shape[1] == 1:  # a gray-input network: stored and shown as colour pictures
                 images = images.expand(-1, 3, -1, -1).contiguous()
         except FeatVisCancelled:
