@@ -26,9 +26,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (default: dvvr's)")
     args = parser.parse_args()
 
-    from dataclasses import replace
-
     import tempfile
+    from dataclasses import replace
 
     from dvvr_jupyter.engine.events import FeatVisProgress
     from dvvr_jupyter.engine.project import load_project
