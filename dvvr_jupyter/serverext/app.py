@@ -53,13 +53,17 @@ class DvvrExtension(ExtensionApp):
     def initialize_settings(self):
         # Whatever logs in this process (Jupyter's access log, tornado, libcurl's debug
         # output), a VR path's token and a kernel's secret header come out hidden.
-        self._log_filter = redact.install(
-            patterns=[redact.VR_PATH_TOKEN, redact.SECRET_HEADER_VALUE],
-            loggers=(self.serverapp.log.name, self.log.name, *LOGGERS),
-        )
+        # The literal token and every registered kernel's secret, wherever a record quotes them
+        # (a typo of the VR path, a token used as a name, a header tornado could not parse).
         self.tokens = TokenStore()
         self.throttle = WrongTokenThrottle(self.log, wrong=WRONG_TOKEN)
         self.router = KernelRouter(self.serverapp.kernel_manager, self.client_window, self.log)
+        self._log_filter = redact.install(
+            patterns=[redact.VR_PATH_TOKEN, redact.SECRET_HEADER_VALUE],
+            loggers=(self.serverapp.log.name, self.log.name, *LOGGERS),
+            provider=self._secrets_now,
+            handlers_of=("", self.serverapp.log.name, *LOGGERS),
+        )
         self._http = None
         self.settings["dvvr"] = self
         registry.remove_dead()
@@ -69,6 +73,13 @@ class DvvrExtension(ExtensionApp):
             self.serverapp.base_url,
             HIDDEN,
         )
+
+    def _secrets_now(self) -> list[str]:
+        """The token (as given and as a URL carries it) and the registered kernels' secrets:
+        one stat each for the token file and the registry folder, re-read only when they change."""
+        token = self.tokens.current()
+        entries, _ = self.router.registry.read()
+        return [token, token and redact.url_segment(token), *(entry.get("secret") for entry in entries)]
 
     def initialize_handlers(self):
         self.handlers.extend(

@@ -10,7 +10,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler
 
 from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
-from ..errors import BadGateway, GatewayTimeout, Unavailable
+from ..errors import BadGateway, BadRequest, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
 
 # Only the kernel's status and body come back; hop-by-hop and framing
@@ -65,6 +65,9 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
     that hangs up mid-request ``BadGateway`` (502), one too slow
     ``GatewayTimeout`` (504)."""
     ext = handler.settings["dvvr"]
+    if any(segment in (".", "..") for segment in path.split("/")):
+        # tornado decoded %2e%2e and %2F; the HTTP client would resolve the dots and leave the route's prefix
+        raise BadRequest("a path with '.' or '..' segments (plain or %-encoded) is not served here", field="path")
     headers = {**(headers or {}), SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
     if "Content-Type" in handler.request.headers:
         headers["Content-Type"] = handler.request.headers["Content-Type"]

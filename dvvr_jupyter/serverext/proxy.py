@@ -97,6 +97,11 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
             pass
 
     @allow_unauthenticated
+    def options(self, token, path):
+        """405 (Jupyter's handlers answer OPTIONS 200, empty, for CORS: the VR client needs none)."""
+        raise web.HTTPError(405)
+
+    @allow_unauthenticated
     async def get(self, token, path):
         await self.forward(path)
 

@@ -26,7 +26,7 @@ class KernelRouter:
         self.kernels = kernel_manager
         self.client_window = client_window
         self.log = log or logging.getLogger("dvvr.serverext")
-        self._registry = registry.Snapshot()
+        self.registry = registry.Snapshot()
         self._seen: dict[str, dict[str, float]] = {}  # kernel id -> {client address: last request}
         self._serving: dict[str | None, str | None] = {}  # session name (None: the VR URL) -> kernel id or None
 
@@ -42,7 +42,7 @@ class KernelRouter:
         return registry.pid_alive(entry["pid"])
 
     def live_entries(self) -> list[dict]:
-        entries, _ = self._registry.read()
+        entries, _ = self.registry.read()
         return [entry for entry in entries if self.live(entry)]
 
     def resolve(self, name: str | None = None) -> dict:
@@ -59,7 +59,7 @@ class KernelRouter:
                 f"no dvvr session named {name!r} is running — run %load_ext dvvr in its "
                 f"notebook (running sessions: {names})"
             )
-        _, active = self._registry.read()
+        _, active = self.registry.read()
         for entry in live:
             if entry["kernel_id"] == active:
                 return entry
