@@ -40,6 +40,17 @@ class LimitedBody:
         declared = self.request.headers.get("Content-Length", "")
         if declared.strip().isdigit() and int(declared) > REFUSE_UNREAD_BYTES:
             raise PayloadTooLarge(body_too_large_message(int(declared)))
+        # One limit on every route: one that never reads its body answers 413 too (as
+        # the Jupyter path, which forwards every body, does), not 200.
+        name = self.request.method.lower()
+        verb = getattr(self, name, None)
+        if callable(verb) and name not in vars(self):
+
+            def size_checked(*args, **kwargs):
+                self.body  # noqa: B018 - raises PayloadTooLarge over the limit
+                return verb(*args, **kwargs)
+
+            setattr(self, name, size_checked)
 
     def data_received(self, chunk: bytes) -> None:
         if not self._received:

@@ -24,6 +24,7 @@ from tornado.ioloop import IOLoop
 
 from ..bridge.answers import JSONErrors
 from ..bridge.headers import EXPLORER_HEADER, check_secret
+from ..bridge.limits import LimitedBody
 from ..errors import DvvrError, NotFound
 
 # Explorer requests may wait on the session's encode pool (a layer's images):
@@ -36,7 +37,8 @@ def submit(fn, *args) -> Future:
     return _pool.submit(fn, *args)
 
 
-class ExplorerRouteHandler(JSONErrors, tornado.web.RequestHandler):
+@tornado.web.stream_request_body  # the secret and the size are checked from the headers, before any body is read
+class ExplorerRouteHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
     """``/explorer/<path>``: the ``ExplorerAPI``'s answers."""
 
     def initialize(self, api, secret: str):
@@ -47,6 +49,7 @@ class ExplorerRouteHandler(JSONErrors, tornado.web.RequestHandler):
         check_secret(self.request.headers, self.secret)
         if self.request.headers.get(EXPLORER_HEADER) != "1":
             raise NotFound(f"no such resource: {self.request.method} {self.request.path}")
+        self.refuse_unread()
 
     def set_default_headers(self):
         self.set_header("Cache-Control", "no-store")
@@ -58,7 +61,7 @@ class ExplorerRouteHandler(JSONErrors, tornado.web.RequestHandler):
         await self._answer("POST", path)
 
     async def _answer(self, method: str, path: str) -> None:
-        reply = await IOLoop.current().run_in_executor(_pool, self.api.handle, method, path, self.request.body)
+        reply = await IOLoop.current().run_in_executor(_pool, self.api.handle, method, path, self.body)
         self.set_status(reply.status)
         self.set_header("Content-Type", reply.content_type)
         self.finish(reply.body)

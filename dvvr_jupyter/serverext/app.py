@@ -24,6 +24,7 @@ from .explorer import ExplorerHandler
 from .pages import PageHandler, SessionsHandler
 from .proxy import HIDDEN, WRONG_TOKEN, VRHandler
 from .routing import KernelRouter
+from .shares import Shares
 
 LOGGERS = ("tornado.access", "tornado.application", "tornado.general", "tornado.curl_httpclient")
 
@@ -44,7 +45,26 @@ class DvvrExtension(ExtensionApp):
         help="Seconds one VR request may take in the kernel (feature visualizations of a big layer take minutes).",
     )
     max_clients = Int(
-        64, config=True, help="Concurrent requests forwarded to kernels (the VR client sends dozens at once)."
+        256,
+        config=True,
+        help="Connections to kernels at once (the HTTP client's pool). Larger than one kernel's shares "
+        "together, so no kernel can fill it.",
+    )
+    share_slots = Int(
+        32,
+        config=True,
+        help="Requests one kernel serves at once per kind (VR quick routes, VR slow routes, explorer); "
+        "more wait in line.",
+    )
+    share_waiting = Int(
+        512,
+        config=True,
+        help="Requests that may wait in line for one kernel's share; beyond, 503 with Retry-After.",
+    )
+    share_wait = Float(
+        60.0,
+        config=True,
+        help="Seconds a quick VR or explorer request may wait in line (slow ones: request_timeout); then 503.",
     )
     client_window = Float(
         60.0, config=True, help="A VR client counts as connected this many seconds after its last request."
@@ -65,6 +85,10 @@ class DvvrExtension(ExtensionApp):
             handlers_of=("", self.serverapp.log.name, *LOGGERS),
         )
         self._http = None
+        waiting = self.share_waiting
+        self.shares = Shares({"vr": (self.share_slots, waiting, self.share_wait),
+                              "vr-slow": (self.share_slots, waiting, self.request_timeout),
+                              "explorer": (self.share_slots, waiting, self.share_wait)})
         self.settings["dvvr"] = self
         registry.remove_dead()
         self.log.info(

@@ -12,6 +12,7 @@ from tornado.web import RequestHandler
 from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
 from ..errors import BadGateway, BadRequest, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
+from .shares import SLOW_ROUTE, ClientGone
 
 # Only the kernel's status and body come back; hop-by-hop and framing
 # headers are tornado's business.
@@ -56,8 +57,30 @@ async def _failure(err: BaseException, port: int, timeout: float) -> Exception:
     return BadGateway(KERNEL_HUNG_UP)
 
 
+def abort_when(gone, timeout: float):
+    """A libcurl setup that aborts the transfer within about a second once
+    ``gone`` (a future) is done: the client hung up, so its slot is freed.
+    libcurl calls the progress function only when it wakes for the transfer;
+    a low-speed check (1 byte/s over the request timeout, which would end it
+    then anyway) makes it wake each second while the kernel is silent."""
+    def setup(curl) -> None:
+        import pycurl
+
+        curl.setopt(pycurl.NOPROGRESS, 0)
+        curl.setopt(pycurl.XFERINFOFUNCTION, lambda *_: 1 if gone.done() else 0)
+        curl.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        curl.setopt(pycurl.LOW_SPEED_TIME, max(1, int(timeout) + 1))
+
+    return setup
+
+
+def share_of(path: str) -> str:
+    """Which share of its kernel a VR request takes (``shares``)."""
+    return "vr-slow" if SLOW_ROUTE.match(path) else "vr"
+
+
 async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes,
-                            headers: dict | None = None) -> None:
+                            headers: dict | None = None, share: str = "vr") -> None:
     """Send ``handler``'s request (with ``body`` and extra ``headers``) to the
     kernel of registry ``entry`` as ``/<path>`` and finish ``handler`` with the
     kernel's answer.
@@ -72,6 +95,17 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
     if "Content-Type" in handler.request.headers:
         headers["Content-Type"] = handler.request.headers["Content-Type"]
     method = handler.request.method
+    gone = getattr(handler, "gone", None)
+    async with ext.shares.slot(entry["kernel_id"], share, gone):
+        response = await _fetch(ext, entry, path, body, headers, method, gone)
+    handler.set_status(response.code, reason=response.reason)
+    for header in _KEEP_HEADERS:
+        if header in response.headers:
+            handler.set_header(header, response.headers[header])
+    handler.finish(response.body or b"")
+
+
+async def _fetch(ext, entry: dict, path: str, body: bytes, headers: dict, method: str, gone):
     request = HTTPRequest(
         # tornado decoded the path: encode it again (%20, %3F, CR/LF must not reach the URL raw)
         f"http://127.0.0.1:{entry['port']}/{quote(path, safe='/')}",
@@ -83,10 +117,13 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
         request_timeout=ext.request_timeout,
         follow_redirects=False,
         decompress_response=False,
+        prepare_curl_callback=abort_when(gone, ext.request_timeout) if gone is not None else None,
     )
     try:
-        response = await ext.http.fetch(request, raise_error=False)
+        return await ext.http.fetch(request, raise_error=False)
     except HTTPClientError as err:  # 599: the kernel did not answer
+        if gone is not None and gone.done():
+            raise ClientGone("the client hung up (the forward was aborted)") from None
         if _timed_out(err):
             raise GatewayTimeout(
                 f"the kernel took longer than {ext.request_timeout:g} s (DvvrExtension.request_timeout)"
@@ -94,8 +131,3 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
         raise await _failure(err, entry["port"], ext.connect_timeout) from None
     except (OSError, asyncio.TimeoutError) as err:
         raise await _failure(err, entry["port"], ext.connect_timeout) from None
-    handler.set_status(response.code, reason=response.reason)
-    for header in _KEEP_HEADERS:
-        if header in response.headers:
-            handler.set_header(header, response.headers[header])
-    handler.finish(response.body or b"")

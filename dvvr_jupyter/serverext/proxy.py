@@ -18,6 +18,7 @@ elsewhere (a burst of wrong tokens, no kernel serving).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -28,7 +29,8 @@ from tornado import web
 from ..bridge.answers import JSONErrors
 from ..bridge.limits import LimitedBody
 from ..errors import BadRequest, DvvrError, Unavailable
-from .forward import forward_to_kernel
+from .forward import forward_to_kernel, share_of
+from .shares import ClientGone
 
 #: What stands for the token in every log line.
 HIDDEN = "<token>"
@@ -60,7 +62,10 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
         """No XSRF check on this handler only: the client cannot send the
         cookie, and the path's token already proves the sender knows the URL."""
 
+    gone = None  # set when the client hangs up: its request leaves its share's line, or is aborted
+
     async def prepare(self):
+        self.gone = asyncio.get_running_loop().create_future()
         await super().prepare()
         token = self.path_args[0] if self.path_args else ""
         self._check_token(token)
@@ -74,8 +79,15 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
             self.quiet = True  # the throttle logs each burst once
             raise
 
+    def on_connection_close(self):
+        if self.gone is not None and not self.gone.done():
+            self.gone.set_result(None)
+        super().on_connection_close()
+
     def log_exception(self, typ, value, tb):
-        if isinstance(value, Unavailable):  # no kernel: said once per change, not per request
+        if isinstance(value, ClientGone):  # nobody to answer: said at DEBUG
+            self.quiet = True
+        elif isinstance(value, Unavailable):  # no kernel: said once per change, not per request
             self.settings["dvvr"].router.unavailable(self._session_name, value)
             self.quiet = True
         elif not isinstance(value, DvvrError):  # an answer, not a failure of the proxy: ``_log`` tells it
@@ -122,4 +134,4 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
         entry = ext.router.resolve(self._session_name)
         ext.router.serving(self._session_name, entry)
         ext.router.saw(entry["kernel_id"], self.request.remote_ip or "?")
-        await forward_to_kernel(self, entry, path, self.body)
+        await forward_to_kernel(self, entry, path, self.body, share=share_of(path))

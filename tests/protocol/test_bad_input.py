@@ -142,6 +142,23 @@ def test_a_chunked_body_over_the_limit_is_413_json(server_client):
     assert (status, body["error"]) == (413, "PayloadTooLarge"), body
 
 
+@pytest.mark.parametrize("method, resource", [("GET", "network"), ("GET", ""), ("PUT", "network/0/setnetworkgenfeatvis")])
+def test_one_body_limit_on_every_route(server_client, method, resource):
+    # routes that do not read a body answered 200 to 2 MiB ones, while the Jupyter path answered 413
+    path = server_client._url.path + resource
+    request = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {2 << 20}\r\n\r\n".encode()
+    status, _, body = raw_exchange(server_client.base_url, request + b" " * (2 << 20))
+    assert (status, body["error"]) == (413, "PayloadTooLarge"), body
+
+
+@pytest.mark.parametrize("line", ["GET /{} HTTP/1.1\r\nHost: x\r\n\r\n".format("a" * (70 << 10)),
+                                  "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n".format("b" * (70 << 10))])
+def test_a_request_line_or_header_over_64_kib_is_400_json(server_client, line):
+    status, headers, body = raw_exchange(server_client.base_url, line.encode())
+    assert (status, body["error"]) == (400, "BadRequest"), body
+    assert server_client.request("GET", "network").status == 200
+
+
 @pytest.mark.parametrize("framing", [
     "Content-Length: abc\r\n",
     "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",

@@ -51,33 +51,15 @@ async def test_typos_depth_and_prefixes(capfd, caplog, jp_logging_stream, jp_run
     # closes: its "--- Logging error ---" dumps (the exception being handled, unfiltered) are the harness's.
     monkeypatch.setattr(logging, "raiseExceptions", False)
     kernel = await start_kernel()
-    await kernel.run(SETUP + KERNEL_DEBUG_LOG)
+    await kernel.run(SETUP)
     secret = read_entry(entry_path(kernel.id, jp_runtime_dir))["secret"]
     port, base, token = jp_http_port, jp_base_url, vr_token
     send = partial(raw, port)
-
-    # --- typos of the VR URL, and the token where a name goes: none reaches a log line
-    encoded = "".join(f"%{b:02X}" for b in token.encode())
-    for path in (f"dvvr/{token}/", f"dvr/vr/{token}", f"dvvr/./vr/{token}", f"dvvr/vr;/{token}",
-                 f"dvvr%252Fvr%252F{token}", f"dvvr-vr/{token}", f"dvvr/api/explorer/{token}/ping",
-                 f"dvvr/vr/x/{token}/", f"DVVR/vr/{encoded}/", f"dvvr/x/../vr/{token}/", f"dvvr\\vr\\{token}\\",
-                 f"dvvr/vr/./{token}/", f"dvvr/vr/{token}/h/{token}/", f"dvvr/vr/{token}/s/{token}/network",
-                 f"api/{secret}", f"dvvr/vr/{token}/s/{secret}/"):
-        status, _, _ = await in_thread(send, "GET", base + path)
-        assert status < 500 or status == 503, (path, status)
-    await in_thread(send, "PUT", f"{base}dvvr/vr/{token}/network/0/prepareforinput", {"Content-Length": token}, b"")
-
-    # --- the explorer route stays under its prefix; ids are ASCII digits
     auth = dict(jp_auth_header)
     explorer = f"{base}dvvr/api/explorer/{kernel.id}/"
-    for path in ("%2e%2e/%2e%2e/network", "%2E%2E/%2e%2e/network/0", "state/..%2F..%2Fnetwork", "./state/0"):
-        status, _, body = await in_thread(send, "GET", explorer + path, auth)
-        assert 400 <= status < 500 and "nnetworks" not in json.loads(body), (path, status, body)
-    for digits in ("%D9%A3", "%C2%B2", "0%EF%BC%91"):  # Arabic-Indic 3, superscript 2, fullwidth 1
-        status, _, body = await in_thread(send, "GET", explorer + "state/" + digits, auth)
-        assert (status, json.loads(body)["error"]) == (400, "BadRequest"), (digits, body)
 
     # --- deep JSON: 400 on both routes, and no traceback from a serving thread in the running cell
+    # (before the kernel's own log handlers are set up below: without any, Python writes to sys.stderr)
     await kernel.run("import dvvr_jupyter.widgets.api as _api\n_api.Reply.json = classmethod(lambda cls, *a, **k: 1 / 0)  # a bug")
     started, release = jp_runtime_dir / "cell-started", jp_runtime_dir / "cell-release"
     cell = asyncio.ensure_future(kernel.run(
@@ -95,6 +77,27 @@ async def test_typos_depth_and_prefixes(capfd, caplog, jp_logging_stream, jp_run
     assert (status, json.loads(body)["error"]) == (500, "InternalServerError"), body
     release.touch()
     assert "Traceback" not in await cell
+
+    await kernel.run(KERNEL_DEBUG_LOG)
+
+    # --- typos of the VR URL, and the token where a name goes: none reaches a log line
+    encoded = "".join(f"%{b:02X}" for b in token.encode())
+    for path in (f"dvvr/{token}/", f"dvr/vr/{token}", f"dvvr/./vr/{token}", f"dvvr/vr;/{token}",
+                 f"dvvr%252Fvr%252F{token}", f"dvvr-vr/{token}", f"dvvr/api/explorer/{token}/ping",
+                 f"dvvr/vr/x/{token}/", f"DVVR/vr/{encoded}/", f"dvvr/x/../vr/{token}/", f"dvvr\\vr\\{token}\\",
+                 f"dvvr/vr/./{token}/", f"dvvr/vr/{token}/h/{token}/", f"dvvr/vr/{token}/s/{token}/network",
+                 f"api/{secret}", f"dvvr/vr/{token}/s/{secret}/"):
+        status, _, _ = await in_thread(send, "GET", base + path)
+        assert status < 500 or status == 503, (path, status)
+    await in_thread(send, "PUT", f"{base}dvvr/vr/{token}/network/0/prepareforinput", {"Content-Length": token}, b"")
+
+    # --- the explorer route stays under its prefix; ids are ASCII digits
+    for path in ("%2e%2e/%2e%2e/network", "%2E%2E/%2e%2e/network/0", "state/..%2F..%2Fnetwork", "./state/0"):
+        status, _, body = await in_thread(send, "GET", explorer + path, auth)
+        assert 400 <= status < 500 and "nnetworks" not in json.loads(body), (path, status, body)
+    for digits in ("%D9%A3", "%C2%B2", "0%EF%BC%91"):  # Arabic-Indic 3, superscript 2, fullwidth 1
+        status, _, body = await in_thread(send, "GET", explorer + "state/" + digits, auth)
+        assert (status, json.loads(body)["error"]) == (400, "BadRequest"), (digits, body)
 
     # --- methods the VR path does not take: JSON 405 naming the allowed ones
     for method, path in (("OPTIONS", ""), ("OPTIONS", "network"), ("DELETE", "network")):
