@@ -17,7 +17,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["dvvr", "dvvr_jupyter", "dvvr_jupyter.*"]),
     include_package_data=True,
-    package_data={"dvvr_jupyter.widgets": ["static/*.js", "static/*.css"]},
+    package_data={"dvvr_jupyter.widgets": ["static/*.js", "static/*.css"],
+                  "dvvr_jupyter.xr": ["static/**/*"]},  # the 3D client's files, vendored ones in subfolders
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",
@@ -31,6 +32,8 @@ setup(
         # the explorer widget: ES modules with binary buffers, no JavaScript build step
         "anywidget>=0.9",
         "segno>=1.5",
+        # dvvr serve --self-signed: a certificate for https (WebXR in a headset's browser needs a secure context)
+        "cryptography>=42",
         "tqdm>=4.60",  # feature-visualization progress bars (job.wait(progress=True))
         # ISA-L deflate for the PNGs of every switch: a third of zlib's time, same size
         # (engine/encode.py); binary wheels on these machines, zlib elsewhere

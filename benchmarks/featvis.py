@@ -54,7 +54,8 @@ sys.path.insert(0, str(HERE.parent))
 import featvis_setup as setup  # noqa: E402
 from featvis_reference import BATCH, STEPS, reference_visualize  # noqa: E402
 
-from dvvr_jupyter.engine.featvis import CPU_BATCH, GPU_BATCH, FeatVisConfig, prepare_model, visualize  # noqa: E402
+from dvvr_jupyter.engine.featvis.config import CPU_BATCH, GPU_BATCH, FeatVisConfig  # noqa: E402
+from dvvr_jupyter.engine.featvis.method import prepare_model, visualize  # noqa: E402
 
 
 def sync(device: str) -> None:

@@ -44,8 +44,10 @@ class Bench:
         return self.network.tracking.capture
 
     def feature_layers(self) -> list:
+        from dvvr_jupyter.engine.layers import FEATURE_MAP
+
         return [layer for layer in self.network.layers
-                if layer.kind == "feature_map" and not self.network.featvis.is_input(layer)]
+                if layer.kind == FEATURE_MAP and not self.network.featvis.is_input(layer)]
 
     def pick_layers(self, which: list[str]) -> dict[str, object]:
         layers = self.feature_layers()

@@ -20,8 +20,10 @@ def __dir__():
 
 def load_ipython_extension(ipython):
     from dvvr_jupyter.kernel import load
+    from dvvr_jupyter.widgets.network_display import register_in_kernel
 
     load(ipython)
+    register_in_kernel()  # a network as a cell's last line shows its explorer
 
 
 def unload_ipython_extension(ipython):

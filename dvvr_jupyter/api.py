@@ -1,9 +1,16 @@
-"""The public functions behind ``import dvvr``, on the default session."""
+"""The public functions behind ``import dvvr``, on the default session.
+
+The only module called ``api``: the facade on top of every package (it may
+use the kernel side and the widgets; nothing imports it back).
+"""
 
 from __future__ import annotations
 
+import sys
+
 from .engine.options import with_attach_signature
 from .engine.session import default_session
+from .widgets.network_display import register_in_kernel  # imports no widget library
 
 
 def attach(model, dataset=None, **options):
@@ -15,7 +22,9 @@ def attach(model, dataset=None, **options):
     itself is never modified: the engine works on a private copy that follows
     its weights.
     """
-    return default_session().attach(model, dataset, **options)
+    network = default_session().attach(model, dataset, **options)
+    register_in_kernel()  # in a Jupyter kernel, `net` as a cell's last line shows its explorer
+    return network
 
 
 with_attach_signature(attach)
@@ -25,7 +34,9 @@ def load_project(path):
     """Attach everything the project at ``path`` defines; returns its networks."""
     from .engine.project import load_project as load
 
-    return load(path, default_session())
+    networks = load(path, default_session())
+    register_in_kernel()
+    return networks
 
 
 def serve(host: str = "127.0.0.1", port: int = 5570, *, token: str | None = None):
@@ -34,7 +45,6 @@ def serve(host: str = "127.0.0.1", port: int = 5570, *, token: str | None = None
     ``.stop()``).  ``token``: a capability in the URL path (``"random"``
     makes one).  In a kernel that loaded dvvr, ``%dvvr status`` shows it."""
     import secrets
-    import sys
 
     token = secrets.token_urlsafe(16) if token == "random" else token
     kernel = sys.modules.get("dvvr_jupyter.kernel.service")  # loaded by %load_ext dvvr only

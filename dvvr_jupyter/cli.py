@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
@@ -15,6 +16,11 @@ from . import __version__
 from .errors import ProjectError
 
 INTERRUPTED = 130  # the shell's exit status for a process ended by Ctrl+C (128 + SIGINT)
+#: What loading a project imports (seconds of work): listening must not wait
+#: for any of it.  Logged at DEBUG when the server listens (tests/test_cli.py).
+LOADED_AFTER_LISTENING = ("torch", "numpy", "PIL", "dvvr_jupyter.engine")
+
+log = logging.getLogger("dvvr.serve")
 
 
 def _limit_malloc_arenas(arenas: int = 2) -> None:
@@ -40,13 +46,20 @@ def _serve(args) -> int:
     from .protocol.server import Server
 
     token = secrets.token_urlsafe(16) if args.token == "random" else args.token
+    try:
+        ssl_options = _tls(args)
+    except (OSError, ValueError) as exc:  # a missing, unreadable or mismatched certificate or key
+        print(f"dvvr: cannot use the TLS certificate: {exc}", file=sys.stderr)
+        return 2
     loading: Future = Future()
-    server = Server(loading, args.host, args.port, token=token, precompute=not args.no_precompute)
+    server = Server(loading, args.host, args.port, token=token, precompute=not args.no_precompute,
+                    ssl_options=ssl_options)
     try:
         server.start()
     except OSError as exc:
         print(f"dvvr: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
+    log.debug("imported when listening: %s", json.dumps({name: name in sys.modules for name in LOADED_AFTER_LISTENING}))
     print(f"dvvr {__version__}: listening after {time.perf_counter() - started:.2f} s; loading {args.project}",
           flush=True)
     session = None
@@ -75,6 +88,7 @@ def _serve(args) -> int:
               flush=True)
         for network in networks:
             print(f"  network {network.id}: {network.name} ({len(network.layers)} layers)", flush=True)
+        _print_xr_link(server.url)
         print(f"VR client base URL: {server.url}", flush=True)
         while server.running:
             time.sleep(0.5)
@@ -85,6 +99,41 @@ def _serve(args) -> int:
         session.close()
     _exit_without_waiting_for_workers(0)
     return 0
+
+
+def _tls(args):
+    """The server's ``ssl.SSLContext`` (None: plain http); prints what a browser will ask about."""
+    if args.self_signed:
+        from pathlib import Path
+
+        from .engine.paths import default_cache_dir
+        from .protocol.server import url_host
+        from .protocol.tls import context, self_signed
+
+        folder = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+        cert = self_signed(folder / "tls", args.host, url_host(args.host))
+        print(f"TLS: self-signed certificate {cert.certfile} for {', '.join(cert.names)}\n"
+              f"  SHA-256 fingerprint {cert.fingerprint}\n"
+              f"  a browser warns once about it: check this fingerprint in its certificate details, then proceed",
+              flush=True)
+        return context(cert.certfile, cert.keyfile)
+    if args.certfile:
+        from .protocol.tls import context
+
+        return context(args.certfile, args.keyfile)
+    return None
+
+
+def _print_xr_link(url: str) -> None:
+    """The browser 3D client's link, and a QR code of it for a headset's browser."""
+    import segno
+
+    link = f"{url}xr/"
+    print(f"3D view in a browser: {link}", flush=True)
+    if url.startswith("http://") and "://127." not in url and "://localhost" not in url:
+        print("  (a headset's browser allows WebXR only over https: add --self-signed or --certfile/--keyfile)")
+    segno.make(link, error="m").terminal(out=sys.stdout, compact=True)
+    sys.stdout.flush()
 
 
 def _exit_without_waiting_for_workers(code: int, grace: float = 1.0) -> None:
@@ -145,9 +194,18 @@ def main(argv=None) -> int:
                        help="memory for results shared between headsets and inputs computed ahead (default 256)")
     serve.add_argument("--no-precompute", action="store_true",
                        help="do not compute the dataset images and the noise image ahead while idle")
+    tls = serve.add_mutually_exclusive_group()
+    tls.add_argument("--certfile", help="serve https with this PEM certificate (WebXR in a headset's browser needs "
+                                        "https); --keyfile if the key is in another file")
+    tls.add_argument("--self-signed", action="store_true",
+                     help="serve https with a self-signed certificate for this machine's names, made once and kept "
+                          "in the cache dir (its fingerprint is printed)")
+    serve.add_argument("--keyfile", help="the private key of --certfile (PEM)")
     serve.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
                        help="logging level (default INFO)")
     args = parser.parse_args(argv)
+    if getattr(args, "keyfile", None) and not args.certfile:
+        parser.error("--keyfile needs --certfile")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         return _serve(args)

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 from dvvr_jupyter.testing.jupyter import free_port
@@ -22,15 +21,13 @@ def start(tmp_path, *args):
     env = {**os.environ, "DVVR_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", "0", *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
     lines = []
-    while time.time() < deadline:
-        line = proc.stdout.readline()
+    for line in proc.stdout:  # until it serves, or exits (pytest-timeout guards a hang)
         lines.append(line)
         if line.startswith("VR client base URL: "):
             return proc, line.split(": ", 1)[1].strip(), lines
     proc.kill()
-    raise AssertionError("".join(lines))
+    raise AssertionError("dvvr serve exited before serving:\n" + "".join(lines))
 
 
 def test_serve_a_project_folder(tmp_path):
@@ -40,6 +37,13 @@ def test_serve_a_project_folder(tmp_path):
         with urllib.request.urlopen(url + "network", timeout=10) as resp:
             assert json.load(resp) == {"nnetworks": 1, "ndatasets": 1, "nnoiseGenerators": 2}
         assert any("network 0: tiny (8 layers)" in line for line in lines)
+        # the 3D view's link, with a QR code of it for a headset's browser
+        link = f"{url}xr/"
+        at = lines.index(f"3D view in a browser: {link}\n")
+        qr = [line for line in lines[at + 1:-1] if line.strip()]
+        assert len(qr) > 10 and all(set(line.rstrip("\n")) <= set(" █▀▄") for line in qr)
+        with urllib.request.urlopen(link, timeout=10) as resp:
+            assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/html")
     finally:
         proc.terminate()
         proc.wait(10)
@@ -163,3 +167,50 @@ def get_quietly(url: str) -> None:
         urllib.request.urlopen(url, timeout=120).close()
     except OSError:
         pass  # the server stopped under it: expected
+
+
+def test_self_signed_serves_https_with_the_printed_certificate(tmp_path):
+    import hashlib
+    import ssl
+
+    proc, url, lines = start(tmp_path, "--self-signed")
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        certfile = tmp_path / "cache" / "tls" / "dvvr-cert.pem"
+        printed = next(line for line in lines if "SHA-256 fingerprint" in line).split()[-1]
+        der = ssl.PEM_cert_to_DER_cert(certfile.read_text())
+        assert printed == hashlib.sha256(der).digest().hex(":").upper()
+        trusting = ssl.create_default_context(cafile=str(certfile))  # as a browser that accepted it
+        with urllib.request.urlopen(url + "xr/", timeout=10, context=trusting) as resp:
+            assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/html")
+        try:  # not trusted: a browser asks
+            urllib.request.urlopen(url, timeout=10, context=ssl.create_default_context())
+            raise AssertionError("an unknown self-signed certificate must not verify")
+        except urllib.error.URLError as err:
+            assert isinstance(err.reason, ssl.SSLCertVerificationError)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_missing_certificate_is_a_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--port", "0",
+                             "--certfile", str(tmp_path / "none.pem")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "dvvr: cannot use the TLS certificate" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(tmp_path), "--keyfile", "k.pem"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--keyfile needs --certfile" in result.stderr
+
+
+def test_it_listens_before_torch_is_imported(tmp_path):
+    """What the process had imported when the base URL started answering,
+    as it logged it at that moment (``cli.LOADED_AFTER_LISTENING``)."""
+    proc, url, lines = start(tmp_path, "--log-level", "DEBUG")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert json.load(resp)["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    (logged,) = [line.split("imported when listening: ", 1)[1] for line in lines if "imported when listening: " in line]
+    assert json.loads(logged) == {"torch": False, "numpy": False, "PIL": False, "dvvr_jupyter.engine": False}

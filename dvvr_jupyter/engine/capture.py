@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .layers import LayerSpec, StopForward
+from .layers import RECORD_INPUT, SOFTMAX, LayerSpec, StopForward
 
 _recording = threading.local()
 
@@ -112,7 +112,7 @@ class HookCapture:
         self._handles = []
         for (name, record), indices in by_module.items():
             module = modules[name]
-            if record == "input":
+            if record == RECORD_INPUT:
                 hook = self._make_pre_hook(indices)
                 self._handles.append(module.register_forward_pre_hook(hook))
             else:
@@ -130,7 +130,7 @@ class HookCapture:
             if recorder.values[index] is not None:
                 continue  # a module called twice keeps its first call
             value_i = tensor
-            if self.layers[index].post == "softmax":
+            if self.layers[index].post == SOFTMAX:
                 value_i = torch.softmax(value_i.flatten(1) if value_i.dim() == 2 else value_i, dim=1)
             recorder.values[index] = value_i if recorder.keep_graph else value_i.detach().clone()
             if recorder.on_record is not None:

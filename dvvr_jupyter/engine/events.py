@@ -21,7 +21,11 @@ log = logging.getLogger("dvvr.events")
 
 #: Who changed an input: the VR client, the notebook (Python), the explorer
 #: widget, ``refresh()`` / ``dvvr.watch`` recomputing with new weights.
-ORIGINS = ("vr", "notebook", "widget", "refresh", "watch")
+ORIGIN_VR, ORIGIN_NOTEBOOK, ORIGIN_WIDGET, ORIGIN_REFRESH, ORIGIN_WATCH = "vr", "notebook", "widget", "refresh", "watch"
+ORIGINS = (ORIGIN_VR, ORIGIN_NOTEBOOK, ORIGIN_WIDGET, ORIGIN_REFRESH, ORIGIN_WATCH)
+
+#: What happened to a network (``NetworksChanged.change``).
+ATTACHED, REPLACED, DETACHED, RETRACKED = "attached", "replaced", "detached", "retracked"
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """What the VR client sees of a network: its tracked layers.
 
 ``LayerSpec`` is how tracking describes a layer before a forward pass has
-shown its size (the seed's ``TrackerModule`` markers in ``tracker.py``, or
+shown its size (the seed's ``TrackerModule`` markers in ``markers.py``, or
 automatic tracking in ``autotrack/``); ``Layer`` is the finished public view
 of one layer, with its shape, as ``Network.layers`` lists them.
 """
@@ -16,6 +16,11 @@ Pos = tuple[int, int]
 #: What a layer holds: a map per channel, one value per channel, or nothing
 #: (an info panel that only shows its name).
 FEATURE_MAP, VECTOR, INFO = "feature_map", "vector", "info"
+
+#: What a tracked module gives its layer (``LayerSpec.record``): its forward input or output.
+RECORD_INPUT, RECORD_OUTPUT = "input", "output"
+#: ``LayerSpec.post``: the recorded scores turned into probabilities.
+SOFTMAX = "softmax"
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class LayerSpec:
     # the whole model) and whether its forward input or output is recorded.
     # ``post="softmax"`` turns the recorded scores into probabilities.
     source: str | None = None
-    record: str = "output"
+    record: str = RECORD_OUTPUT
     post: str | None = None
 
 

@@ -1,38 +1,42 @@
 """A network as the VR client and the notebook see it: its tracked layers,
-its current input and what it shows for it."""
+its current input and what it shows for it.
+
+The handle, the forward pass, weight sync and re-tracking live here; what
+each view shows is ``views.py``, turning an index, image or tensor into an
+input is ``input_building.py``, one forward pass per input however many ask
+is ``in_flight.py``."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
-import sys
 import threading
 import warnings
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
-from ..errors import BadRequest, Conflict
+from ..errors import Conflict
 from . import encode
 from .capture import HookCapture, layer_tensor
 from .encode import Histogram
-from .events import EventHub, InputChanged, NetworksChanged, ResultReady
-from .inputs import (
-    SOURCES,
-    Blank,
-    CustomImage,
-    DatasetImage,
-    FeatVisImage,
-    Input,
-    InputTensor,
-    NoiseImage,
+from .events import (
+    ORIGIN_NOTEBOOK,
+    ORIGIN_REFRESH,
+    ORIGIN_VR,
+    ORIGIN_WATCH,
+    RETRACKED,
+    EventHub,
+    InputChanged,
+    NetworksChanged,
+    ResultReady,
 )
+from .in_flight import InFlight
+from .input_building import as_source, build_input, default_source, input_key
+from .inputs import Input
 from .layers import INFO, Layer, find_layer
 from .options import AttachOptions
 from .pipeline import InputPipeline
@@ -40,24 +44,10 @@ from .result import Result, channel_images
 from .result_cache import ResultCache
 from .shadow import ShadowModel, input_spec, model_device
 from .tracking import Tracking
+from .views import SHARED, Views
 
 log = logging.getLogger("dvvr.engine")
 DEFAULT_INPUT_SIZE = (224, 224)
-MAX_VIEWS = 256  # headsets' own views kept per network (the idlest is forgotten)
-
-
-def input_key(source) -> tuple | None:
-    """What identifies an input for sharing its result between views, or
-    ``None`` for inputs that are not shared (pictures and tensors of one's own,
-    feature visualizations, which change when regenerated)."""
-    if isinstance(source, DatasetImage):
-        return ("dataset", source.dataset, source.index)
-    if isinstance(source, NoiseImage):
-        _ = source.generator.current  # makes the first image if there is none yet
-        return ("noise", source.generator, source.generator.version)
-    if isinstance(source, Blank):
-        return ("blank",)
-    return None
 
 
 def slug(text: str) -> str:
@@ -111,13 +101,8 @@ class Network:
         self.pipeline = InputPipeline(options.transform, self.input_size, channels=self.input_channels)
         self.shadow = ShadowModel(model, self.device, adopt=adopt)
         self._compute_lock = threading.RLock()  # one forward pass at a time on the shadow
-        self._views_lock = threading.Lock()
-        self._views: dict[str | None, Result] = {}  # view name -> current result (None: the shared view)
-        # Inputs are shown in the order they were asked for, not the order their
-        # forward passes end: each choice takes a ticket, a view shows the newest.
-        self._tickets = itertools.count(1)
-        self._shown_ticket: dict[str | None, int] = {}
-        self._in_flight: dict[tuple, Future] = {}  # (input key, weights) -> the forward pass computing it
+        self._views = Views()  # what each headset, and the shared view, shows now
+        self._in_flight = InFlight()  # (input key, weights) -> the one forward pass computing it
         self._cache = cache if cache is not None else ResultCache(0)
         self._last_nbytes = 0
         self._weight_histograms: dict[tuple[int, int], Histogram | None] = {}
@@ -132,7 +117,7 @@ class Network:
                 self.pipeline = InputPipeline(options.transform, self.input_size, channels=3)
                 self.tracking = Tracking(self.shadow.model, self._example(), options.track)
         self.cache_dir = Path(cache_dir) / slug(self.name)
-        from .featvis_service import FeatVisService
+        from .featvis.service import FeatVisService
 
         self.featvis = FeatVisService(self)
 
@@ -154,66 +139,18 @@ class Network:
         """An ``Input`` from a source (``dvvr.DatasetImage`` etc.), an int
         (that image of the network's dataset), a PIL image (transformed as
         dataset images are) or a tensor (already a network input [C, H, W])."""
-        source = self._as_source(what)
-        if isinstance(source, DatasetImage):
-            raw, _ = source.dataset.item(source.index)
-            return Input(source, self.pipeline(raw), raw)
-        if isinstance(source, NoiseImage):
-            raw = source.generator.current
-            return Input(source, self.pipeline(raw), raw)
-        if isinstance(source, CustomImage):
-            tensor = self.pipeline(source.image)
-            return Input(source, tensor, self.pipeline.to_image(tensor))
-        if isinstance(source, FeatVisImage):
-            pixels = source.network.featvis.stored_channel(source.layer, source.channel)  # uint8 [3, H, W]
-            if self.input_channels == 1:
-                pixels = pixels.float().mean(0, keepdim=True)
-            tensor = self.pipeline.from_pixels(self.pipeline.fit(pixels.float() / 255))
-            return Input(source, tensor, self.pipeline.to_image(tensor))
-        if isinstance(source, InputTensor):
-            tensor = source.tensor.detach()
-            if tensor.dim() == 4 and tensor.shape[0] == 1:
-                tensor = tensor[0]  # a batch of one
-            if tensor.dim() not in (2, 3) or (tensor.dim() == 3 and tensor.shape[0] != self.input_channels):
-                msg = (f"network {self.name!r} takes inputs of shape [{self.input_channels}, H, W] (a "
-                       f"transformed image), got a tensor of shape {tuple(source.tensor.shape)}")
-                raise ValueError(msg)
-            tensor = self.pipeline.fit(tensor.float().cpu())
-            return Input(source, tensor, self.pipeline.to_image(tensor))
-        tensor = torch.zeros(self.input_channels, *self.input_size)
-        return Input(source, tensor, self.pipeline.to_image(tensor))
-
-    def _as_source(self, what):
-        if isinstance(what, SOURCES):
-            return what
-        if isinstance(what, bool):
-            pass  # True is an int in Python: not an image index
-        elif isinstance(what, int):
-            if self.dataset is None:
-                msg = f"network {self.name!r} has no dataset: pass a PIL image or a tensor instead of an index"
-                raise BadRequest(msg, field="imageID")
-            return DatasetImage(self.dataset, what)
-        elif isinstance(what, (Image.Image, np.ndarray)):
-            return CustomImage(what)
-        elif isinstance(what, torch.Tensor):
-            return InputTensor(what)
-        msg = (f"cannot show a {type(what).__name__}: pass an image index, a PIL image, a tensor or a "
-               f"dvvr.DatasetImage / NoiseImage / FeatVisImage / Blank")
-        raise TypeError(msg)
-
-    def _default_source(self):
-        return DatasetImage(self.dataset, 0) if self.dataset is not None and len(self.dataset) else Blank()
+        return build_input(self, as_source(self, what))
 
     @property
     def input(self) -> Input:
         """The current input of the shared view (what the VR client and the notebook see)."""
         return self.result().input
 
-    def set_input(self, what, *, origin: str = "notebook", view: str | None = None) -> Result:
+    def set_input(self, what, *, origin: str = ORIGIN_NOTEBOOK, view: str | None = None) -> Result:
         """Show ``what`` (see ``make_input``) and return its result; the VR
         client gets it on its next request.  ``view`` names a headset's own
         view (``None``: the shared one)."""
-        return self._show(self._as_source(what), origin=origin, view=view)
+        return self._show(as_source(self, what), origin=origin, view=view)
 
     # --- results -----------------------------------------------------------------
     def result(self, view: str | None = None) -> Result:
@@ -222,12 +159,13 @@ class Network:
         current = self._views.get(view)
         if current is not None:
             return current
-        if view is not None:
-            shared = self.result(None)
-            return self._make_current(shared, origin="vr", view=view, ticket=self._shown_ticket.get(None, 0))
+        if view is not SHARED:
+            shared = self.result(SHARED)
+            return self._make_current(shared, origin=ORIGIN_VR, view=view, ticket=self._views.shown_ticket(SHARED))
         # ticket 0: an input chosen meanwhile wins over the default one
-        shown = self._show(self._default_source(), origin="notebook", view=None, ticket=0)
-        return self._views.get(None, shown)
+        shown = self._show(default_source(self.dataset), origin=ORIGIN_NOTEBOOK, view=SHARED, ticket=0)
+        current = self._views.get(SHARED)
+        return current if current is not None else shown
 
     def peek(self, view: str | None = None) -> Result | None:
         """The current result if one was computed, without computing."""
@@ -235,15 +173,14 @@ class Network:
 
     def views(self) -> list[str]:
         """The names of the headsets' own views (the shared view is not listed)."""
-        return [name for name in list(self._views) if name is not None]
+        return self._views.names()
 
-    def refresh(self, *, sync: bool = True, origin: str = "refresh", view: str | None = None) -> Result:
+    def refresh(self, *, sync: bool = True, origin: str = ORIGIN_REFRESH, view: str | None = None) -> Result:
         """The current input again with the model's current weights
         (``sync=False``: with the weights copied at the last sync)."""
-        with self._views_lock:
-            current, ticket = self._views.get(view), self._shown_ticket.get(view)
+        current, ticket = self._views.current(view)
         if current is None:
-            return self._show(self._default_source(), origin=origin, view=view, sync=sync, ticket=0)
+            return self._show(default_source(self.dataset), origin=origin, view=view, sync=sync, ticket=0)
         # the same choice again (its ticket): a newer choice made meanwhile wins over it
         return self._show(current.input.source, origin=origin, view=view, sync=sync, input=current.input,
                           ticket=ticket)
@@ -252,7 +189,7 @@ class Network:
         """Compute ``what``'s result into the shared cache without showing it
         (idle time: the next switch to it needs no forward pass).  ``False``
         if it was not computed (not shareable, no room, or ``should_stop()``)."""
-        source = self._as_source(what)
+        source = as_source(self, what)
         key = input_key(source)
         if key is None or should_stop() or self._cached(key) is not None:
             return False
@@ -269,7 +206,7 @@ class Network:
     def _show(self, source, *, origin: str, view: str | None, sync: bool = True, input: Input | None = None,
               ticket: int | None = None) -> Result:
         if ticket is None:
-            ticket = next(self._tickets)
+            ticket = self._views.take_ticket()
         if sync:
             self.sync_weights()
         key = input_key(source)
@@ -282,31 +219,15 @@ class Network:
 
     def _compute_once(self, key, generation: int, make_input) -> Result:
         """One forward pass per (input, weights), however many views ask at once."""
-        flight = (key, generation)
-        with self._views_lock:
-            pending = self._in_flight.get(flight) if key is not None else None
-            if pending is None:
-                pending = Future()
-                if key is not None:
-                    self._in_flight[flight] = pending
-                owner = True
-            else:
-                owner = False
-        if not owner:
-            return pending.result()
-        try:
+
+        def compute() -> Result:
             result = self._forward(make_input())
             if key is not None:
                 self._cache.put((self, key, result.weights_version), result)
             self._last_nbytes = result.nbytes
-            pending.set_result(result)
             return result
-        except BaseException as exc:
-            pending.set_exception(exc)
-            raise
-        finally:
-            with self._views_lock:
-                self._in_flight.pop(flight, None)
+
+        return self._in_flight.once(None if key is None else (key, generation), compute)
 
     def _forward(self, input: Input) -> Result:
         with self._compute_lock:
@@ -336,20 +257,13 @@ class Network:
     def _make_current(self, result: Result, *, origin: str, view: str | None, ticket: int) -> Result:
         """Show ``result`` in ``view`` unless a choice asked for after it (a
         higher ticket) is shown there already; returns ``result`` either way."""
-        with self._views_lock:
-            if ticket < self._shown_ticket.get(view, 0) and view in self._views:
-                return result
-            self._shown_ticket[view] = ticket
-            previous = self._views.pop(view, None)
-            self._views[view] = result  # the most recently used view last
-            if len(self._views) > MAX_VIEWS:  # forget the headset idle longest
-                oldest = next(name for name in self._views if name is not None)
-                del self._views[oldest]
-                self._shown_ticket.pop(oldest, None)
+        shown, previous = self._views.show(result, view, ticket)
+        if not shown:
+            return result
         # Outside every lock: listeners run on the session's dispatch thread.
         if previous is None or previous.input is not result.input:
             self._events.emit(InputChanged(self, result.input, origin, view))
-        if previous is not result or origin == "refresh" or origin == "watch":
+        if previous is not result or origin in (ORIGIN_REFRESH, ORIGIN_WATCH):
             self._events.emit(ResultReady(self, result, origin, view))
         return result
 
@@ -396,18 +310,15 @@ class Network:
             self.tracking = tracking
             self.options = replace(self.options, track=track)
             self._weight_histograms.clear()
-            with self._views_lock:
-                shown = self._views.get(None)
-                self._views.clear()  # results of the old layers: never current again
-                self._shown_ticket.clear()
+            shown = self._views.clear()  # results of the old layers: never current again
         self._cache.drop(self)
-        from .featvis_service import FeatVisService
+        from .featvis.service import FeatVisService
 
         self.featvis.close()
         self.featvis = FeatVisService(self)  # its store is keyed by the architecture
         if shown is not None:
-            self._show(shown.input.source, origin="refresh", view=None, input=shown.input)
-        self._events.emit(NetworksChanged(self, "retracked"))
+            self._show(shown.input.source, origin=ORIGIN_REFRESH, view=SHARED, input=shown.input)
+        self._events.emit(NetworksChanged(self, RETRACKED))
 
     def weight_histogram(self, layer) -> Histogram | None:
         """16-bin histogram of the weights the layer shows (the engine's copy,
@@ -428,20 +339,6 @@ class Network:
     def close(self) -> None:
         self.featvis.close()
         self._cache.drop(self)
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        """In a Jupyter kernel a network shows as the explorer widget
-        (``dvvr.explorer(network)``); elsewhere as its repr."""
-        shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-        if getattr(shell, "kernel", None) is None:
-            return {"text/plain": repr(self)}
-        from ..widgets import explorer
-
-        try:
-            widget = explorer(self)
-        except ValueError:  # not on the default session: dvvr.explorer(net, session=...) shows it
-            return {"text/plain": repr(self)}
-        return widget._repr_mimebundle_(include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         return f"<dvvr Network {self.id} {self.name!r}: {len(self.layers)} layers, input {self.input_size}>"

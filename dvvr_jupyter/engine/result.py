@@ -91,7 +91,7 @@ class Result:
         self._pool = pool
         self._lock = threading.Lock()
         self._images: dict[int, Future] = dict(started or {})  # begun during the forward pass
-        self._memo: dict[Hashable, Future] = {}
+        self._answers: dict[Hashable, Future] = {}  # see ``once``
         # What keeping this result costs, roughly: the float activations, and
         # per value a uint8 pixel, its PNG share and its base64 answer (~2.7 bytes).
         values = sum(a.numel() for a in activations if a is not None)
@@ -130,52 +130,43 @@ class Result:
         """Best ``k`` ``(class name, confidence)``, best first (see ``top_classes``)."""
         return self._classes[:k]
 
-    def derived(self, key: Hashable, layer, build: Callable[[ChannelImages], object]) -> Future:
-        """A future of ``build(channel images of layer)``, computed once per
-        ``key`` on the pool (the protocol keeps its serialised answers here)."""
+    def once(self, key: Hashable, build: Callable, *, layer=None, here: bool = False) -> Future:
+        """A future of the answer ``key`` names, built once for this result
+        and shared by every reader (the protocol keeps its serialised answers here).
+
+        ``build()`` runs on the pool; with ``layer``, ``build(channel images of
+        layer)`` runs there once those are encoded; ``here=True`` runs
+        ``build()`` in the calling thread (cheap answers: done on return)."""
         with self._lock:
-            future = self._memo.get(key)
+            future = self._answers.get(key)
             if future is not None:
                 return future
-            future = self._memo[key] = Future()
-        source = self.images_future(layer)
-
-        def run(done: Future) -> None:
-            try:
-                future.set_result(build(done.result()))
-            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
-                future.set_exception(exc)
-
-        def schedule(done: Future) -> None:
-            try:
-                self._pool.submit(run, done)
-            except RuntimeError:  # the pool was shut down: finish here
-                run(done)
-
-        source.add_done_callback(schedule)
+            if layer is None and not here:
+                future = self._answers[key] = self._pool.submit(build)
+                return future
+            future = self._answers[key] = Future()
+        if here:
+            _settle(future, build)
+        else:
+            self._after_images(layer, future, build)
         return future
 
-    def task(self, key: Hashable, build: Callable[[], object]) -> Future:
-        """A future of ``build()``, run once per ``key`` on the pool."""
-        with self._lock:
-            future = self._memo.get(key)
-            if future is None:
-                future = self._memo[key] = self._pool.submit(build)
-            return future
-
-    def memo(self, key: Hashable, build: Callable[[], object]):
-        """``build()``, computed once per ``key`` for this result."""
-        with self._lock:
-            future = self._memo.get(key)
-            owner = future is None
-            if owner:
-                future = self._memo[key] = Future()
-        if owner:
+    def _after_images(self, layer, future: Future, build: Callable[[ChannelImages], object]) -> None:
+        def schedule(images: Future) -> None:
             try:
-                future.set_result(build())
-            except BaseException as exc:
-                future.set_exception(exc)
-        return future.result()
+                self._pool.submit(_settle, future, lambda: build(images.result()))
+            except RuntimeError:  # the pool was shut down: finish here
+                _settle(future, lambda: build(images.result()))
+
+        self.images_future(layer).add_done_callback(schedule)
 
     def __repr__(self) -> str:
         return f"<dvvr Result {self.id}: {self.input.describe()}, weights v{self.weights_version}>"
+
+
+def _settle(future: Future, build: Callable[[], object]) -> None:
+    """``future`` gets ``build()``'s value or exception (whoever waits gets either)."""
+    try:
+        future.set_result(build())
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+        future.set_exception(exc)

@@ -16,19 +16,12 @@ from pathlib import Path
 
 from ..errors import BadRequest, NotFound
 from .datasets import Dataset, as_dataset
-from .events import EventHub, NetworksChanged
+from .events import ATTACHED, DETACHED, REPLACED, EventHub, NetworksChanged
 from .network import Network
 from .noise import NoiseGenerator
 from .options import AttachOptions, with_attach_signature
+from .paths import default_cache_dir
 from .result_cache import DEFAULT_BUDGET_MB, ResultCache
-
-
-def default_cache_dir() -> Path:
-    root = os.environ.get("DVVR_CACHE_DIR")
-    if root:
-        return Path(root)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dvvr"
 
 
 def _pick(items: list, index: int, what: str, field: str):
@@ -112,19 +105,19 @@ class Session:
                 replaced = self.networks[same]
                 network.id = same
                 self.networks[same] = network
-                change = "replaced"
+                change = REPLACED
             else:
                 replaced = None
                 network.id = len(self.networks)
                 self.networks.append(network)
-                change = "attached"
+                change = ATTACHED
         if replaced is not None:
             replaced.close()
         self.events.emit(NetworksChanged(network, change))
         return network
 
     def _shown(self, result) -> bool:
-        return any(result is current for network in list(self.networks) for current in list(network._views.values()))
+        return any(result is current for network in list(self.networks) for current in network._views.results())
 
     def _free_name(self, base: str) -> str:
         taken = {known.name for known in self.networks}
@@ -143,7 +136,7 @@ class Session:
             for index, known in enumerate(self.networks):
                 known.id = index
         network.close()
-        self.events.emit(NetworksChanged(network, "detached"))
+        self.events.emit(NetworksChanged(network, DETACHED))
 
     # --- lookups -------------------------------------------------------------
     def network(self, index: int, field: str = "networkid") -> Network:

@@ -15,7 +15,7 @@ from torch import nn
 from .autotrack import derive_layers as auto_layers
 from .capture import HookCapture, layer_tensor
 from .layers import FEATURE_MAP, INFO, VECTOR, Layer, LayerSpec, check_layers
-from .tracker import has_trackers, tracker_layers, tracker_run_order
+from .markers import has_trackers, tracker_layers, tracker_run_order
 
 
 def derive_specs(model: nn.Module, example: torch.Tensor, track) -> list[LayerSpec]:

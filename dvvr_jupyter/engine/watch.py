@@ -13,6 +13,7 @@ import warnings
 from concurrent.futures import Future
 
 from ..errors import Conflict
+from .events import ORIGIN_WATCH
 
 
 class Watcher:
@@ -48,7 +49,7 @@ class Watcher:
                     continue
                 if not copied:
                     continue  # a client's forward pass holds the copy right now: next time
-                self._pending[id(network)] = self._pool.submit(network.refresh, sync=False, origin="watch")
+                self._pending[id(network)] = self._pool.submit(network.refresh, sync=False, origin=ORIGIN_WATCH)
                 self.refreshes += 1
 
     def wait(self, timeout: float | None = None) -> None:

@@ -27,6 +27,17 @@ def qr_svg(url: str, scale: int = 3) -> str:
     return segno.make(url, error="m").svg_inline(scale=scale, dark="#111", light="#fff")
 
 
+def xr_url(url: str) -> str:
+    """The browser 3D client under a VR URL (the same capability)."""
+    return f"{url}xr/"
+
+
+def xr_link(url: str) -> str:
+    """A link that opens the 3D view of ``url`` in a new tab (no referrer: the URL is a capability)."""
+    target = html.escape(xr_url(url))
+    return f'<a href="{target}" target="_blank" rel="noopener noreferrer"><code>{target}</code></a>'
+
+
 def hide_token(url: str | None, direct_token: bool = False) -> str | None:
     """``url`` with its capability replaced by ``<token>`` (as saved outputs show it)."""
     if not url:
@@ -130,6 +141,8 @@ class Panel:
             )
         if s["direct_url"]:
             lines.append(f"direct URL: {shown(s['direct_url'])}")
+        if self.url():
+            lines.append(f"3D view in a browser: {shown(xr_url(self.url()))}")
         lines.append(f"networks: {networks}")
         lines.append(f"VR clients in the last minute: {clients}")
         if hide and self.secret:
@@ -155,12 +168,16 @@ class Panel:
             rows.append(f"direct URL: <code>{html.escape(s['direct_url'])}</code>")
         if not url:
             rows.append("no Jupyter server runs this kernel: <code>%dvvr serve --port 5570</code>")
+        else:
+            rows.append(f"3D view in a browser: {xr_link(url)}")
         rows.append(f"networks: {html.escape(networks)}")
         rows.append(f"VR clients in the last minute: {html.escape(clients)}")
         rows.append("another headset with its own input: <code>%dvvr headset</code>")
         qr = f'<div style="flex:none">{qr_svg(url)}</div>' if url else ""
+        qr_3d = f'<div style="flex:none" title="3D view in a browser">{qr_svg(xr_url(url))}</div>' if url else ""
         body = "<br>".join(rows)
-        return f'<div class="dvvr-status" style="display:flex;gap:1em;align-items:center">{qr}<div>{body}</div></div>'
+        return (f'<div class="dvvr-status" style="display:flex;gap:1em;align-items:center">{qr}<div>{body}</div>'
+                f"{qr_3d}</div>")
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:
@@ -179,7 +196,7 @@ class HeadsetPanel:
     def text(self, hide: bool = False) -> str:
         url = hide_token(self.url, direct_token=True) if hide else self.url
         lines = [f"URL for headset {self.name!r} (its own input; the results of inputs others also chose are shared): "
-                 f"{url}"]
+                 f"{url}", f"3D view in a browser (a headset's browser too): {xr_url(url)}"]
         if hide:
             lines.append(f"(the URL is shown live above and not kept in the saved notebook; "
                          f"%dvvr url {self.name} prints it)")
@@ -191,7 +208,9 @@ class HeadsetPanel:
     def html(self) -> str:
         return (f'<div class="dvvr-headset" style="display:flex;gap:1em;align-items:center">'
                 f'<div style="flex:none">{qr_svg(self.url)}</div><div><b>URL for another headset</b> '
-                f"({html.escape(self.name)}, its own input):<br><code>{html.escape(self.url)}</code></div></div>")
+                f"({html.escape(self.name)}, its own input):<br><code>{html.escape(self.url)}</code><br>"
+                f"3D view in a browser (a headset's browser too): {xr_link(self.url)}</div>"
+                f'<div style="flex:none" title="3D view in a browser">{qr_svg(xr_url(self.url))}</div></div>')
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:

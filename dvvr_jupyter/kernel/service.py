@@ -17,7 +17,9 @@ from pathlib import Path
 
 from ..bridge import registry
 from ..bridge.token import read_token, rotate_token
+from ..explore.requests import ExplorerRequests
 from .clients import ClientTracker
+from .explorer_route import connection, explorer_routes, on_main_thread
 from .urls import jupyter_server_info, vr_url
 
 
@@ -93,11 +95,12 @@ class KernelService:
         self._lock = threading.RLock()
         self._atexit = False
         self._headsets: set[str] = set()  # names handed out by %dvvr headset
+        # the explorer's requests, one dispatcher for the HTTP route and every widget's comm
+        self.explorer = ExplorerRequests(session, connection=lambda: connection(self), schedule=on_main_thread)
 
     # --- life cycle ----------------------------------------------------------
     def start(self) -> KernelService:
         from ..protocol.server import Server
-        from .explorer_api import explorer_routes
 
         with self._lock:
             if self.running:

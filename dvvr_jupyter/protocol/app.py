@@ -9,13 +9,16 @@ import tornado.web
 
 from ..bridge.throttle import WrongTokenThrottle
 from . import handlers as h
+from .xr_static import XRFileHandler, XRRedirectHandler
 
 if TYPE_CHECKING:
     from ..engine.session import Session
 
 access_log = logging.getLogger("dvvr.access")
 
-NUM = r"([^/]+)"
+# An id's segment matches any text: the handler parses it (``wire.parse_id``), so a bad id
+# answers 400 naming the field instead of a bare 404.
+ID_SEGMENT = r"([^/]+)"
 TOKEN = r"/([^/]+)/"  # the token's segment: compared by the handler, literally (never a pattern)
 
 
@@ -28,22 +31,29 @@ def routes(session: Session, token: bool = False) -> list:
         ("", h.RootHandler),
         ("openapi.json", h.OpenAPIHandler),
         ("network", h.CountsHandler),
-        (f"network/{NUM}", h.ArchitectureHandler),
-        (f"network/{NUM}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
-        (f"network/{NUM}/(weight|activation)histogram/layerid/{NUM}", h.HistogramHandler),
-        (f"network/{NUM}/activation/layerid/{NUM}", h.ActivationHandler),
-        (f"network/{NUM}/classificationresult", h.ClassificationHandler),
-        (f"network/{NUM}/prepareforinput", h.PrepareForInputHandler),
-        (f"network/{NUM}/featurevisualization/layerid/{NUM}", h.FeatureVisualizationHandler),
-        (f"network/{NUM}/featurevisualization/progress", h.FeatureVisualizationProgressHandler),
-        (f"network/{NUM}/export/layerid/{NUM}", h.ExportHandler),
-        (f"dataset/{NUM}/images", h.DatasetImagesHandler),
-        (f"noiseimage/{NUM}", h.NoiseImageHandler),
+        (f"network/{ID_SEGMENT}", h.ArchitectureHandler),
+        (f"network/{ID_SEGMENT}/setnetwork(gen|load|delete)featvis", h.FeatVisModeHandler),
+        (f"network/{ID_SEGMENT}/(weight|activation)histogram/layerid/{ID_SEGMENT}", h.HistogramHandler),
+        (f"network/{ID_SEGMENT}/activation/layerid/{ID_SEGMENT}", h.ActivationHandler),
+        (f"network/{ID_SEGMENT}/atlas/layerid/{ID_SEGMENT}", h.AtlasHandler),
+        (f"network/{ID_SEGMENT}/input", h.InputHandler),
+        (f"network/{ID_SEGMENT}/classificationresult", h.ClassificationHandler),
+        (f"network/{ID_SEGMENT}/prepareforinput", h.PrepareForInputHandler),
+        (f"network/{ID_SEGMENT}/featurevisualization/layerid/{ID_SEGMENT}", h.FeatureVisualizationHandler),
+        (f"network/{ID_SEGMENT}/featurevisualization/progress", h.FeatureVisualizationProgressHandler),
+        (f"network/{ID_SEGMENT}/export/layerid/{ID_SEGMENT}", h.ExportHandler),
+        (f"dataset/{ID_SEGMENT}/images", h.DatasetImagesHandler),
+        (f"noiseimage/{ID_SEGMENT}", h.NoiseImageHandler),
+        (f"events/{ID_SEGMENT}", h.EventsHandler),
     ]
-    rules = [(prefix + path + "/?" if path else prefix + ("?" if token else ""), handler, args)
-             for path, handler in table]
+    # the browser client's files: exact paths (a trailing slash names a folder's index.html)
+    files = [("xr", XRRedirectHandler), ("xr/(.*)", XRFileHandler)]
+    rules = [(prefix + path, handler, args) for path, handler in files]
+    rules += [(prefix + path + "/?" if path else prefix + ("?" if token else ""), handler, args)
+              for path, handler in table]
     # A headset's own view: the same routes under h/<name>/ (its own current input per network).
     headset = {**args, "headset": True}
+    rules += [(prefix + "h/([^/]*)/" + path, handler, headset) for path, handler in files]
     rules += [(prefix + "h/([^/]*)/" + path + ("/?" if path else ""), handler, headset) for path, handler in table]
     rules.append((prefix + ".*", h.UnknownRouteHandler, args))
     return rules

@@ -26,6 +26,8 @@ from ..bridge.redact import redact_path
 from ..errors import DvvrError, NotFound, Unavailable
 from . import wire
 
+# The engine is imported where a handler uses it, never at module level:
+# ``dvvr serve`` imports this module before it listens (see ``wire``).
 if TYPE_CHECKING:
     from ..engine.session import Session
 
@@ -192,11 +194,13 @@ class FeatVisModeHandler(ProtocolHandler):
     """``setnetworkgenfeatvis`` / ``setnetworkloadfeatvis`` / ``setnetworkdeletefeatvis``."""
 
     async def put(self, network_id, action):
+        from ..engine.featvis.modes import GENERATE, LOAD
+
         network = self.network(network_id)
         if action == "gen":
-            network.featvis.set_mode("generate")
+            network.featvis.set_mode(GENERATE)
         elif action == "load":
-            network.featvis.set_mode("load")
+            network.featvis.set_mode(LOAD)
         else:
             await self.offload(network.featvis.delete)
         self.answer(wire.featvis_mode(network))
@@ -210,6 +214,74 @@ class ActivationHandler(ProtocolHandler):
         self.answer(await settled(wire.activation(network, result, layer)))
 
 
+class AtlasHandler(ProtocolHandler):
+    """``atlas/layerid/{l}``: the layer's channel maps as one grayscale PNG
+    (binary), its tile layout in the ``X-Dvvr-Atlas`` header."""
+
+    async def get(self, network_id, layer_id):
+        network = self.network(network_id)
+        layer = wire.parse_id(layer_id, "layerid")
+        result = await self.current_result(network)
+        png, layout = await settled(wire.atlas(network, result, layer))
+        self.set_header("Content-Type", "image/png")
+        self.set_header("X-Dvvr-Atlas", layout)
+        self.answer(png)
+
+
+class InputHandler(ProtocolHandler):
+    """``network/{n}/input``: this view's current input and its picture."""
+
+    async def get(self, network_id):
+        network = self.network(network_id)
+        result = await self.current_result(network)
+        self.answer(await settled(wire.current_input(self.session, network, result)))
+
+
+class EventsHandler(ProtocolHandler):
+    """``events/{since}``: a long poll (``protocol/live.py``).  A client that
+    goes away, or a server that stops, ends the wait at once."""
+
+    counts_as_activity = False  # a waiting poll must not pause idle-time work
+    _gone = False
+    _waiter = None
+
+    async def get(self, since):
+        from . import live
+
+        since = wire.parse_id(since, "since")
+        feed = live.feed_for(self.session)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.get("dvvr_poll_seconds", live.POLL_SECONDS)
+        polls = self.settings.setdefault("dvvr_polls", set())
+        polls.add(self)
+        try:
+            while True:
+                self._waiter = feed.waiter()  # before reading: an event in between still wakes it
+                answer, ready = feed.read(since, self.view)
+                remaining = deadline - loop.time()
+                if ready or self._gone or remaining <= 0 or self.settings.get("dvvr_stopping"):
+                    break
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._waiter), remaining)
+                except asyncio.TimeoutError:
+                    pass
+                feed.discard(self._waiter)
+        finally:
+            feed.discard(self._waiter)
+            polls.discard(self)
+        if not self._gone:
+            self.answer(answer)
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def on_connection_close(self):
+        self._gone = True
+        self.wake()
+        super().on_connection_close()
+
+
 class HistogramHandler(ProtocolHandler):
     async def get(self, network_id, kind, layer_id):
         network = self.network(network_id)
@@ -217,7 +289,7 @@ class HistogramHandler(ProtocolHandler):
         if kind == "weight":
             network.layer(layer)  # an unknown layer: the client's words now, not from a worker
             result = await self.current_result(network)
-            self.answer(await settled(result.task(("wire.weighthistogram", network.id, layer),
+            self.answer(await settled(result.once(("wire.weighthistogram", network.id, layer),
                                                   lambda: wire.weight_histogram(network, layer))))
             return
         result = await self.current_result(network)
@@ -233,10 +305,12 @@ class ClassificationHandler(ProtocolHandler):
 
 class PrepareForInputHandler(ProtocolHandler):
     async def put(self, network_id):
+        from ..engine.events import ORIGIN_VR
+
         network = self.network(network_id)
         choice = wire.parse_activation_image(self.body)
         source = wire.input_source(self.session, choice)
-        result = await self.offload(lambda: network.set_input(source, origin="vr", view=self.view))
+        result = await self.offload(lambda: network.set_input(source, origin=ORIGIN_VR, view=self.view))
         self.answer(wire.prepared(network, result, choice["mode"]))
 
 

@@ -121,6 +121,33 @@ SCHEMAS = {
     }),
     "NoiseImage": _obj({"tensor": PNG}),
     "OpenAPI": {"type": "object", "required": ["openapi", "paths"]},
+    "AtlasLayout": _obj({
+        "channels": INT, "cols": INT, "rows": INT,
+        "tileWidth": {"type": "integer", "description": "W of the layer's size (1 for a vector)"},
+        "tileHeight": {"type": "integer", "description": "H of the layer's size (1 for a vector)"},
+        "zeroValue": {"type": "integer", "minimum": 0, "maximum": 255},
+        "min": {"type": "number"}, "max": {"type": "number"},
+        "result": {"type": "string", "description": "names the input and weights these maps belong to"},
+    }),
+    "Input": _obj({
+        "networkid": INT, "describe": {"type": "string"},
+        "kind": {"enum": ["dataset", "noise", "featvis", "blank", "custom"]},
+        "dataset": {"type": ["integer", "null"]}, "index": {"type": ["integer", "null"]},
+        "result": {"type": "string"},
+        "image": {**PNG, "description": "the input as shown in the frame (RGB, before normalisation)"},
+    }),
+    "Events": _obj({
+        "seq": {"type": "integer", "description": "poll again with this number"},
+        "events": {"type": "array", "items": {"oneOf": [
+            _obj({"type": {"const": "input"}, "network": INT, "describe": {"type": "string"},
+                  "result": {"type": "string"}}),
+            _obj({"type": {"const": "weights"}, "network": INT, "result": {"type": "string"}}),
+            _obj({"type": {"const": "featvis"}, "network": INT, "layer": INT, "state": {"type": "string"},
+                  "done": INT, "total": INT}),
+            _obj({"type": {"const": "networks"}}),
+        ]}},
+        "reset": {"const": True, "description": "events were missed: reload everything"},
+    }, required=["seq", "events"]),
 }
 
 ID = {"type": "string", "pattern": "^[0-9]{1,9}$"}  # ASCII digits: anything else is 400
@@ -129,6 +156,7 @@ PARAMETERS = {
     "layerid": "a layer: its index in the architecture",
     "datasetid": "a dataset",
     "noiseid": "a noise generator",
+    "since": "the seq of the last answer (0 at first: answers the current seq at once)",
 }
 
 # (method, path, answer schema, summary, body)
@@ -157,13 +185,30 @@ OPERATIONS = [
      "write the layer's activation (mode 2) or feature visualization (mode 3) as PNG files", "json"),
     ("get", "/dataset/{datasetid}/images", "DatasetImages", "the dataset page's raw images and labels", None),
     ("get", "/noiseimage/{noiseid}", "NoiseImage", "a new noise image (the generator's current one)", None),
+    # beyond the Unity client's protocol: what the browser 3D client reads (docs/xr-protocol.md)
+    ("get", "/network/{networkid}/atlas/layerid/{layerid}", "image/png",
+     "the layer's channel maps as one grayscale PNG atlas (binary), its layout in the X-Dvvr-Atlas header", None),
+    ("get", "/network/{networkid}/input", "Input", "this view's current input and its picture", None),
+    ("get", "/events/{since}", "Events",
+     "long poll: the events after since for this view, at once if there are any, else within 20 s", None),
+    ("get", "/xr", "redirect", "the 3D client: redirects to xr/", None),
+    ("get", "/xr/", "file", "the 3D client's page", None),
+    ("get", "/xr/{path}", "file", "a file of the 3D client (path may hold folders)", None),
 ]
+
+#: What the 3D client's files are served as.
+FILE_TYPES = ("text/html", "text/javascript", "text/css", "application/json", "text/plain", "image/png",
+              "image/jpeg", "image/webp", "image/svg+xml", "image/x-icon", "application/wasm", "model/gltf-binary")
+BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
 
 ERROR_ANSWER = {"description": "a client error (4xx) or a server that cannot answer (5xx), as JSON",
                 "content": {"application/json": {"schema": _ref("Error")}}}
 
 
 def _parameter(name: str) -> dict:
+    if name == "path":
+        return {"name": "path", "in": "path", "required": True, "description": "a file below xr/ ('/' allowed)",
+                "schema": {"type": "string"}}
     if name == "headset":
         return {"name": "headset", "in": "path", "required": True,
                 "description": "a headset's own view: its own current input per network",
@@ -179,14 +224,28 @@ def _body(kind: str) -> dict:
             "content": {"application/json": {"schema": _ref("ActivationImage")}}}
 
 
+def _answer(answer: str) -> tuple[str, dict]:
+    """The status and the response object of a successful answer."""
+    if answer == "image/png":
+        png = {"schema": {**BINARY, "contentMediaType": "image/png"}}
+        return "200", {"description": "the atlas", "content": {"image/png": png},
+                       "headers": {"X-Dvvr-Atlas": {"description": "the atlas's layout as compact JSON",
+                                                    "schema": _ref("AtlasLayout")}}}
+    if answer == "file":
+        return "200", {"description": "the file", "content": {kind: {"schema": BINARY} for kind in FILE_TYPES}}
+    if answer == "redirect":
+        return "302", {"description": "to xr/", "headers": {"Location": {"schema": {"const": "xr/"}}}}
+    return "200", {"description": "the answer", "content": {"application/json": {"schema": _ref(answer)}}}
+
+
 def _operation(method: str, path: str, answer: str, summary: str, body: str | None) -> dict:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    status, success = _answer(answer)
     operation = {
         "operationId": f"{method}{path}",
         "summary": summary,
         "parameters": [_parameter(name) for name in names],
-        "responses": {"200": {"description": "the answer", "content": {"application/json": {"schema": _ref(answer)}}},
-                      "default": ERROR_ANSWER},
+        "responses": {status: success, "default": ERROR_ANSWER},
     }
     if body:
         operation["requestBody"] = _body(body)
@@ -203,8 +262,9 @@ def _build() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "DeepVisionVR protocol (dvvr)", "version": __version__,
-                 "description": "What the DeepVisionVR VR client speaks. Every answer is JSON; errors have the "
-                                "Error shape. Paths are relative to the VR base URL."},
+                 "description": "What the DeepVisionVR VR client speaks, and what the browser 3D client adds "
+                                "(a PNG atlas, its input, events, its files). Answers are JSON unless said "
+                                "otherwise; errors have the Error shape. Paths are relative to the VR base URL."},
         "servers": [{"url": ".", "description": "the VR base URL this document was fetched under"}],
         "paths": paths,
         "components": {"schemas": SCHEMAS},

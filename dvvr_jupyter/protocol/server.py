@@ -54,8 +54,9 @@ class Server:
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
                  token: str | None = None, secret: str | None = None, log_function=None, precompute: bool = False,
-                 log_exposure: bool = True, extra_routes=()):
+                 log_exposure: bool = True, extra_routes=(), ssl_options=None):
         self.session = session
+        self.ssl_options = ssl_options  # an ssl.SSLContext: https (WebXR beyond localhost needs it)
         self._log_exposure = log_exposure
         self.host = host
         self.port = port
@@ -84,13 +85,14 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{url_host(self.host)}:{self.port}{self.prefix}"
+        scheme = "https" if self.ssl_options is not None else "http"
+        return f"{scheme}://{url_host(self.host)}:{self.port}{self.prefix}"
 
     def _bind(self) -> None:
         sockets = tornado.netutil.bind_sockets(self.port, address=self.host or None)
         self.port = sockets[0].getsockname()[1]
         # bodies are limited (413) by the handlers, which see them first
-        self._server = JSONErrorHTTPServer(self.app, max_body_size=TRANSPORT_MAX_BODY)
+        self._server = JSONErrorHTTPServer(self.app, max_body_size=TRANSPORT_MAX_BODY, ssl_options=self.ssl_options)
         self._server.add_sockets(sockets)
         if self._log_exposure and not is_loopback(self.host):
             log.warning("serving beyond loopback on %s: anyone who can reach this port can use it%s",
@@ -141,6 +143,7 @@ class Server:
             return
 
         async def shutdown():
+            await self._end_polls()
             if self._server is not None:
                 self._server.stop()
                 await self._server.close_all_connections()
@@ -149,6 +152,18 @@ class Server:
         asyncio.run_coroutine_threadsafe(shutdown(), loop)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    async def _end_polls(self, grace: float = 0.5) -> None:
+        """Waiting ``events/`` polls answer now (their clients poll again
+        elsewhere or see the server gone), before the connections close."""
+        self.app.settings["dvvr_stopping"] = True
+        polls = self.app.settings.get("dvvr_polls", set())
+        for poll in list(polls):
+            poll.wake()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while polls and loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
     @property
     def running(self) -> bool:

@@ -10,6 +10,11 @@ routes that speak it.  Handlers pass engine objects in; bytes or dicts come out.
 
 Answers that every request of a switch reads (a layer's activation and
 histogram, the classification) are serialised once per result and shared.
+
+No engine import at module level: ``dvvr serve`` imports this module before
+it listens, and the base URL must answer before torch loads (the client gives
+it 2 s; ``tests/test_cli.py`` checks).  The functions that turn engine objects
+into bodies import what they need; by then the project has loaded it.
 """
 
 from __future__ import annotations
@@ -18,18 +23,18 @@ import base64
 import json
 import re
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
-import torch
+from ..bridge.limits import MAX_NESTING, parse_json_object  # noqa: F401 - MAX_NESTING: openapi.py's
+from ..errors import BadRequest, NotFound
 
-from ..engine import encode
-from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
-from ..engine.layers import FEATURE_MAP, INFO, VECTOR
-from ..bridge.limits import MAX_NESTING, parse_json_object
-from ..errors import BadRequest
+if TYPE_CHECKING:
+    import torch
+
+    from ..engine.encode import Histogram
 
 #: The client's ``ActivationImage.mode`` numbers.
 MODES = {0: "Unknown", 1: "DatasetImage", 2: "Activation", 3: "FeatureVisualization", 4: "NoiseImage"}
-DATA_TYPES = {FEATURE_MAP: "2D_feature_map", VECTOR: "1D_vector", INFO: "None"}
 VIEW_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ID_FIELDS = ("networkID", "datasetID", "noiseGeneratorID", "imageID", "layerID", "channelID")
 
@@ -42,7 +47,7 @@ def _dumps(body: dict) -> bytes:
     return json.dumps(body, ensure_ascii=False).encode()
 
 
-def _histogram_fields(histogram: encode.Histogram | None) -> dict:
+def _histogram_fields(histogram: Histogram | None) -> dict:
     """Counts and bin centres as strings, as the original server sent them."""
     if histogram is None:
         return {"counts": [], "bins": []}
@@ -71,12 +76,17 @@ def dataset_page(dataset) -> bytes:
 
 def noise_image(image) -> dict:
     """``noiseimage/{g}``: a new noise image (the generator's current one)."""
+    from ..engine import encode
+
     return {"tensor": _b64(encode.pil_png(image))}
 
 
 def architecture(network) -> dict:
     """``network/{n}``: the tracked layers on the client's grid."""
-    layers = [{"pos": list(layer.pos), "layer_name": layer.name, "data_type": DATA_TYPES[layer.kind],
+    from ..engine.layers import FEATURE_MAP, INFO, VECTOR
+
+    data_types = {FEATURE_MAP: "2D_feature_map", VECTOR: "1D_vector", INFO: "None"}
+    layers = [{"pos": list(layer.pos), "layer_name": layer.name, "data_type": data_types[layer.kind],
                "size": [1, *layer.shape] if layer.kind != INFO else [0],
                "precursors": [list(p) for p in layer.precursors]} for layer in network.layers]
     shown = [layer.id for layer in network.layers if layer.kind != INFO]
@@ -94,7 +104,7 @@ def activation(network, result, layer_id: int) -> Future:
                        "zeroValue": images.zero_value, "mode": "Activation"})
 
     result.images_future(layer_id)  # fails now, with the client's words, for an info panel
-    return result.derived(("wire.activation", network_id, layer_id), layer_id, build)
+    return result.once(("wire.activation", network_id, layer_id), build, layer=layer_id)
 
 
 def activation_histogram(network, result, layer_id: int) -> Future:
@@ -105,7 +115,7 @@ def activation_histogram(network, result, layer_id: int) -> Future:
         return _dumps({"networkid": network_id, "layer_id": layer_id, **_histogram_fields(images.histogram)})
 
     result.images_future(layer_id, "activation histogram")
-    return result.derived(("wire.histogram", network_id, layer_id), layer_id, build)
+    return result.once(("wire.histogram", network_id, layer_id), build, layer=layer_id)
 
 
 def weight_histogram(network, layer_id: int) -> bytes:
@@ -124,7 +134,60 @@ def classification(network, result) -> bytes:
         return _dumps({"networkid": network_id, "class_names": [name for name, _ in top],
                        "confidence_values": [f"{value:.2f}" for _, value in top]})
 
-    return result.memo(("wire.classification", network_id), build)
+    return result.once(("wire.classification", network_id), build, here=True).result()
+
+
+def result_key(result) -> str:
+    """What names one result (an input with one version of the weights) to a client."""
+    return str(result.id)
+
+
+def atlas(network, result, layer_id: int) -> Future:
+    """A future of ``atlas/layerid/{l}``: ``(PNG bytes, layout header)``, the
+    layer's channel maps tiled into one grayscale picture (``engine/atlas.py``),
+    pixels exactly those of ``activation/layerid/{l}``."""
+    network_id, key = network.id, result_key(result)
+
+    def build(images) -> tuple[bytes, str]:
+        from ..engine import encode
+        from ..engine.atlas import tile
+
+        picture, grid = tile(images.pixels)
+        header = {"channels": grid.channels, "cols": grid.cols, "rows": grid.rows, "tileWidth": grid.tile_width,
+                  "tileHeight": grid.tile_height, "zeroValue": images.zero_value, "min": images.low,
+                  "max": images.high, "result": key}
+        return encode.png_bytes(picture), json.dumps(header, separators=(",", ":"))
+
+    from ..engine.layers import INFO
+
+    layer = network.layer(layer_id)
+    if layer.kind == INFO:
+        raise NotFound(f"layer {layer_id} ({layer.name!r}) is an info panel (data_type \"None\"): it has no atlas",
+                       field="layerid")
+    return result.once(("wire.atlas", network_id, layer_id), build, layer=layer_id)
+
+
+def _input_kind(source) -> str:
+    from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
+
+    return {DatasetImage: "dataset", NoiseImage: "noise", FeatVisImage: "featvis", Blank: "blank"}.get(
+        type(source), "custom")
+
+
+def current_input(session, network, result) -> Future:
+    """A future of ``network/{n}/input``: what this view's input is, and its picture as shown in the frame."""
+    from ..engine import encode
+    from ..engine.inputs import DatasetImage
+
+    source = result.input.source
+    dataset = next((i for i, known in enumerate(session.datasets) if known is getattr(source, "dataset", None)), None)
+
+    def build() -> dict:
+        return {"networkid": network.id, "describe": result.input.describe(), "kind": _input_kind(source),
+                "dataset": dataset, "index": source.index if isinstance(source, DatasetImage) else None,
+                "result": result_key(result), "image": _b64(encode.pil_png(result.input.image))}
+
+    return result.once(("wire.input", network.id), build)
 
 
 def prepared(network, result, mode: int) -> dict:
@@ -135,6 +198,8 @@ def prepared(network, result, mode: int) -> dict:
 # --- feature visualization and export --------------------------------------------------
 def feature_visualization(network, layer_id: int, images: torch.Tensor) -> bytes:
     """``featurevisualization/layerid/{l}``: one colour PNG per channel."""
+    from ..engine import encode
+
     return _dumps({"tensors": [_b64(png) for png in encode.rgb_pngs(images)], "networkid": network.id,
                    "layerID": layer_id, "mode": "FeatureVisualization"})
 
@@ -142,6 +207,8 @@ def feature_visualization(network, layer_id: int, images: torch.Tensor) -> bytes
 def input_layer_images(network, layer_id: int) -> torch.Tensor:
     """The input layer has no feature visualization: the original answered one
     tiny black image per channel, which the client expects."""
+    import torch
+
     return torch.zeros(network.layer(layer_id).channels, 3, 1, 1, dtype=torch.uint8)
 
 
@@ -221,6 +288,8 @@ def parse_activation_image(raw: bytes | str) -> dict:
 
 def input_source(session, choice: dict):
     """The engine source an ``ActivationImage`` asks for (mode 1, 3, 4 or 0)."""
+    from ..engine.inputs import Blank, DatasetImage, FeatVisImage, NoiseImage
+
     mode = choice["mode"]
     if mode == 1:
         dataset = session.dataset(choice["datasetID"])

@@ -53,7 +53,8 @@ class DvvrExtension(ExtensionApp):
     share_slots = Int(
         32,
         config=True,
-        help="Requests one kernel serves at once per kind (VR quick routes, VR slow routes, explorer); "
+        help="Requests one kernel serves at once per kind (VR quick routes, VR slow routes, VR event polls, "
+        "explorer); "
         "more wait in line.",
     )
     share_waiting = Int(
@@ -88,6 +89,7 @@ class DvvrExtension(ExtensionApp):
         waiting = self.share_waiting
         self.shares = Shares({"vr": (self.share_slots, waiting, self.share_wait),
                               "vr-slow": (self.share_slots, waiting, self.request_timeout),
+                              "vr-events": (self.share_slots, waiting, self.share_wait),
                               "explorer": (self.share_slots, waiting, self.share_wait)})
         self.settings["dvvr"] = self
         registry.remove_dead()

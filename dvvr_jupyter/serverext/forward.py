@@ -12,11 +12,15 @@ from tornado.web import RequestHandler
 from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
 from ..errors import BadGateway, BadRequest, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
-from .shares import SLOW_ROUTE, ClientGone
+from .shares import EVENTS_ROUTE, SLOW_ROUTE, ClientGone
 
-# Only the kernel's status and body come back; hop-by-hop and framing
-# headers are tornado's business.
-_KEEP_HEADERS = ("Content-Type", "Cache-Control")
+# Only the kernel's status, body and these headers come back; hop-by-hop and
+# framing headers are tornado's business.  The kernel's Content-Security-Policy
+# replaces Jupyter's API one (which would block the 3D client's scripts).
+_KEEP_HEADERS = ("Content-Type", "Cache-Control", "Location", "ETag", "X-Dvvr-Atlas", "Content-Security-Policy",
+                 "X-Content-Type-Options", "Referrer-Policy")
+# Request headers the kernel's answer depends on (a 3D client's file revalidated)
+_PASS_HEADERS = ("Content-Type", "If-None-Match")
 
 
 KERNEL_HUNG_UP = ("the kernel's dvvr server ended the connection without an answer "
@@ -76,7 +80,9 @@ def abort_when(gone, timeout: float):
 
 def share_of(path: str) -> str:
     """Which share of its kernel a VR request takes (``shares``)."""
-    return "vr-slow" if SLOW_ROUTE.match(path) else "vr"
+    if SLOW_ROUTE.match(path):
+        return "vr-slow"
+    return "vr-events" if EVENTS_ROUTE.match(path) else "vr"
 
 
 async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes,
@@ -92,8 +98,9 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
         # tornado decoded %2e%2e and %2F; the HTTP client would resolve the dots and leave the route's prefix
         raise BadRequest("a path with '.' or '..' segments (plain or %-encoded) is not served here", field="path")
     headers = {**(headers or {}), SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
-    if "Content-Type" in handler.request.headers:
-        headers["Content-Type"] = handler.request.headers["Content-Type"]
+    for name in _PASS_HEADERS:
+        if name in handler.request.headers:
+            headers[name] = handler.request.headers[name]
     method = handler.request.method
     gone = getattr(handler, "gone", None)
     async with ext.shares.slot(entry["kernel_id"], share, gone):
@@ -102,7 +109,8 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
     for header in _KEEP_HEADERS:
         if header in response.headers:
             handler.set_header(header, response.headers[header])
-    handler.finish(response.body or b"")
+    # set_content_type: Jupyter's APIHandler would label every answer JSON
+    handler.finish(response.body or b"", set_content_type=response.headers.get("Content-Type", "application/json"))
 
 
 async def _fetch(ext, entry: dict, path: str, body: bytes, headers: dict, method: str, gone):

@@ -84,6 +84,11 @@ def _qr(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4)
 
 
+def _xr_link(url: str) -> str:
+    target = html.escape(url + "xr/")
+    return f"<a class='dvvr-xr' href='{target}' target='_blank' rel='noopener noreferrer'>{target}</a>"
+
+
 class PageHandler(JupyterHandler):
     """``{base_url}dvvr/``: the sessions with QR codes of their VR URLs."""
 
@@ -102,7 +107,8 @@ class PageHandler(JupyterHandler):
             rows.append(
                 f"<li><p>{label}{flag}<br>networks: {nets}<br>clients: "
                 f"{html.escape(', '.join(s['clients']) or 'none')}<br>"
-                f"<code>{html.escape(s['session_url'])}</code></p>{_qr(s['session_url'])}</li>"
+                f"<code>{html.escape(s['session_url'])}</code><br>3D view in a browser: {_xr_link(s['session_url'])}"
+                f"</p>{_qr(s['session_url'])}{_qr(s['session_url'] + 'xr/')}</li>"
             )
         listing = "".join(rows) or "<li>none: run <code>%load_ext dvvr</code> in a notebook</li>"
         headset = f"{base}h/{headset_name()}/"  # a fresh name each time the page loads
@@ -111,7 +117,10 @@ class PageHandler(JupyterHandler):
             f"<!doctype html><html><head><meta charset='utf-8'><title>dvvr sessions</title></head>"
             f"<body style='font-family:sans-serif'><h1>DeepVisionVR</h1><p>VR URL (type it into the "
             f"VR client, or scan it):<br><code>{html.escape(base)}</code></p>{_qr(base)}"
+            f"<h2>3D view in a browser</h2><p>Any browser, a headset's too (scan it):<br>{_xr_link(base)}</p>"
+            f"{_qr(base + 'xr/')}"
             f"<h2>URL for another headset</h2><p>Its own input, whatever the others choose (reload the page "
-            f"for another):<br><code class='dvvr-headset'>{html.escape(headset)}</code></p>{_qr(headset)}"
+            f"for another):<br><code class='dvvr-headset'>{html.escape(headset)}</code><br>its 3D view: "
+            f"{_xr_link(headset)}</p>{_qr(headset)}{_qr(headset + 'xr/')}"
             f"<h2>Sessions</h2><ul>{listing}</ul></body></html>"
         )

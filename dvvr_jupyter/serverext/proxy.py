@@ -3,9 +3,10 @@ forwarded to the kernel that serves the session.
 
 The VR client sends no cookies or Jupyter token: the token in the path is
 the capability, compared in constant time, with wrong tokens held back per
-address (``bridge.throttle``).  Only JSON is served here (the path shares the
-Jupyter origin, so no HTML a browser could run), and every error answers the
-kernel's own error body (``bridge.answers.JSONErrors``).  Bodies over
+address (``bridge.throttle``).  The path shares the Jupyter origin: the
+only HTML and scripts served here are the package's own 3D client files
+(``xr/``, under a Content-Security-Policy that runs nothing else), and every
+error answers the kernel's own error body (``bridge.answers.JSONErrors``).  Bodies over
 ``MAX_BODY_BYTES`` are refused (413): read and dropped up to
 ``REFUSE_UNREAD_BYTES`` (the sender then reads the answer), refused from
 their headers, unread, beyond.

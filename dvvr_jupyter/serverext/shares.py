@@ -5,7 +5,8 @@ Before, every forwarded request took one of the HTTP client's 64 slots for
 as long as the kernel took (a feature visualization: minutes), and the 65th
 request, to any kernel or route, queued behind them.  Now a request first
 takes a slot of its *share*: one per kernel and kind of route (the VR path's
-quick routes, its slow ones, the explorer), a few dozen slots each.  Beyond
+quick routes, its slow ones, its long polls of live events, the explorer), a
+few dozen slots each.  Beyond
 them it waits in the share's line (not in the client), and the line is
 bounded: past ``max_waiting`` requests, or after waiting ``wait`` seconds,
 the answer is 503 with ``Retry-After``.  A request whose client hangs up
@@ -25,6 +26,8 @@ from ..errors import Unavailable
 
 #: VR routes that can take minutes in the kernel (they wait on feature-visualization jobs or write files).
 SLOW_ROUTE = re.compile(r"(?:h/[^/]*/)?network/[^/]+/(?:featurevisualization/layerid|export/layerid)/")
+#: The long poll of live events (each headset keeps one waiting, up to ~20 s): a share of its own.
+EVENTS_ROUTE = re.compile(r"(?:h/[^/]*/)?events/")
 
 
 class Busy(Unavailable):

@@ -1,7 +1,10 @@
 """Notebook widgets: ``dvvr.explorer()``, the explorer of the networks the
-VR client shows (the rich display of a ``Network`` too).
+VR client shows, and the rich display of a ``Network`` (``network_display``).
 
-Imported on first use only: importing ``dvvr`` loads no IPython or widgets.
+The top of the chain: widgets build on the kernel side (its server thread
+answers the widget's HTTP route), the explorer's requests and the engine;
+nothing below imports them.  Imported on first use only: importing ``dvvr``
+loads no IPython or widgets.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ def explorer(network=None, *, session=None):
     dvvr`` does (its server thread answers the widget's clicks while cells
     run).  ``session``: another ``dvvr.Session`` than the default one."""
     from .explorer_widget import Explorer
+    from .network_display import register_in_kernel
 
+    register_in_kernel()  # from now on `net` alone shows it too
     return Explorer(network, session=session)
 
 

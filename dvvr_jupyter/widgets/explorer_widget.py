@@ -1,4 +1,5 @@
-"""The explorer widget (an anywidget: ES modules, binary buffers, no build step).
+"""The explorer widget (an anywidget: ES modules linked by ``module_linker``,
+binary buffers, no build step).
 
 Two directions, two channels:
 
@@ -24,22 +25,17 @@ import anywidget
 import traitlets
 
 from ..engine.events import FeatVisProgress, InputChanged, NetworksChanged, ResultReady
-from .api import api_for
+from ..explore.requests import ExplorerRequests
+from .module_linker import link
 
+#: The browser side: ES modules that import each other (``explorer.js`` is the entry).
 STATIC = Path(__file__).parent / "static"
-#: The browser side, in the order the files build on each other (one ES
-#: module once joined: anywidget loads a single module and there is no build step).
-ESM_PARTS = ("transport.js", "colormap.js", "layermap.js", "panels.js", "explorer.js")
-
-
-def _esm() -> str:
-    return "\n".join((STATIC / name).read_text(encoding="utf-8") for name in ESM_PARTS)
 
 
 class Explorer(anywidget.AnyWidget):
     """The explorer of one network (``dvvr.explorer()``)."""
 
-    _esm = _esm()
+    _esm = link(STATIC, "explorer.js")
     _css = (STATIC / "explorer.css").read_text(encoding="utf-8")
 
     kernel_id = traitlets.Unicode("").tag(sync=True)
@@ -63,14 +59,16 @@ class Explorer(anywidget.AnyWidget):
                 raise ValueError(msg)
             network = session.networks[0]
         self.session = session
-        self.api = api_for(session)
         service = _kernel_service()
+        # the kernel's dispatcher where it serves this session (one for its HTTP route and every widget)
+        self.requests = service.explorer if service is not None and service.session is session else \
+            ExplorerRequests(session)
         super().__init__(kernel_id=service.kernel_id if service else "", network_id=network.id,
-                         initial=self.api.state(network), **kwargs)
+                         initial=self.requests.state(network), **kwargs)
         self.on_msg(self._on_request)
         self._subscription = session.events.subscribe(self._on_event, InputChanged, ResultReady, NetworksChanged,
                                                       FeatVisProgress)
-        self.api.notices.append(self._notice)
+        self.requests.notices.append(self._notice)
 
     @property
     def network(self):
@@ -95,7 +93,7 @@ class Explorer(anywidget.AnyWidget):
         result = event.result if isinstance(event, ResultReady) else network.peek()
         if result is None or result.layers is not network.layers:
             return  # a re-track's own refresh follows
-        self.send({"type": "state", "state": self.api.state(network, result),
+        self.send({"type": "state", "state": self.requests.state(network, result),
                    "origin": getattr(event, "origin", None), "change": getattr(event, "change", None)})
 
     def _notice(self, notice: dict) -> None:
@@ -106,8 +104,6 @@ class Explorer(anywidget.AnyWidget):
     def _on_request(self, widget, content, buffers) -> None:
         if not isinstance(content, dict) or content.get("type") != "request":
             return
-        from ..kernel.explorer_api import submit
-
         request_id = content.get("id")
         body = bytes(buffers[0]) if buffers else b""
 
@@ -117,24 +113,25 @@ class Explorer(anywidget.AnyWidget):
                        "content_type": answer.content_type}, buffers=[answer.body])
 
         # off the shell thread: a request may wait for a forward pass
-        submit(self.api.handle, str(content.get("method", "GET")), str(content.get("path", "")), body) \
+        self.requests.submit(str(content.get("method", "GET")), str(content.get("path", "")), body) \
             .add_done_callback(reply)
 
     def close(self) -> None:
         subscription, self._subscription = getattr(self, "_subscription", None), None
         if subscription is not None:
             subscription.close()
-        if self._notice in self.api.notices:
-            self.api.notices.remove(self._notice)
+        requests = getattr(self, "requests", None)  # None: __init__ refused the network
+        if requests is not None and self._notice in requests.notices:
+            requests.notices.remove(self._notice)
         super().close()
 
 
 def _kernel_service():
     """This kernel's dvvr service, started (its server thread answers the
     explorer's HTTP route), or ``None`` outside a Jupyter kernel."""
-    from ..kernel.explorer_api import _kernel
+    from ..kernel.explorer_route import running_kernel
 
-    if _kernel() is None:
+    if running_kernel() is None:
         return None
     from ..kernel.service import current
 

@@ -72,9 +72,10 @@ def open_explorer(browser, url: str, path: str):
     once the explorer drew its first grid; (page, NotebookPage, page errors)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1500})
     errors: list[str] = []
-    # errors thrown by the widget's code (anywidget loads it from a blob: URL);
-    # Jupyter's own bundles are not what is tested here
-    page.on("pageerror", lambda exc: errors.append(f"{exc}\n{exc.stack}") if "blob:" in (exc.stack or "") else None)
+    # errors thrown by the widget's code (its modules are blob: URLs named
+    # dvvr-explorer/<file> by their sourceURL); Jupyter's own bundles are not what is tested here
+    page.on("pageerror", lambda exc: errors.append(f"{exc}\n{exc.stack}")
+            if "blob:" in (exc.stack or "") or "dvvr-explorer/" in (exc.stack or "") else None)
     page.on("console", lambda message: print("console:", message.text) if message.type == "error" else None)
     page.goto(url)
     notebook = NotebookPage(page, path)

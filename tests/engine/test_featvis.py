@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from dvvr_jupyter.engine.capture import HookCapture
-from dvvr_jupyter.engine.featvis import FeatVisCancelled, FeatVisConfig, is_channels_last, prepare_model, visualize
-from dvvr_jupyter.engine.featvis_param import make_image
-from dvvr_jupyter.engine.featvis_transforms import random_affine
+from dvvr_jupyter.engine.featvis.config import FeatVisConfig
+from dvvr_jupyter.engine.featvis.method import FeatVisCancelled, is_channels_last, prepare_model, visualize
+from dvvr_jupyter.engine.featvis.parameterisations import make_image
+from dvvr_jupyter.engine.featvis.transforms import random_affine
 from dvvr_jupyter.engine.layers import LayerSpec
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.25, 0.2, 0.3)

@@ -151,10 +151,11 @@ def test_close_cancels_and_later_jobs_never_run(network):
 
 def test_model_copy_released_when_idle(network):
     network.featvis.start(CONV2).wait(timeout=120)
-    worker = network.featvis._worker
-    with network.featvis._lock:  # the worker drops its model copies once the queue is empty
-        network.featvis._wake.wait_for(lambda: network.featvis._copies is None, timeout=60)
-        assert network.featvis._copies is None
+    worker = network.featvis.queue.worker
+    copies = network.featvis.copies
+    with copies.changed:  # the worker drops its model copies once the queue is empty
+        copies.changed.wait_for(lambda: not copies.held, timeout=60)
+        assert not copies.held
     assert worker.daemon
     assert all(p.grad is None for p in network.shadow.model.parameters())
 

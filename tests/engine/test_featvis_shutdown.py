@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 
 import pytest
+
+from dvvr_jupyter.testing.waiting import wait_until
 
 import tiny
 from conftest import HERE, REPO
@@ -74,6 +75,30 @@ def test_exit_while_a_job_runs(tmp_path, how):
 
 
 
+HOOK_SCRIPT = '''
+import atexit, sys, tempfile
+sys.path.insert(0, {tests!r})
+import dvvr, tiny
+
+session = dvvr.Session(cache_dir=tempfile.mkdtemp())
+network = session.attach(tiny.TinyTracked(), tiny.tiny_images(), input_size=(32, 36))
+network.featvis.config = dvvr.FeatVisConfig(steps=2, batch_size=4)
+hooks = [atexit._ncallbacks()]
+for layer in (3, 1):
+    network.featvis.start(layer).wait(120)
+    hooks.append(atexit._ncallbacks())
+print(hooks[1] - hooks[0], hooks[2] - hooks[1])
+'''
+
+
+def test_exit_hook_registered_by_the_first_job():
+    # Importing and attaching register nothing for feature visualization; the
+    # first job registers the one hook that stops jobs at exit, later ones none.
+    out = subprocess.run([sys.executable, "-c", HOOK_SCRIPT.format(tests=str(HERE))], capture_output=True,
+                         text=True, cwd=REPO, timeout=EXITED * 5)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "0"]
+
 
 def _json(url, method="GET", body=None):
     request = urllib.request.Request(url, data=body, method=method)
@@ -104,9 +129,8 @@ def test_ctrl_c_on_dvvr_serve_during_generate_all(tmp_path):
                     pass
 
         threading.Thread(target=generate_all, daemon=True).start()
-        deadline = time.monotonic() + EXITED
-        while _json(url + "network/0/featurevisualization/progress")["layers"].get("1", {}).get("state") != "running":
-            assert time.monotonic() < deadline, "the job never started"
+        wait_until(lambda: _json(url + "network/0/featurevisualization/progress")["layers"].get("1", {}).get("state")
+                   == "running", EXITED, "the job never started")
         assert _json(url + "network")["nnetworks"] == 1  # other requests flow meanwhile
         proc.send_signal(signal.SIGINT)
         rest = _rest_of_output(proc)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from dvvr_jupyter.engine.featvis_store import FeatVisStore, weights_fingerprint
+from dvvr_jupyter.engine.featvis.store import FeatVisStore, weights_fingerprint
 
 W1, W2 = "00aa11bb22cc33dd", "ffee00112233aabb"
 

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from dvvr_jupyter.engine.capture import HookCapture
-from dvvr_jupyter.engine.featvis import FeatVisConfig, visualize
+from dvvr_jupyter.engine.featvis.config import FeatVisConfig
+from dvvr_jupyter.engine.featvis.method import visualize
 from dvvr_jupyter.engine.layers import LayerSpec
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")]

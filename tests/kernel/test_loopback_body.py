@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from dvvr_jupyter.kernel.explorer_api import ExplorerRouteHandler
+from dvvr_jupyter.explore.requests import ExplorerRequests
+from dvvr_jupyter.kernel.explorer_route import ExplorerRouteHandler
 from dvvr_jupyter.protocol.server import Server
-from dvvr_jupyter.widgets.api import ExplorerAPI
 
 SECRET = "kernel-secret"
 HUGE = 300 * (1 << 20)
@@ -16,7 +16,7 @@ HUGE = 300 * (1 << 20)
 
 @pytest.fixture
 def loopback(tiny_session):
-    routes = [(r"/explorer/(.*)", ExplorerRouteHandler, {"api": ExplorerAPI(tiny_session), "secret": SECRET})]
+    routes = [(r"/explorer/(.*)", ExplorerRouteHandler, {"requests": ExplorerRequests(tiny_session), "secret": SECRET})]
     server = Server(tiny_session, "127.0.0.1", 0, secret=SECRET, extra_routes=routes).start()
     yield server.port
     server.stop()

@@ -28,7 +28,7 @@ async def test_the_explorer_route(jp_fetch, start_kernel, vr_url, client_for, tm
     caplog.set_level(logging.DEBUG)
     kernel = await start_kernel()
     await kernel.run(SETUP + KERNEL_DEBUG_LOG + "\nw = dvvr.explorer()\nassert w.kernel_id == " + repr(kernel.id) +
-                     "\nnet = dvvr.networks()[0]\nbundle = net._repr_mimebundle_()  # a network alone in a cell\n"
+                     "\nnet = dvvr.networks()[0]\nbundle = get_ipython().display_formatter.format(net)  # net alone in a cell\n"
                      "assert 'application/vnd.jupyter.widget-view+json' in bundle[0], bundle")
     secret = read_entry(entry_path(kernel.id, jp_runtime_dir))["secret"]
 

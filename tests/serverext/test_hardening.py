@@ -60,7 +60,7 @@ async def test_typos_depth_and_prefixes(capfd, caplog, jp_logging_stream, jp_run
 
     # --- deep JSON: 400 on both routes, and no traceback from a serving thread in the running cell
     # (before the kernel's own log handlers are set up below: without any, Python writes to sys.stderr)
-    await kernel.run("import dvvr_jupyter.widgets.api as _api\n_api.Reply.json = classmethod(lambda cls, *a, **k: 1 / 0)  # a bug")
+    await kernel.run("import dvvr_jupyter.explore.requests as _api\n_api.Reply.json = classmethod(lambda cls, *a, **k: 1 / 0)  # a bug")
     started, release = jp_runtime_dir / "cell-started", jp_runtime_dir / "cell-release"
     cell = asyncio.ensure_future(kernel.run(
         f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\n"

@@ -29,6 +29,13 @@ def test_importing_dvvr_stays_cheap():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
+def test_dvvr_explorer_stays_the_function_once_the_request_layer_is_imported():
+    import dvvr
+    import dvvr_jupyter.explore.requests  # noqa: F401 - the kernel side imports it
+
+    assert callable(dvvr.explorer) and dvvr.explorer.__module__ == "dvvr_jupyter.widgets"
+
+
 def test_the_first_state_travels_with_the_widget(widget):
     assert widget.initial["input"]["index"] == 0 and widget.network_id == 0 and widget.kernel_id == ""
 
@@ -67,5 +74,37 @@ def test_featvis_progress_is_pushed(widget, tiny_session):
 
 
 def test_a_network_outside_a_kernel_shows_as_text(tiny_session):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dvvr_jupyter.widgets.network_display import register_in_kernel
+
     network = tiny_session.networks[0]
-    assert network._repr_mimebundle_() == {"text/plain": repr(network)}
+    assert not hasattr(network, "_repr_mimebundle_")  # the engine knows nothing of Jupyter
+    assert not register_in_kernel()  # no kernel here: nothing registered
+    data, _ = InteractiveShell.instance().display_formatter.format(network)
+    assert data == {"text/plain": repr(network)}
+
+
+def test_the_registered_display_shows_default_session_networks_as_explorers(tiny_session, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dvvr_jupyter.engine import session as sessions
+    from dvvr_jupyter.widgets.network_display import register
+
+    shell = InteractiveShell.instance()
+    formatter = shell.display_formatter.mimebundle_formatter
+    network = tiny_session.networks[0]
+    register(shell)
+    try:
+        data, _ = shell.display_formatter.format(network)
+        assert data == {"text/plain": repr(network)}  # another session's: dvvr.explorer(net, session=...)
+        monkeypatch.setattr(sessions, "_default", tiny_session)
+        data, _ = shell.display_formatter.format(network)
+        view = data["application/vnd.jupyter.widget-view+json"]
+        from ipywidgets.widgets.widget import _instances
+
+        widget = _instances[view["model_id"]]
+        assert widget.network_id == network.id and widget.initial["name"] == "tiny"
+        widget.close()
+    finally:
+        formatter.type_printers.pop(type(network), None)

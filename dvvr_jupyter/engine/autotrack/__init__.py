@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers import LayerSpec
 from .graph import GraphBuilder, Probe, entries_from_calls, trace
-from .layout import finish, layout
+from .layout import add_output_layers, layout
 from .units import TrackArg, auto_units, explicit_units, trackable_modules
 
 __all__ = ["derive_layers", "trackable_modules"]
@@ -63,5 +63,6 @@ def derive_layers(model: nn.Module, example: torch.Tensor, track: TrackArg = Non
         if missing:
             msg = f"tracked modules {missing} produce no batched tensor in a forward pass (or never run)"
             raise ValueError(msg)
-    finish(entries, final, out_prec, probe.output, whole=default or track == "all")
+    add_output_layers(entries, output_entry=final, output_inputs=out_prec, output=probe.output,
+                      whole_model=default or track == "all")
     return layout(entries)

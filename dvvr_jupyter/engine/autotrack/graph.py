@@ -11,6 +11,7 @@ import torch
 from torch import fx, nn
 
 from ..capture import GATE, first_tensor
+from ..layers import RECORD_INPUT, RECORD_OUTPUT
 from .units import has_matrix_weight, is_norm_or_act, weights_of
 
 _MERGES = {operator.add, operator.iadd, torch.add, "add", "add_"}
@@ -121,7 +122,7 @@ def _skip_branch(block: nn.Module) -> tuple[str, str] | None:
 class Entry:
     """A layer before layout: precursors are other entries, not positions yet."""
 
-    def __init__(self, name, source, prec=(), record="output", weight_module=None, post=None):
+    def __init__(self, name, source, prec=(), record=RECORD_OUTPUT, weight_module=None, post=None):
         self.name, self.source, self.record = name, source, record
         self.prec = list(dict.fromkeys(prec))
         self.weight_module, self.post = weight_module, post
@@ -162,7 +163,7 @@ class GraphBuilder:
         self.model, self.graph, self.probe, self.batch = model, graph, probe, batch
         self.units, self.default = set(units), default
         self.calls = Counter(node.target for node in graph.nodes if node.op == "call_module")
-        self.entries = [Entry("Input", "", record="input")]
+        self.entries = [Entry("Input", "", record=RECORD_INPUT)]
         self.anc: dict[fx.Node, list[Entry]] = {}
         self.end_of: dict[Entry, fx.Node] = {}
 
@@ -246,7 +247,7 @@ class GraphBuilder:
 
 def entries_from_calls(model, units, probe, batch, default):
     """Fallback without a graph: units in call order, each fed by the one before."""
-    entries = [Entry("Input", "", record="input")]
+    entries = [Entry("Input", "", record=RECORD_INPUT)]
     wanted = set(units)
     for name in probe.order:
         if name in wanted and probe.recordable(name, batch):

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import torch
 
-from ..layers import LayerSpec, Pos
+from ..layers import SOFTMAX, LayerSpec, Pos
 from .graph import Entry
 
 
-def finish(entries, final, out_prec, output: torch.Tensor | None, whole: bool) -> None:
-    """Mark the class scores; showing the whole model, add Output and probabilities."""
+def add_output_layers(entries: list[Entry], *, output_entry: Entry | None, output_inputs: list[Entry],
+                      output: torch.Tensor | None, whole_model: bool) -> None:
+    """Mark the class scores; showing the whole model, add Output and probabilities.
+
+    ``output_entry`` is the entry whose value is the model's output (None when
+    no tracked unit produces it), ``output_inputs`` the entries it is computed
+    from, ``output`` the model's output on the probe, and ``whole_model`` says
+    the whole model is shown (the default choice or ``track="all"``), not a
+    list of modules."""
     dims = output.dim() if output is not None else 0
-    if final is None and output is not None and whole:
+    if output_entry is None and output is not None and whole_model:
         label = {2: "Output (display_classnames)", 4: "Output (class maps)"}.get(dims, "Output")
-        final = Entry(label, "", out_prec or [entries[-1]])
-        entries.append(final)
-    elif final is not None and dims == 2:
-        final.name += " (display_classnames)"
-    if whole and final is not None and dims == 2:
-        entries.append(Entry("Probabilities (display_classnames)", "", [final], post="softmax"))
+        output_entry = Entry(label, "", output_inputs or [entries[-1]])
+        entries.append(output_entry)
+    elif output_entry is not None and dims == 2:
+        output_entry.name += " (display_classnames)"
+    if whole_model and output_entry is not None and dims == 2:
+        entries.append(Entry("Probabilities (display_classnames)", "", [output_entry], post=SOFTMAX))
 
 
 def layout(entries: list[Entry]) -> list[LayerSpec]:

@@ -1,7 +1,7 @@
 // colormap.js: the VR client's colour map, turning at the layer's zero value
 // (white at zero, blue below, red above), and painting pages of channels.
 
-function colourLut(zero) {
+export function colourLut(zero) {
   // 256 RGBA entries: pixel value -> colour
   const lut = new Uint8ClampedArray(256 * 4);
   for (let v = 0; v < 256; v++) {
@@ -15,7 +15,7 @@ function colourLut(zero) {
   return lut;
 }
 
-function colourCss(lut, value) {
+export function colourCss(lut, value) {
   const i = Math.max(0, Math.min(255, value | 0)) * 4;
   return `rgb(${lut[i]},${lut[i + 1]},${lut[i + 2]})`;
 }
@@ -23,7 +23,7 @@ function colourCss(lut, value) {
 // Tiles of `count` maps (h x w): painted once into an unscaled atlas
 // without gaps, then each drawn scaled into the visible canvas with a gap
 // of a pixel or two (a gap in atlas pixels would grow with the scale).
-function tileLayout(count, h, w, width, scale) {
+export function tileLayout(count, h, w, width, scale) {
   const gap = scale > 1 ? 2 : 1;
   const cellW = w * scale + gap, cellH = h * scale + gap;
   const cols = Math.max(1, Math.min(count, Math.floor((width + gap) / cellW)));
@@ -31,7 +31,7 @@ function tileLayout(count, h, w, width, scale) {
   return { cols, rows, gap, cellW, cellH, width: cols * cellW - gap, height: rows * cellH - gap };
 }
 
-function tileAt(layout, canvas, event) {
+export function tileAt(layout, canvas, event) {
   // the tile index under a mouse event (or -1 in a gap)
   const rect = canvas.getBoundingClientRect();
   const x = ((event.clientX - rect.left) / rect.width) * canvas.width;
@@ -40,7 +40,7 @@ function tileAt(layout, canvas, event) {
   return col < layout.cols ? row * layout.cols + col : -1;
 }
 
-function paintAtlas(canvas, layout, count, h, w, scale, fill) {
+export function paintAtlas(canvas, layout, count, h, w, scale, fill) {
   // fill(imageData, tileIndex, x0, y0): writes one tile's RGBA pixels
   const atlas = document.createElement("canvas");
   atlas.width = layout.cols * w;
@@ -59,7 +59,7 @@ function paintAtlas(canvas, layout, count, h, w, scale, fill) {
   }
 }
 
-function grayFiller(pixels, h, w, lut) {
+export function grayFiller(pixels, h, w, lut) {
   // pixels: Uint8Array [count, h, w] on the layer's scale
   return (image, t, x0, y0) => {
     const data = image.data;
@@ -78,7 +78,7 @@ function grayFiller(pixels, h, w, lut) {
   };
 }
 
-function rgbFiller(pixels, h, w) {
+export function rgbFiller(pixels, h, w) {
   // pixels: Uint8Array [count, h, w, 3]
   return (image, t, x0, y0) => {
     const data = image.data;
@@ -96,7 +96,7 @@ function rgbFiller(pixels, h, w) {
   };
 }
 
-async function decodeGrayPng(bytes) {
+export async function decodeGrayPng(bytes) {
   // one PNG of the page's maps stacked vertically -> Uint8Array of its gray values
   const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
   const canvas = document.createElement("canvas");
@@ -110,7 +110,7 @@ async function decodeGrayPng(bytes) {
   return gray;
 }
 
-function histogramSvg(histogram, title) {
+export function histogramSvg(histogram, title) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   const W = 176, H = 56;

@@ -2,6 +2,13 @@
 // The kernel pushes state on the comm ("state", "featvis", "notice"); clicks
 // and images go through the transport (HTTP while a cell runs).
 
+import {
+  colourLut, decodeGrayPng, grayFiller, histogramSvg, paintAtlas, rgbFiller, tileAt, tileLayout,
+} from "./colormap.js";
+import { layerMap, layerSignature } from "./layermap.js";
+import { connectionPanel, el, inputPanel, moduleTree, topClasses, vectorBars } from "./panels.js";
+import { makeTransport, parseEnvelope } from "./transport.js";
+
 const GRID_WIDTH = 620; // px the channel grid may take
 const MAX_TILE = 64; // px a channel is shown at most (bigger maps are scaled down)
 
@@ -13,7 +20,7 @@ function render({ model, el: host }) {
     fvPage: 0,
     gridSeq: 0,
     transport: null,
-    trackChoice: null, // "auto" | "blocks" | "conv" | "all" | "list"
+    trackChoice: null, // a preset's name (tree.preset_labels) or "list"
     tree: null,
     timers: [],
     closed: false,
@@ -298,7 +305,8 @@ function render({ model, el: host }) {
   function drawModules() {
     const tree = S.tree;
     const presets = el("div", { class: "dvvr-presets" },
-      ...[["auto", "automatic"], ["blocks", "blocks"], ["conv", "every conv"], ["all", "all"]].map(([key, label]) =>
+      // the presets and their labels come with the tree (explore/module_picker.py PRESETS)
+      ...Object.entries(tree.preset_labels).map(([key, label]) =>
         el("button", { "data-preset": key, class: S.trackChoice === key ? "dvvr-current" : "", text: label, onclick: () => {
           S.trackChoice = key;
           S.tree = { ...tree, tracked: tree.presets[key] };

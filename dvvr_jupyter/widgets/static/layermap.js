@@ -4,11 +4,11 @@
 
 const MAP = { boxW: 156, boxH: 20, colGap: 14, rowGap: 9, pad: 6 };
 
-function layerSignature(layers) {
+export function layerSignature(layers) {
   return layers.map((l) => `${l.id}:${l.name}:${l.pos}`).join("|");
 }
 
-function layerMap(layers, selected, onSelect) {
+export function layerMap(layers, selected, onSelect) {
   const ns = "http://www.w3.org/2000/svg";
   const depth = Math.max(0, ...layers.map((l) => l.pos[0])) + 1;
   const lanes = Math.max(0, ...layers.map((l) => l.pos[1])) + 1;

@@ -1,7 +1,9 @@
 // panels.js: the small panels: input thumbnails, top classes, vector bars,
 // the tracked-modules tree and the connection.
 
-function el(tag, attrs, ...children) {
+import { colourCss } from "./colormap.js";
+
+export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (key === "class") node.className = value;
@@ -14,7 +16,7 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-function inputPanel(state, thumbUrl, actions) {
+export function inputPanel(state, thumbUrl, actions) {
   const box = el("div", { class: "dvvr-thumbs" });
   const current = state.input;
   const dataset = state.dataset;
@@ -40,7 +42,7 @@ function inputPanel(state, thumbUrl, actions) {
   return el("div", { class: "dvvr-input" }, box, el("div", { class: "dvvr-input-buttons" }, noise, blank));
 }
 
-function topClasses(state) {
+export function topClasses(state) {
   const top = state.result.top;
   const box = el("div", { class: "dvvr-top", "data-result-id": String(state.result.id) });
   if (!top.length) {
@@ -57,7 +59,7 @@ function topClasses(state) {
   return box;
 }
 
-function vectorBars(meta, pixels, lut) {
+export function vectorBars(meta, pixels, lut) {
   // a page of a 1D layer: one bar per channel, coloured on the layer's scale
   const box = el("div", { class: "dvvr-vector" });
   const values = meta.values || [];
@@ -75,7 +77,7 @@ function vectorBars(meta, pixels, lut) {
   return box;
 }
 
-function moduleTree(tree, onChange) {
+export function moduleTree(tree, onChange) {
   // tree.modules in named_modules() order: a parent always comes before its children
   const root = el("div", { class: "dvvr-tree" });
   const holders = new Map([["", root]]);
@@ -99,7 +101,7 @@ function moduleTree(tree, onChange) {
   return root;
 }
 
-function connectionPanel(info) {
+export function connectionPanel(info) {
   const box = el("div", { class: "dvvr-connection-body" });
   const url = info.vr_url || info.direct_url;
   if (info.qr_svg) {

@@ -18,7 +18,7 @@ function readCookie(name) {
   return match ? match[1] : null;
 }
 
-function parseEnvelope(buffer) {
+export function parseEnvelope(buffer) {
   // <u32 little-endian length><JSON meta><payload>
   const view = new DataView(buffer);
   const length = view.getUint32(0, true);
@@ -103,7 +103,7 @@ class CommTransport {
   }
 }
 
-async function makeTransport(model) {
+export async function makeTransport(model) {
   const config = jupyterConfig();
   const kernelId = model.get("kernel_id");
   if (config && kernelId && typeof config.baseUrl === "string") {

@@ -1,10 +1,10 @@
-"""The explorer widget's routes on the kernel's own loopback server.
+"""The explorer widget's HTTP route on the kernel's own loopback server.
 
 The browser reaches them through the Jupyter server's authenticated route
 ``{base_url}dvvr/api/explorer/<kernel id>/<path>`` (``serverext/explorer.py``),
-forwarded here as ``/explorer/<path>``.  They are answered on the server's
-thread and a small pool of their own, not on the kernel's shell: clicks and
-images keep flowing while a cell runs.  Like everything on this server they
+forwarded here as ``/explorer/<path>``, and answered by the kernel service's
+``ExplorerRequests`` (``explore/requests.py``) on its own threads, not on
+the kernel's shell: clicks and images keep flowing while a cell runs.  Like everything on this server they
 need the kernel's secret, and also the explorer header that only the
 authenticated route sets: the VR capability URL's forwarder never sets it,
 so the VR path cannot reach them.
@@ -16,33 +16,23 @@ thread (``on_main_thread``): it runs when no cell is running.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import tornado.web
-from tornado.ioloop import IOLoop
 
 from ..bridge.answers import JSONErrors
 from ..bridge.headers import EXPLORER_HEADER, check_secret
 from ..bridge.limits import LimitedBody
 from ..errors import DvvrError, NotFound
 
-# Explorer requests may wait on the session's encode pool (a layer's images):
-# they run on their own threads so they can never starve it.
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dvvr-explorer")
-
-
-def submit(fn, *args) -> Future:
-    """Run an explorer request off the caller's thread (the comm path uses it too)."""
-    return _pool.submit(fn, *args)
-
 
 @tornado.web.stream_request_body  # the secret and the size are checked from the headers, before any body is read
 class ExplorerRouteHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
-    """``/explorer/<path>``: the ``ExplorerAPI``'s answers."""
+    """``/explorer/<path>``: the answers of an ``ExplorerRequests``."""
 
-    def initialize(self, api, secret: str):
-        self.api = api
+    def initialize(self, requests, secret: str):
+        self.requests = requests
         self.secret = secret
 
     def prepare(self):
@@ -61,7 +51,7 @@ class ExplorerRouteHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
         await self._answer("POST", path)
 
     async def _answer(self, method: str, path: str) -> None:
-        reply = await IOLoop.current().run_in_executor(_pool, self.api.handle, method, path, self.body)
+        reply = await asyncio.wrap_future(self.requests.submit(method, path, self.body))
         self.set_status(reply.status)
         self.set_header("Content-Type", reply.content_type)
         self.finish(reply.body)
@@ -77,7 +67,7 @@ def on_main_thread(fn) -> str:
     if threading.current_thread() is threading.main_thread():
         fn()
         return "done"
-    kernel = _kernel()
+    kernel = running_kernel()
     if kernel is None or getattr(kernel, "io_loop", None) is None:
         fn()  # no kernel loop to wait for (a script): nothing else runs user code here
         return "done"
@@ -85,7 +75,8 @@ def on_main_thread(fn) -> str:
     return "queued"
 
 
-def _kernel():
+def running_kernel():
+    """The ipykernel this code runs in, or ``None`` (a script, plain IPython)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -96,12 +87,7 @@ def _kernel():
 
 def explorer_routes(service) -> list:
     """The rules to add to the kernel server of ``service`` (a ``KernelService``)."""
-    from ..widgets.api import api_for
-
-    api = api_for(service.session)
-    api.connection = lambda: connection(service)
-    api.schedule = on_main_thread
-    return [(r"/explorer/(.*)", ExplorerRouteHandler, {"api": api, "secret": service.secret})]
+    return [(r"/explorer/(.*)", ExplorerRouteHandler, {"requests": service.explorer, "secret": service.secret})]
 
 
 _qr_cache: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""The explorer's routes, answered from a tiny session (no kernel, no browser)."""
+"""The explorer's requests, answered from a tiny session (no kernel, no browser)."""
 
 import json
 import struct
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from dvvr_jupyter.engine.events import NetworksChanged
-from dvvr_jupyter.widgets.api import ExplorerAPI, page_size
+from dvvr_jupyter.explore.requests import ExplorerRequests, page_size
 
 
 @pytest.fixture
 def api(tiny_session):
-    return ExplorerAPI(tiny_session)
+    return ExplorerRequests(tiny_session)
 
 
 def answer(api, method, path, body=None):
@@ -127,6 +127,8 @@ def test_modules_and_retracking_keep_the_network_id(api, tiny_session):
     network = tiny_session.networks[0]
     tree = json.loads(answer(api, "GET", "network/0/modules")[1].body)
     assert tree["trackers"] and tree["tracking"] == "auto" and tree["presets"]["conv"] == ["conv1", "conv2"]
+    # the widget's preset buttons come from here, in this order (no list of its own)
+    assert list(tree["preset_labels"]) == list(tree["presets"]) == ["auto", "blocks", "conv", "all"]
     assert {"name": "conv1", "type": "Conv2d", "children": 0, "params": 8 * 3 * 9 + 8} in tree["modules"]
     events = []
     tiny_session.events.subscribe(events.append, NetworksChanged)
@@ -155,3 +157,18 @@ def test_feature_visualization_jobs(api, tiny_session):
     state = json.loads(answer(api, "POST", "network/0/input", {"kind": "featvis", "layer": 1, "channel": 3})[1].body)
     assert state["input"] == {"describe": "feature visualization of 'tiny' layer 1 channel 3", "kind": "featvis",
                               "layer": 1, "channel": 3}
+
+
+def test_settings_come_through_the_constructor(tiny_session):
+    """The kernel passes its VR URLs and its main thread; each dispatcher keeps its own."""
+    queued = []
+    kernel_side = ExplorerRequests(tiny_session, connection=lambda: {"vr_url": "http://vr/"},
+                                   schedule=lambda fn: queued.append(fn) or "queued")
+    plain = ExplorerRequests(tiny_session)
+    assert json.loads(kernel_side.handle("GET", "connection").body) == {"vr_url": "http://vr/"}
+    assert json.loads(plain.handle("GET", "connection").body) == {}
+    reply = kernel_side.submit("POST", "network/0/track", json.dumps({"track": ["conv1"]}).encode()).result(30)
+    assert reply.status == 202 and json.loads(reply.body)["state"] == "queued" and len(queued) == 1
+    assert len(tiny_session.networks[0].layers) == 8  # not re-tracked until the kernel runs it
+    queued[0]()
+    assert [layer.name for layer in tiny_session.networks[0].layers] == ["Input", "conv1"]

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
+from ..layers import RECORD_INPUT, RECORD_OUTPUT
+
 log = logging.getLogger("dvvr.featvis")
 
 
@@ -74,7 +76,7 @@ def _pairs(model: nn.Module, capture, probe: torch.Tensor) -> tuple[list[tuple[s
     for bn, conv in fed_by.items():
         if conv is None or calls.get(bn) != 1 or calls.get(conv) != 1:
             continue
-        if (conv, "output") in recorded or (bn, "input") in recorded:
+        if (conv, RECORD_OUTPUT) in recorded or (bn, RECORD_INPUT) in recorded:
             continue
         pairs.append((conv, bn))
     return pairs, computed

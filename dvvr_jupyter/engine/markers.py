@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .capture import GATE
-from .layers import LayerSpec, Pos
+from .layers import RECORD_INPUT, LayerSpec, Pos
 
 
 def _as_pos(value, what: str) -> Pos:
@@ -86,7 +86,7 @@ def tracker_layers(model: nn.Module, run_order: list[str]) -> list[LayerSpec]:
                 weight_module=weight_module,
                 info_only=meta["ignore_activation"],
                 source=name,
-                record="input",
+                record=RECORD_INPUT,
             )
         )
     return layers

@@ -1,7 +1,8 @@
-"""Feature visualization: for each channel of a layer, an input maximising it.
+"""The method of feature visualization: for each channel of a layer, an input
+maximising it.
 
 The render loop.  Each batch of channels starts from the current input (one
-copy per channel) in a parameterisation (``featvis_param``).  Each step the
+copy per channel) in a parameterisation (``parameterisations``).  Each step the
 picture is first smoothed in place (blur, a pull towards the standardised
 image, a random roll: the seed's regularisers, batched on the device), then
 moves up the gradient of the mean activation of its own channel by a step of
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,93 +26,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .featvis_fold import fold_batchnorm
-from .featvis_param import gaussian_kernel, make_image
-from .featvis_redirect import install as install_redirect
-from .featvis_redirect import redirecting
-from .featvis_transforms import random_affine
+from .config import CPU_BATCH, DEFAULT_LR, GPU_BATCH, FeatVisConfig
+from .fold import fold_batchnorm
+from .parameterisations import gaussian_kernel, make_image
+from .redirect import install as install_redirect
+from .redirect import redirecting
+from .transforms import random_affine
 
 log = logging.getLogger("dvvr.featvis")
-
-#: channels per batch on a CPU when ``batch_size`` is None.  Measured (2 cores,
-#: benchmarks/README.md): 64 is 25 % faster per channel than 32 on an early layer,
-#: no faster on a late one, and holds twice the working memory.
-CPU_BATCH = 32
-#: the first batch tried on a GPU when ``batch_size`` is None; halved on out-of-memory.
-#: Measured (benchmarks/README.md): 512 is faster per channel-step than 256 on the Caltech
-#: ResNet's late layer, but 1.6x slower on EfficientNet-Lite0's last one
-GPU_BATCH = 256
-#: the first step's length per parameterisation (measured: benchmarks/README.md): for
-#: "pixel", the root-mean-square change of each input value, in network-input units (the
-#: seed's 200 steps of L2 length 20 on a 224x224 picture are 0.05 each); for "fourier",
-#: Adam's step size
-DEFAULT_LR = {"pixel": 0.45, "fourier": 0.5}
+_DEFAULTS = FeatVisConfig()  # frozen: one shared default is safe
 
 
 class FeatVisCancelled(Exception):
     """``should_stop()`` answered True: the visualization was abandoned."""
-
-
-@dataclass(frozen=True)
-class FeatVisConfig:
-    """Settings of feature visualization (``network.featvis.config =
-    dvvr.FeatVisConfig(steps=32)``).  README.md ("Feature visualization")
-    says what each one does to speed and to the pictures."""
-
-    steps: int = 24  # optimisation steps per batch: time grows linearly with it
-    param: str = "pixel"  # "pixel" (the seed's way: smoothed pictures, normalised steps) or "fourier" (Lucid's)
-    lr: float | None = None  # first step's length; None: 0.45 (RMS per input value) for "pixel", 0.5 (Adam) for "fourier"
-    lr_end: float = 0.4  # the step length falls linearly to this share of ``lr`` by the last step
-    blur: float = 0.7  # "pixel": Gaussian blur (sigma, px) of the picture before each smoothed step (0: none)
-    blend: float = 0.05  # "pixel": pull towards the per-picture standardised image before each smoothed step
-    jitter: int = 3  # "pixel": max random whole-pixel roll of the picture before each smoothed step (0: none)
-    rotate: float = 5.0  # max random rotation, in degrees, on the steps that warp
-    scale: tuple[float, float] = (0.95, 1.05)  # random zoom range, on the steps that warp
-    p_warp: float = 0.0  # chance that a step sees its pictures rotated and zoomed (0: never)
-    plain_last: int = 6  # the last steps are neither smoothed nor shifted: the picture ends on the objective
-    redirect_steps: int = 8  # first steps with redirected ReLU gradients (moves channels dead on the start picture)
-    batch_size: int | None = None  # channels per forward/backward; None: 32 on a CPU, as many as fit on a GPU
-    devices: tuple[str, ...] | None = None  # spread batches over these (e.g. ("cuda:0", "cuda:1")); None: the network's
-    autocast: bool = True  # bf16 autocast on CUDA (never on a CPU)
-    channels_last: bool = True  # channels-last memory format for the model copy and the images
-    seed: int = 0  # seed of every random choice: reproducible results
-    cache_mb: int | None = 2048  # stored pictures per network beyond which the least recently used go
-
-    def __post_init__(self):
-        def need(ok: bool, name: str, what: str) -> None:
-            if not ok:
-                msg = f"FeatVisConfig.{name} must be {what}, got {getattr(self, name)!r}"
-                raise ValueError(msg)
-
-        def is_int(value) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool)
-
-        def is_number(value) -> bool:
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-        need(is_int(self.steps) and self.steps >= 1, "steps", "an int >= 1")
-        need(self.param in ("pixel", "fourier"), "param", '"pixel" or "fourier"')
-        need(self.lr is None or (is_number(self.lr) and self.lr > 0), "lr", "None or a number > 0")
-        need(is_number(self.lr_end) and 0 <= self.lr_end <= 1, "lr_end", "a number in [0, 1]")
-        need(is_number(self.blur) and self.blur >= 0, "blur", "a number >= 0")
-        need(is_number(self.blend) and 0 <= self.blend <= 1, "blend", "a number in [0, 1]")
-        need(is_int(self.jitter) and self.jitter >= 0, "jitter", "an int >= 0")
-        need(is_number(self.rotate) and self.rotate >= 0, "rotate", "a number >= 0")
-        need(isinstance(self.scale, (tuple, list)) and len(self.scale) == 2 and all(map(is_number, self.scale))
-             and 0 < self.scale[0] <= self.scale[1], "scale", "a pair (low, high) with 0 < low <= high")
-        need(is_number(self.p_warp) and 0 <= self.p_warp <= 1, "p_warp", "a number in [0, 1]")
-        need(is_int(self.plain_last) and self.plain_last >= 0, "plain_last", "an int >= 0")
-        need(is_int(self.redirect_steps) and self.redirect_steps >= 0, "redirect_steps", "an int >= 0")
-        need(self.batch_size is None or (is_int(self.batch_size) and self.batch_size >= 1), "batch_size",
-             "None or an int >= 1")
-        need(self.devices is None or (isinstance(self.devices, (tuple, list)) and len(self.devices) > 0
-                                      and all(isinstance(d, (str, torch.device)) for d in self.devices)),
-             "devices", "None or a non-empty tuple of device names")
-        need(isinstance(self.autocast, bool), "autocast", "True or False")
-        need(isinstance(self.channels_last, bool), "channels_last", "True or False")
-        need(is_int(self.seed), "seed", "an int")
-        need(self.cache_mb is None or (is_int(self.cache_mb) and self.cache_mb >= 0), "cache_mb",
-             "None or an int >= 0")
 
 
 def is_channels_last(model: nn.Module) -> bool:
@@ -126,7 +52,7 @@ def prepare_model(model: nn.Module, device, channels_last: bool, capture=None,
                   probe: torch.Tensor | None = None) -> nn.Module:
     """``model`` (a copy the caller owns) on ``device``; with ``capture`` and
     ``probe`` (a network input [1, C, H, W]) its BatchNorms folded into their
-    convolutions where that computes the same values (``featvis_fold``);
+    convolutions where that computes the same values (``fold``);
     channels-last if asked (measured 20-25 % faster convolutions on a CPU too:
     benchmarks/README.md); its ReLUs able to redirect gradients (``redirect_steps``)."""
     model = model.to(device)
@@ -304,7 +230,7 @@ def _first_batch(dev: _Device, cfg: FeatVisConfig, remaining: int) -> int:
 
 
 def visualize(model: nn.Module | Sequence[nn.Module], capture, layer_index: int, start: torch.Tensor,
-              channels: Sequence[int], *, mean, std, config: FeatVisConfig = FeatVisConfig(),
+              channels: Sequence[int], *, mean, std, config: FeatVisConfig = _DEFAULTS,
               progress: Callable[[int, int], None] | None = None,
               should_stop: Callable[[], bool] | None = None,
               on_step: Callable[[int], None] | None = None) -> torch.Tensor:

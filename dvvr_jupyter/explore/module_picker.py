@@ -1,16 +1,18 @@
-"""The tracked-modules panel: the model's module tree, which modules are
-tracked now, the presets, and checking a choice before a re-track."""
+"""The tracked-modules panel (the module picker): the model's module tree,
+which modules are tracked now, the presets, and checking a choice before a
+re-track.  The presets and their labels are defined here only: the widget
+draws the buttons from the ``modules`` answer."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from ..engine.autotrack.units import auto_units, explicit_units
-from ..engine.tracker import has_trackers
+from ..engine.markers import has_trackers
 from ..errors import BadRequest
 
-#: Preset names the widget offers, in its order.
-PRESETS = ("auto", "blocks", "conv", "all")
+#: The presets the widget offers, in its order: name -> the button's label.
+PRESETS = {"auto": "automatic", "blocks": "blocks", "conv": "every conv", "all": "all"}
 
 
 def presets(model: nn.Module) -> dict[str, list[str]]:
@@ -20,7 +22,8 @@ def presets(model: nn.Module) -> dict[str, list[str]]:
     auto = auto_units(model)
     blocks = [name for name in auto if list(model.get_submodule(name).children())]
     convs = [name for name, module in model.named_modules() if isinstance(module, nn.modules.conv._ConvNd)]
-    return {"auto": auto, "blocks": blocks or auto, "conv": convs or auto, "all": explicit_units(model, "all")}
+    ticked = {"auto": auto, "blocks": blocks or auto, "conv": convs or auto, "all": explicit_units(model, "all")}
+    return {name: ticked[name] for name in PRESETS}
 
 
 def tracking_name(track) -> str:
@@ -46,7 +49,7 @@ def tracked_units(model: nn.Module, track) -> list[str]:
 def module_tree(network) -> dict:
     """``modules``: every submodule in ``named_modules()`` order (the tree
     follows from the dotted names); ``tracked``: the ticked ones;
-    ``presets``: what each preset ticks."""
+    ``presets``: what each preset ticks; ``preset_labels``: their buttons."""
     model = network.shadow.model
     track = network.options.track
     modules = [
@@ -61,6 +64,7 @@ def module_tree(network) -> dict:
         "tracking": tracking_name(track),
         "trackers": has_trackers(model),
         "presets": presets(model),
+        "preset_labels": PRESETS,
     }
 
 

@@ -26,6 +26,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .config import FOURIER, PIXEL
+
 # Lucid's square root of ImageNet's colour correlation: decorrelated -> RGB.
 _COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 _COLOR = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
@@ -184,7 +186,7 @@ class FourierImage:
             return self._pixels()
 
 
-PARAMETERISATIONS = {"fourier": FourierImage, "pixel": PixelImage}
+PARAMETERISATIONS = {FOURIER: FourierImage, PIXEL: PixelImage}
 
 
 def make_image(kind: str, start: torch.Tensor, n: int, mean=None, std=None):

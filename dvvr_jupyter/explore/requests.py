@@ -1,10 +1,12 @@
-"""The explorer widget's requests, answered from engine objects.
+"""The explorer's requests, answered from engine objects.
 
 One dispatcher for both ways a click reaches the kernel: HTTP through the
 Jupyter server's authenticated route to the kernel's own server thread
 (answered while a cell runs), or the widget's comm (the fallback where no
-Jupyter server extension runs: a plain kernel, VS Code).  Paths carry every
-parameter (no query strings: the forwarder keeps paths only).
+Jupyter server extension runs: a plain kernel, VS Code).  Both hand a request
+to ``ExplorerRequests.submit``, which answers it on the dispatcher's own
+threads.  Paths carry every parameter (no query strings: the forwarder keeps
+paths only).
 
 Channel pages travel as binary: an *envelope* of a 4-byte little-endian
 length, that many bytes of JSON metadata, then the payload (uint8 pixels
@@ -23,17 +25,18 @@ import logging
 import re
 import struct
 import threading
-import weakref
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 
 import numpy as np
 
 from ..bridge.limits import parse_json_object
-from ..engine.layers import find_layer
+from ..engine.events import ORIGIN_WIDGET
+from ..engine.layers import INFO, VECTOR, find_layer
 from ..errors import BadRequest, DvvrError, NotFound, error_answer
-from .modules import check_track, module_tree, tracking_name
+from .module_picker import check_track, module_tree, tracking_name
 
 log = logging.getLogger("dvvr.explorer")
 
@@ -124,27 +127,37 @@ def input_json(session, input) -> dict:
     return found
 
 
-class ExplorerAPI:
-    """The routes of one session's explorer.
+def _run_now(fn: Callable[[], None]) -> str:
+    fn()
+    return "done"
 
-    ``connection()`` gives the VR URLs and clients (the kernel service sets
-    it); ``schedule(fn)`` runs a re-track where no user code can run a forward
-    pass at the same time (the kernel's main thread, between cells) and says
-    ``"done"`` or ``"queued"``; ``notices`` are called with problems that
-    happen after the answer went out (a scheduled re-track that failed).
+
+class ExplorerRequests:
+    """The requests of one session's explorer.
+
+    ``connection()`` gives the VR URLs and clients (default: none known);
+    ``schedule(fn)`` runs a re-track where no user code can run a forward
+    pass at the same time and says ``"done"`` or ``"queued"`` (default: at
+    once; the kernel passes its main thread, between cells).  ``notices``
+    are called with problems that happen after the answer went out (a
+    scheduled re-track that failed).
     """
 
-    def __init__(self, session):
+    def __init__(self, session, *, connection: Callable[[], dict] | None = None,
+                 schedule: Callable[[Callable[[], None]], str] | None = None):
         self.session = session
-        self.connection: Callable[[], dict] = lambda: {}
-        self.schedule: Callable[[Callable[[], None]], str] = self._run_now
+        self._connection = connection or dict
+        self._schedule = schedule or _run_now
         self.notices: list[Callable[[dict], None]] = []
+        # Requests may wait on the session's encode pool (a layer's images):
+        # they run on threads of their own so they can never starve it.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dvvr-explorer")
         self._thumbs: dict[tuple[int, int], bytes] = {}
         self._lock = threading.Lock()
         self._routes: list[tuple[str, re.Pattern, Callable]] = [
             ("GET", re.compile(r"ping"), self.ping),
             ("GET", re.compile(r"state/(\w+)"), self.get_state),
-            ("GET", re.compile(r"connection"), lambda: Reply.json(self.connection())),
+            ("GET", re.compile(r"connection"), lambda: Reply.json(self._connection())),
             ("GET", re.compile(r"network/(\w+)/layer/(\w+)/channels/(\w+)/(\w+)/(raw|png)"), self.channels),
             ("GET", re.compile(r"network/(\w+)/input\.png"), self.input_png),
             ("GET", re.compile(r"dataset/(\w+)/thumb/(\w+)\.png"), self.thumb),
@@ -154,6 +167,11 @@ class ExplorerAPI:
             ("GET", re.compile(r"network/(\w+)/modules"), self.modules),
             ("POST", re.compile(r"network/(\w+)/track"), self.track),
         ]
+
+    def submit(self, method: str, path: str, body: bytes = b"") -> Future:
+        """A future of ``handle(method, path, body)``, answered off the
+        caller's thread (the kernel's server loop, or its shell for the comm)."""
+        return self._pool.submit(self.handle, method, path, body)
 
     # --- dispatch ------------------------------------------------------------------
     def handle(self, method: str, path: str, body: bytes = b"") -> Reply:
@@ -219,7 +237,7 @@ class ExplorerAPI:
             "noise": list(range(len(session.noise_generators))),
             "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
             "featvis_stored": [layer.id for layer in result.layers
-                               if layer.kind != "info" and network.featvis.has_stored(layer)],
+                               if layer.kind != INFO and network.featvis.has_stored(layer)],
         }
 
     # --- images --------------------------------------------------------------------
@@ -240,7 +258,7 @@ class ExplorerAPI:
                 "zero": images.zero_value, "low": images.low, "high": images.high, "format": fmt,
                 "histogram": _histogram(images.histogram),
                 "weight_histogram": _histogram(network.weight_histogram(layer))}
-        if layer.kind == "vector":
+        if layer.kind == VECTOR:
             values = result.activation(layer).float().numpy()[first:last]
             meta["values"] = [round(float(v), 5) for v in values]
             if layer.shows_class_names:
@@ -306,7 +324,7 @@ class ExplorerAPI:
             source = FeatVisImage(network, layer.id, body["channel"])
         else:
             source = Blank()
-        result = network.set_input(source, origin="widget")
+        result = network.set_input(source, origin=ORIGIN_WIDGET)
         return Reply.json(self.state(network, result))
 
     # --- feature visualization ------------------------------------------------------
@@ -358,17 +376,12 @@ class ExplorerAPI:
                 for notice in list(notices):
                     notice({"network": network.id, "message": f"tracking failed: {exc}"})
 
-        state = self.schedule(retrack)
+        state = self._schedule(retrack)
         message = ("re-tracked: the VR client sees the new layers when it next asks for the architecture"
                    if state == "done" else
                    "re-tracking when the running cell ends (tracking traces the model on the kernel's main "
                    "thread); the VR client sees the new layers when it next asks")
         return Reply.json({"state": state, "message": message}, 200 if state == "done" else 202)
-
-    @staticmethod
-    def _run_now(fn) -> str:
-        fn()
-        return "done"
 
 
 def _job_json(job) -> dict:
@@ -379,17 +392,3 @@ def _png(image) -> bytes:
     out = BytesIO()
     image.convert("RGB").save(out, format="PNG", compress_level=1)
     return out.getvalue()
-
-
-_apis: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_apis_lock = threading.Lock()
-
-
-def api_for(session) -> ExplorerAPI:
-    """The one ``ExplorerAPI`` of ``session`` (shared by the kernel's HTTP
-    route and every explorer widget)."""
-    with _apis_lock:
-        api = _apis.get(session)
-        if api is None:
-            api = _apis[session] = ExplorerAPI(session)
-        return api

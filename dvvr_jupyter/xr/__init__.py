@@ -1,0 +1,1 @@
+"""The browser 3D client: static files under ``static/``, served at ``{VR URL}xr/``."""
