@@ -203,5 +203,7 @@ def test_unreadable_dataset_images(session, serve, client_for, tmp_path, caplog)
         answer = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": image_id}))
         assert answer.status == 422 and answer.body["field"] == "imageID"
         assert f"image {image_id} of dataset 'photos' cannot be read ({reason}" in answer.body["message"]
+        assert str(tmp_path) not in answer.body["message"], answer.body  # no server paths to token holders
+        assert f"{image_id % 2}.jpg" in answer.body["message"]  # the file's name is enough to find it
     ok = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 3}))
     assert ok.status == 200
