@@ -207,3 +207,20 @@ def test_unreadable_dataset_images(session, serve, client_for, tmp_path, caplog)
         assert f"{image_id % 2}.jpg" in answer.body["message"]  # the file's name is enough to find it
     ok = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 3}))
     assert ok.status == 200
+
+
+@pytest.mark.parametrize("half_sent", [b"GET /network HTTP/1.1\r\nHost: x\r\n",  # headers never finished
+                                       b"PUT /network/0/prepareforinput HTTP/1.1\r\nHost: x\r\n"
+                                       b"Content-Length: 100\r\n\r\n{\"mode\"",  # a body that stops coming
+                                       b""])  # an idle connection
+def test_idle_and_slow_sockets_are_closed(serve, tiny_session, half_sent):
+    import socket
+
+    # every socket held open costs a file descriptor: a slow sender must not keep one forever
+    server = serve(tiny_session, idle_timeout=0.5, body_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(half_sent)
+        data = b""
+        while chunk := sock.recv(4096):  # a socket left open would time out here (60 s)
+            data += chunk
+    assert data == b"" or data.startswith(b"HTTP/1.1 4"), data
