@@ -29,6 +29,15 @@ PROTOCOL_LOGGERS = ("dvvr", "dvvr.access", "dvvr.protocol", "dvvr.server", "torn
                     "tornado.general")
 
 
+#: The longest path a log line shows whole.
+MAX_LOGGED_PATH = 200
+
+
+def shorten(text: str, limit: int = MAX_LOGGED_PATH) -> str:
+    """``text`` cut to ``limit`` characters, saying how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text) - limit} more characters)"
+
+
 def url_segment(token: str) -> str:
     """``token`` as one path segment of a URL (percent-encoded where RFC 3986 needs it)."""
     return urllib.parse.quote(token, safe="!$&'()*+,;=:@")

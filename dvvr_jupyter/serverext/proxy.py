@@ -29,6 +29,7 @@ from tornado import web
 
 from ..bridge.answers import JSONErrors
 from ..bridge.limits import LimitedBody
+from ..bridge.redact import shorten
 from ..errors import BadRequest, DvvrError, Unavailable
 from .forward import forward_to_kernel, share_of
 from .shares import ClientGone
@@ -100,7 +101,7 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
             level = logging.DEBUG
         else:
             level = logging.INFO if status < 500 else logging.WARNING
-        self.log.log(level, "dvvr: VR %d %s %s (%s) %.1f ms", status, self.request.method, self.request.path,
+        self.log.log(level, "dvvr: VR %d %s %s (%s) %.1f ms", status, self.request.method, shorten(self.request.path),
                      self.request.remote_ip, 1000.0 * self.request.request_time())
         try:  # Jupyter's request metrics, which its own access log would have recorded
             from jupyter_server.prometheus.log_functions import prometheus_log_method

@@ -224,3 +224,14 @@ def test_idle_and_slow_sockets_are_closed(serve, tiny_session, half_sent):
         while chunk := sock.recv(4096):  # a socket left open would time out here (60 s)
             data += chunk
     assert data == b"" or data.startswith(b"HTTP/1.1 4"), data
+
+
+def test_a_long_unknown_path_is_logged_short(serve, tiny_session, client_for, caplog):
+    # a 60 KB path was written to the log twice (its 404's message and the access line): log floods
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = client_for(serve(tiny_session).url)
+    answer = client.request("GET", "x" * 60_000)
+    assert answer.status == 404
+    assert max(len(r.getMessage()) for r in caplog.records) < 1_000

@@ -105,6 +105,14 @@ async def test_typos_depth_and_prefixes(capfd, caplog, jp_logging_stream, jp_run
         assert (status, json.loads(body)["error"]) == (405, "Method Not Allowed"), (method, path, body)
         assert set(headers["Allow"].replace(" ", "").split(",")) >= {"GET", "PUT"}, headers
 
+    # --- a flood of unknown session names: a few log lines, not one per name
+    before = len(caplog.records)
+    for i in range(200):
+        status, _, _ = await in_thread(send, "GET", f"{base}dvvr/vr/{token}/s/nobody-{i}/network")
+        assert status == 503
+    warnings = [r for r in caplog.records[before:] if r.levelno >= logging.WARNING]
+    assert len(warnings) <= 2, [r.getMessage()[:100] for r in warnings[:5]]
+
     await kernel.run("%dvvr status")
     captured = capfd.readouterr()
     logged = "\n".join([jp_logging_stream.getvalue(), caplog.text, captured.out, captured.err])
