@@ -90,15 +90,14 @@ in_image sh -c 'python --version; pip list 2>/dev/null | grep -E "^(torch|torchv
 in_image jupyter server extension list 2>&1 | grep -E "dvvr|enabled" || true
 
 step "dvvr serve projects/demo in the image, on 127.0.0.1:$PORT"
-# `buildah run` answers Ctrl+C by killing its process, so the server writes its
-# process id (chroot isolation: no process namespace) for a real Ctrl+C below;
-# job control on (set -m): a background job of a script would ignore Ctrl+C.
-set -m
+# `buildah run` answers Ctrl+C by killing its process and starts it with Ctrl+C
+# ignored, so the server writes its process id (chroot isolation: no process
+# namespace) and is started with Ctrl+C's default restored, for a real Ctrl+C below.
+RESTORE_CTRL_C='import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])'
 "${BUILDAH[@]}" run --isolation chroot --volume "$WORK:/check" "$container" -- \
-    sh -c "cd /opt/dvvr-jupyter && echo \$\$ >/check/serve.pid && exec dvvr serve projects/demo --port $PORT" \
+    sh -c "cd /opt/dvvr-jupyter && echo \$\$ >/check/serve.pid && exec python -c '$RESTORE_CTRL_C' dvvr serve projects/demo --port $PORT" \
     >"$WORK/serve.log" 2>&1 &
 server=$!
-set +m
 for _ in $(seq 600); do  # a hang guard: the demo loads in seconds
     grep -q "^VR client base URL: " "$WORK/serve.log" && break
     kill -0 "$server" 2>/dev/null || break

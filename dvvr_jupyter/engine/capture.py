@@ -16,7 +16,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .layers import RECORD_INPUT, SOFTMAX, LayerSpec, StopForward
+from .attention import attention_weights
+from .layers import RECORD_ATTENTION, RECORD_INPUT, SOFTMAX, LayerSpec, StopForward
 
 _recording = threading.local()
 
@@ -115,6 +116,9 @@ class HookCapture:
             if record == RECORD_INPUT:
                 hook = self._make_pre_hook(indices)
                 self._handles.append(module.register_forward_pre_hook(hook))
+            elif record == RECORD_ATTENTION:
+                hook = self._make_attention_hook(indices)
+                self._handles.append(module.register_forward_hook(hook, with_kwargs=True))
             else:
                 hook = self._make_hook(indices)
                 self._handles.append(module.register_forward_hook(hook))
@@ -132,6 +136,8 @@ class HookCapture:
             value_i = tensor
             if self.layers[index].post == SOFTMAX:
                 value_i = torch.softmax(value_i.flatten(1) if value_i.dim() == 2 else value_i, dim=1)
+            if self.layers[index].view is not None:
+                value_i = self.layers[index].view(value_i)
             recorder.values[index] = value_i if recorder.keep_graph else value_i.detach().clone()
             if recorder.on_record is not None:
                 recorder.on_record(index, recorder.values[index])
@@ -141,6 +147,14 @@ class HookCapture:
     def _make_hook(self, indices):
         def hook(module, inputs, output):
             self._store(indices, output)
+
+        return hook
+
+    def _make_attention_hook(self, indices):
+        def hook(module, args, kwargs, output):
+            recorder: _Recorder | None = getattr(_recording, "recorder", None)
+            if recorder is not None and any(recorder.values[i] is None for i in indices):
+                self._store(indices, attention_weights(module, args, kwargs))
 
         return hook
 

@@ -8,8 +8,10 @@ of one layer, with its shape, as ``Network.layers`` lists them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import torch
 
 Pos = tuple[int, int]
 
@@ -17,8 +19,9 @@ Pos = tuple[int, int]
 #: (an info panel that only shows its name).
 FEATURE_MAP, VECTOR, INFO = "feature_map", "vector", "info"
 
-#: What a tracked module gives its layer (``LayerSpec.record``): its forward input or output.
-RECORD_INPUT, RECORD_OUTPUT = "input", "output"
+#: What a tracked module gives its layer (``LayerSpec.record``): its forward input or output, or
+#: the attention weights of its call (an attention module: ``attention.py``).
+RECORD_INPUT, RECORD_OUTPUT, RECORD_ATTENTION = "input", "output", "attention"
 #: ``LayerSpec.post``: the recorded scores turned into probabilities.
 SOFTMAX = "softmax"
 
@@ -40,9 +43,13 @@ class LayerSpec:
     # Where the activation comes from: the qualified name of a module ("" is
     # the whole model) and whether its forward input or output is recorded.
     # ``post="softmax"`` turns the recorded scores into probabilities.
+    # ``record="attention"`` records the attention weights of an attention
+    # module's call (``attention.py``); ``view`` turns the recorded batch into
+    # ``[B, C, H, W]`` or ``[B, C]`` (``maps.py``: tokens, channels-last).
     source: str | None = None
     record: str = RECORD_OUTPUT
     post: str | None = None
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)

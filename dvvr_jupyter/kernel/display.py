@@ -27,6 +27,12 @@ def qr_svg(url: str, scale: int = 3) -> str:
     return segno.make(url, error="m").svg_inline(scale=scale, dark="#111", light="#fff")
 
 
+def qr_figure(url: str, caption: str) -> str:
+    """A QR code with what it is for written under it (a panel shows two)."""
+    return (f'<figure style="flex:none;margin:0;text-align:center">{qr_svg(url)}'
+            f'<figcaption style="font-size:smaller">{html.escape(caption)}</figcaption></figure>')
+
+
 def xr_url(url: str) -> str:
     """The browser 3D client under a VR URL (the same capability)."""
     return f"{url}xr/"
@@ -173,8 +179,8 @@ class Panel:
         rows.append(f"networks: {html.escape(networks)}")
         rows.append(f"VR clients in the last minute: {html.escape(clients)}")
         rows.append("another headset with its own input: <code>%dvvr headset</code>")
-        qr = f'<div style="flex:none">{qr_svg(url)}</div>' if url else ""
-        qr_3d = f'<div style="flex:none" title="3D view in a browser">{qr_svg(xr_url(url))}</div>' if url else ""
+        qr = qr_figure(url, "VR client") if url else ""
+        qr_3d = qr_figure(xr_url(url), "3D view in a browser") if url else ""
         body = "<br>".join(rows)
         return (f'<div class="dvvr-status" style="display:flex;gap:1em;align-items:center">{qr}<div>{body}</div>'
                 f"{qr_3d}</div>")
@@ -207,10 +213,10 @@ class HeadsetPanel:
 
     def html(self) -> str:
         return (f'<div class="dvvr-headset" style="display:flex;gap:1em;align-items:center">'
-                f'<div style="flex:none">{qr_svg(self.url)}</div><div><b>URL for another headset</b> '
+                f'{qr_figure(self.url, "VR client")}<div><b>URL for another headset</b> '
                 f"({html.escape(self.name)}, its own input):<br><code>{html.escape(self.url)}</code><br>"
                 f"3D view in a browser (a headset's browser too): {xr_link(self.url)}</div>"
-                f'<div style="flex:none" title="3D view in a browser">{qr_svg(xr_url(self.url))}</div></div>')
+                f'{qr_figure(xr_url(self.url), "3D view in a browser")}</div>')
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         if self.secret:

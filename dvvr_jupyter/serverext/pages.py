@@ -89,6 +89,15 @@ def _xr_link(url: str) -> str:
     return f"<a class='dvvr-xr' href='{target}' target='_blank' rel='noopener noreferrer'>{target}</a>"
 
 
+def _qr_pair(url: str) -> str:
+    """QR codes of a VR URL (for the VR client) and of its 3D view (for a browser), side by side."""
+    figures = "".join(
+        f"<figure style='margin:0;text-align:center'>{_qr(link)}<figcaption>{caption}</figcaption></figure>"
+        for link, caption in ((url, "VR client"), (url + "xr/", "3D view in a browser"))
+    )
+    return f"<div style='display:flex;gap:2em'>{figures}</div>"
+
+
 class PageHandler(JupyterHandler):
     """``{base_url}dvvr/``: the sessions with QR codes of their VR URLs."""
 
@@ -108,7 +117,7 @@ class PageHandler(JupyterHandler):
                 f"<li><p>{label}{flag}<br>networks: {nets}<br>clients: "
                 f"{html.escape(', '.join(s['clients']) or 'none')}<br>"
                 f"<code>{html.escape(s['session_url'])}</code><br>3D view in a browser: {_xr_link(s['session_url'])}"
-                f"</p>{_qr(s['session_url'])}{_qr(s['session_url'] + 'xr/')}</li>"
+                f"</p>{_qr_pair(s['session_url'])}</li>"
             )
         listing = "".join(rows) or "<li>none: run <code>%load_ext dvvr</code> in a notebook</li>"
         headset = f"{base}h/{headset_name()}/"  # a fresh name each time the page loads
@@ -116,11 +125,10 @@ class PageHandler(JupyterHandler):
         self.finish(
             f"<!doctype html><html><head><meta charset='utf-8'><title>dvvr sessions</title></head>"
             f"<body style='font-family:sans-serif'><h1>DeepVisionVR</h1><p>VR URL (type it into the "
-            f"VR client, or scan it):<br><code>{html.escape(base)}</code></p>{_qr(base)}"
-            f"<h2>3D view in a browser</h2><p>Any browser, a headset's too (scan it):<br>{_xr_link(base)}</p>"
-            f"{_qr(base + 'xr/')}"
+            f"VR client, or scan it):<br><code>{html.escape(base)}</code><br>3D view in a browser, a headset's "
+            f"too: {_xr_link(base)}</p>{_qr_pair(base)}"
             f"<h2>URL for another headset</h2><p>Its own input, whatever the others choose (reload the page "
             f"for another):<br><code class='dvvr-headset'>{html.escape(headset)}</code><br>its 3D view: "
-            f"{_xr_link(headset)}</p>{_qr(headset)}{_qr(headset + 'xr/')}"
+            f"{_xr_link(headset)}</p>{_qr_pair(headset)}"
             f"<h2>Sessions</h2><ul>{listing}</ul></body></html>"
         )

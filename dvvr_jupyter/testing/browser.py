@@ -83,9 +83,15 @@ def have_chromium() -> bool:
     return Path(CHROMIUM).exists()
 
 
-def launch_chromium(playwright):
-    """Debian's Chromium, headless, through Playwright."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+#: WebGL without a GPU: ANGLE on SwiftShader (the 3D client's tests and benchmark).
+WEBGL_ARGS = [*(a for a in CHROMIUM_ARGS if a != "--disable-gpu"), "--use-angle=swiftshader",
+              "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+
+
+def launch_chromium(playwright, webgl: bool = False):
+    """Debian's Chromium, headless, through Playwright (``webgl``: with SwiftShader's WebGL)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS if webgl else CHROMIUM_ARGS,
+                                      headless=True)
 
 
 class NotebookPage:

@@ -141,6 +141,9 @@ class Kernel:
         connection = wait_file(server.runtime / f"kernel-{self.id}.json", 60)
         self.client = BlockingKernelClient()
         self.client.load_connection_file(str(connection))
+        # a busy machine (a browser rendering on the CPU beside it) can leave one heartbeat
+        # unanswered for a second while the kernel starts: that is not a dead kernel
+        self.client.hb_channel.time_to_dead = 10.0
         self.client.start_channels()
         self.client.wait_for_ready(timeout=90)
 

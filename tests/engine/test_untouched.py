@@ -120,3 +120,29 @@ def test_watch_follows_training_without_touching_it(session):
     assert model.training
     with pytest.raises(ValueError, match="every_n_steps"):
         Watcher([network], every_n_steps=0, pool=session.pool)
+
+
+def test_vision_transformer_in_train_mode_is_untouched(session, serve, client_for):
+    """Tokens, class tokens and attention recomputed from the attention
+    modules, feature visualization of a head: weights, modes, hooks and RNG
+    states stay as they were (dropout in train mode draws from the RNG)."""
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    from dvvr import FeatVisConfig
+
+    torch.manual_seed(0)
+    model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32,
+                              num_classes=3, dropout=0.1, attention_dropout=0.1).train()
+    before, rng = fingerprint(model), torch.get_rng_state()
+    network = session.attach(model, tiny.tiny_images(), class_names=tiny.CLASSES, input_size=(32, 32))
+    network.featvis.config = FeatVisConfig(steps=2, batch_size=8)
+    client = client_for(serve(session).url)
+    run_everything(client, len(network.layers))
+    sizes = {layer["layer_name"]: layer["size"] for layer in client.get("network/0")["architecture"]}
+    attention = next(layer for layer in network.layers if layer.name.endswith(" attention"))
+    assert sizes[attention.name] == [1, 2, 4, 4]
+    assert sizes["encoder.layers.encoder_layer_0 EncoderBlock"] == [1, 16, 4, 4]
+    pictures = network.featvis.start(attention).future.result(timeout=120)
+    assert tuple(pictures.shape) == (2, 3, 32, 32)
+    assert_same(before, fingerprint(model))
+    assert torch.equal(rng, torch.get_rng_state())

@@ -172,3 +172,25 @@ def test_settings_come_through_the_constructor(tiny_session):
     assert len(tiny_session.networks[0].layers) == 8  # not re-tracked until the kernel runs it
     queued[0]()
     assert [layer.name for layer in tiny_session.networks[0].layers] == ["Input", "conv1"]
+
+
+def test_a_vision_transformers_token_and_attention_layers(session):
+    """A ViT block's maps on the patch grid and its attention heads, as the explorer reads them."""
+    import torch
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    import tiny
+
+    torch.manual_seed(0)
+    model = VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32,
+                              num_classes=3)
+    network = session.attach(model, tiny.tiny_images(), class_names=tiny.CLASSES, input_size=(32, 32))
+    api = ExplorerRequests(session)
+    layers = {layer["name"]: layer for layer in json.loads(answer(api, "GET", "state/0")[1].body)["layers"]}
+    attention, token = layers["encoder Encoder attention"], layers["encoder Encoder class token"]
+    assert (attention["kind"], attention["shape"]) == ("feature_map", [2, 4, 4])
+    assert (token["kind"], token["shape"]) == ("vector", [16])
+    meta, payload = unpack(answer(api, "GET", f"network/0/layer/{attention['id']}/channels/0/2/raw")[1].body)
+    assert meta["shape"] == [2, 4, 4] and len(meta["histogram"]["counts"]) == 16
+    pixels = network.result().channel_images(attention["id"]).pixels
+    assert np.array_equal(np.frombuffer(payload, np.uint8).reshape(2, 4, 4), pixels)

@@ -6,7 +6,9 @@ their edges from a ``torch.fx`` graph in which the units are leaves
 with a module on its skip path (ResNet's ``downsample``) gets two extra
 layers, its main path at lane 0 and its skip at lane 1, both feeding the
 block output.  Models fx cannot trace fall back to a hook pass: units in call
-order, one lane.
+order, one lane.  Transformer outputs (tokens, channels-last maps) are shown
+as maps, and each token block gets its extra tokens and its attention beside
+it (``tokens.py``).
 
 Every source is something ``HookCapture`` can record: a module's input or
 output, or the whole model's.  The model is left exactly as found.
@@ -20,8 +22,9 @@ import torch
 from torch import nn
 
 from ..layers import LayerSpec
-from .graph import GraphBuilder, Probe, entries_from_calls, trace
+from .graph import GraphBuilder, Probe, entries_from_calls, trace, unit_name
 from .layout import add_output_layers, layout
+from .tokens import shape_entries
 from .units import TrackArg, auto_units, explicit_units, trackable_modules
 
 __all__ = ["derive_layers", "trackable_modules"]
@@ -65,4 +68,5 @@ def derive_layers(model: nn.Module, example: torch.Tensor, track: TrackArg = Non
             raise ValueError(msg)
     add_output_layers(entries, output_entry=final, output_inputs=out_prec, output=probe.output,
                       whole_model=default or track == "all")
+    entries = shape_entries(model, probe, entries, tuple(example.shape[-2:]), extras=default, unit_name=unit_name)
     return layout(entries)

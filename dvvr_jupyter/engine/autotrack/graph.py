@@ -122,10 +122,12 @@ def _skip_branch(block: nn.Module) -> tuple[str, str] | None:
 class Entry:
     """A layer before layout: precursors are other entries, not positions yet."""
 
-    def __init__(self, name, source, prec=(), record=RECORD_OUTPUT, weight_module=None, post=None):
+    def __init__(self, name, source, prec=(), record=RECORD_OUTPUT, weight_module=None, post=None, view=None,
+                 unit=None):
         self.name, self.source, self.record = name, source, record
         self.prec = list(dict.fromkeys(prec))
-        self.weight_module, self.post = weight_module, post
+        self.weight_module, self.post, self.view = weight_module, post, view
+        self.unit = unit  # the unit (module) shown, when its source is a module folded into it
 
 
 def _short(module: nn.Module) -> str:
@@ -133,7 +135,7 @@ def _short(module: nn.Module) -> str:
     return "BN" if name.startswith("BatchNorm") else name
 
 
-def _unit_name(model: nn.Module, qual: str, absorbed: list[str]) -> str:
+def unit_name(model: nn.Module, qual: str, absorbed: list[str]) -> str:
     module = model.get_submodule(qual)
     last = qual.rsplit(".", 1)[-1]
     name = f"{qual} {_short(module)}" if last.isdigit() or list(module.children()) else qual
@@ -222,7 +224,7 @@ class GraphBuilder:
             split = None
         skip_path = f"{qual}.{split[0]}" if split else None
         source = absorbed[-1].target if absorbed else qual
-        name = _unit_name(self.model, qual, [a.target for a in absorbed])
+        name = unit_name(self.model, qual, [a.target for a in absorbed])
         if split:
             main = Entry(
                 f"{qual} Main ({split[1]})",
@@ -235,7 +237,7 @@ class GraphBuilder:
             )
             self.entries += [main, skip]
             prec = [main, skip]
-        entry = Entry(name, source, prec, weight_module=weights_of(self.model, qual, exclude=skip_path))
+        entry = Entry(name, source, prec, weight_module=weights_of(self.model, qual, exclude=skip_path), unit=qual)
         if self.default and len(self.entries) == 1 and _is_stem(self.model, entry, self.entries[0]):
             entry.name = f"Stem ({qual})"
         self.entries.append(entry)
@@ -251,7 +253,7 @@ def entries_from_calls(model, units, probe, batch, default):
     wanted = set(units)
     for name in probe.order:
         if name in wanted and probe.recordable(name, batch):
-            entry = Entry(_unit_name(model, name, []), name, [entries[-1]], weight_module=weights_of(model, name))
+            entry = Entry(unit_name(model, name, []), name, [entries[-1]], weight_module=weights_of(model, name))
             if default and len(entries) == 1 and _is_stem(model, entry, entries[0]):
                 entry.name = f"Stem ({name})"
             entries.append(entry)

@@ -39,6 +39,7 @@ def layout(entries: list[Entry]) -> list[LayerSpec]:
         lanes[depth] = pos[entry][1] + 1
         precursors = tuple(pos[p] for p in entry.prec)
         e = entry
-        layers.append(LayerSpec(pos[e], e.name, precursors, e.weight_module, False, e.source, e.record, e.post))
+        layers.append(LayerSpec(pos[e], e.name, precursors, e.weight_module, False, e.source, e.record, e.post,
+                                  e.view))
     return layers
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..maps import channel_objective
 from .config import CPU_BATCH, DEFAULT_LR, GPU_BATCH, FeatVisConfig
 from .fold import fold_batchnorm
 from .parameterisations import gaussian_kernel, make_image
@@ -87,13 +88,14 @@ def channel_means(act: torch.Tensor) -> torch.Tensor:
 
 
 def target_values(capture, model, x, layer_index: int) -> torch.Tensor:
-    """[N, C] channel means of layer ``layer_index``; the pass stops there."""
+    """[N, C] channel means of layer ``layer_index`` (an attention head's
+    peak: ``maps.channel_objective``); the pass stops there."""
     _, activations = capture.run(model, x, stop_at=layer_index, keep_graph=True)
     act = activations[layer_index]
     if act is None:
         msg = f"layer {layer_index} recorded no activation; it cannot be visualized"
         raise ValueError(msg)
-    return channel_means(act)
+    return channel_objective(capture.layers[layer_index].view, act)
 
 
 @dataclass
