@@ -32,6 +32,7 @@ from io import BytesIO
 
 import numpy as np
 
+from ..bridge.limits import parse_json_object
 from ..engine.events import ORIGIN_WIDGET
 from ..engine.layers import INFO, VECTOR, find_layer
 from ..errors import BadRequest, DvvrError, NotFound, error_answer
@@ -95,7 +96,7 @@ def _is_probability(values: np.ndarray) -> bool:
 
 
 def _int(text: str, field: str) -> int:
-    if not re.fullmatch(r"\d{1,9}", text):
+    if not re.fullmatch(r"[0-9]{1,9}", text):  # ASCII only: "\d" would read Arabic-Indic or fullwidth digits
         raise BadRequest(f"{field} must be a non-negative integer, got {text!r}", field=field)
     return int(text)
 
@@ -211,13 +212,7 @@ class ExplorerRequests:
 
     @staticmethod
     def _json_body(body: bytes) -> dict:
-        try:
-            value = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("the body must be a JSON object") from None
-        if not isinstance(value, dict):
-            raise BadRequest(f"the body must be a JSON object, got {type(value).__name__}")
-        return value
+        return parse_json_object(body or b"{}")  # the protocol's one body check
 
     def _network(self, text: str):
         return self.session.network(_int(text, "network"), field="network")

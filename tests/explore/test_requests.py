@@ -139,6 +139,21 @@ def test_a_body_that_is_not_a_json_object(api):
         assert reply.status == 400 and "JSON object" in json.loads(reply.body)["message"]
 
 
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 3000 + b"1" + b"}" * 3000,
+                                  b'{"index": ' + b"9" * 5000 + b"}", b'{"index": NaN}'])
+def test_the_protocols_body_check_holds_here_too(api, caplog, body):
+    # deep nesting made json recurse into a RecursionError: a 500 with a traceback in the kernel's log
+    reply = api.handle("POST", "network/0/input", body)
+    assert (reply.status, json.loads(reply.body)["error"]) == (400, "BadRequest"), reply.body[:200]
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("digits", ["\u0663", "\u00b2", "\uff11", "1_0"])
+def test_ids_are_ascii_digits_only(api, digits):
+    status, reply = answer(api, "GET", f"state/{digits}")
+    assert (status, json.loads(reply.body)["field"]) == (400, "network"), reply.body
+
+
 def test_modules_and_retracking_keep_the_network_id(api, tiny_session):
     network = tiny_session.networks[0]
     tree = json.loads(answer(api, "GET", "network/0/modules")[1].body)
