@@ -166,9 +166,9 @@ def test_inputs_are_shown_in_the_order_asked_for(session):
 
 def test_re_running_a_cell_replaces_instead_of_piling_up(session, tmp_path):
     # A notebook cell run three times: one network, dataset and noise generator set, as the user expects.
-    import tiny
-
     from dvvr_jupyter.engine.project import load_project
+
+    import tiny
 
     project = tmp_path / "project.py"
     project.write_text(tiny.PROJECT_SOURCE.format(tests=str(Path(tiny.__file__).parent)))

@@ -7,14 +7,13 @@ import asyncio
 import http.client
 import json
 import logging
-import urllib.parse
 from functools import partial
 
 import pytest
 
 from dvvr_jupyter.bridge.registry import entry_path, read_entry
 
-from .dvvr_kernels import SETUP, in_thread, request
+from .dvvr_kernels import SETUP, in_thread
 from .test_errors import KERNEL_DEBUG_LOG
 
 pytestmark = [pytest.mark.jupyter, pytest.mark.slow]
