@@ -113,11 +113,12 @@ class DvvrServe:
     def __init__(self, project: Path, env: dict, port: int, *extra: str, checkout: Path | None = None):
         self.began = time.time()
         code = {"PYTHONPATH": str(checkout)} if checkout else {}
+        # `python -m` puts its working directory first on the path: run in the checkout whose code is meant
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(project), "--port", str(port),
+            [sys.executable, "-m", "dvvr_jupyter.cli", "serve", str(project.resolve()), "--port", str(port),
              "--log-level", "WARNING", *extra],
-            env={**os.environ, **env, **code, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            env={**os.environ, **env, **code, "PYTHONUNBUFFERED": "1"}, cwd=str((checkout or REPO).resolve()),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{port}/"
         self.first = wait_for(self.url, self.began + 120) - self.began
         self.loaded = wait_for(self.url + "network", self.began + 300) - self.began
