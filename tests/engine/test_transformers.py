@@ -172,3 +172,27 @@ def test_timm_vit_with_registers_and_distilled_deit():
             reference(x)
         for i, layer in enumerate(attention):
             torch.testing.assert_close(values[layer.id], seen[i][:, :, 0, extra:].reshape(2, 2, 4, 4))
+
+
+class SequenceFirstViT(nn.Module):
+    """torch's own encoder layers with their default batch_first=False: tokens [T, B, D]."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 8, 8)
+        self.cls = nn.Parameter(torch.zeros(1, 1, 16))
+        self.blocks = nn.Sequential(*[nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0) for _ in range(2)])
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        tokens = self.patch(x).flatten(2).permute(2, 0, 1)
+        tokens = torch.cat([self.cls.expand(-1, x.shape[0], -1), tokens], 0)
+        return self.head(self.blocks(tokens)[0])
+
+
+def test_sequence_first_blocks_say_why_they_are_not_shown(caplog):
+    with caplog.at_level(logging.INFO, logger="dvvr.engine"):
+        layers = Tracking(SequenceFirstViT().eval(), torch.zeros(1, 3, 32, 32)).layers
+    assert not [layer for layer in layers if layer.name.startswith("blocks")]
+    (said,) = [r.getMessage() for r in caplog.records if "sequence-first" in r.getMessage()]
+    assert "batch_first=False" in said and "[17, 1, 16]" in said
