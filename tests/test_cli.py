@@ -214,3 +214,13 @@ def test_it_listens_before_torch_is_imported(tmp_path):
         proc.wait(10)
     (logged,) = [line.split("imported when listening: ", 1)[1] for line in lines if "imported when listening: " in line]
     assert json.loads(logged) == {"torch": False, "numpy": False, "PIL": False, "dvvr_jupyter.engine": False}
+
+
+def test_debug_logging_leaves_out_pil_s_chunk_lines(tmp_path):
+    """``--log-level DEBUG`` shows dvvr's own lines, not a line per PNG chunk PIL reads."""
+    script = ("import io, logging; from dvvr_jupyter import cli; cli.configure_logging('DEBUG');"
+              "from PIL import Image; buf = io.BytesIO(); Image.new('L', (4, 4)).save(buf, 'PNG');"
+              "Image.open(io.BytesIO(buf.getvalue())).load(); logging.getLogger('dvvr.serve').debug('mine')")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "dvvr.serve DEBUG mine" in result.stderr
+    assert "PIL" not in result.stderr, result.stderr
