@@ -22,8 +22,17 @@ from torch import nn
 
 
 def is_timm_attention(module: nn.Module) -> bool:
-    return (type(module).__name__ == "Attention" and isinstance(getattr(module, "qkv", None), nn.Linear)
-            and isinstance(getattr(module, "num_heads", None), int) and hasattr(module, "scale"))
+    """timm's (or DINO's) ``Attention``: q, k and v of one width each from ``qkv``.
+    Other modules of that name (EfficientFormer's narrower keys) would not fit
+    its formula: they get no attention layer rather than a failing forward."""
+    qkv, heads = getattr(module, "qkv", None), getattr(module, "num_heads", None)
+    if not (type(module).__name__ == "Attention" and isinstance(qkv, nn.Linear) and isinstance(heads, int)
+            and heads > 0 and hasattr(module, "scale")):
+        return False
+    head_dim = getattr(module, "head_dim", None)
+    if isinstance(head_dim, int):
+        return qkv.out_features == 3 * heads * head_dim
+    return qkv.out_features % (3 * heads) == 0 and qkv.out_features == 3 * qkv.in_features
 
 
 def is_attention(module: nn.Module) -> bool:

@@ -250,3 +250,31 @@ def test_attention_without_q_norm_as_dino_writes_it():
     with torch.no_grad():
         _, reference = model.blocks[0].attn(model.blocks[0].norm1(model.tokens(x)))
     torch.testing.assert_close(values[first.id], reference[:, :, 0, 1:].reshape(2, 2, 4, 4))
+
+
+
+class Lopsided(nn.Module):
+    """Keys narrower than values (as EfficientFormer's attention): ``qkv``,
+    ``num_heads`` and ``scale`` as timm's, but not timm's formula."""
+
+    def __init__(self, dim=16, num_heads=2, key_dim=4):
+        super().__init__()
+        self.num_heads, self.key_dim, self.val_dim, self.scale = num_heads, key_dim, dim // num_heads, key_dim ** -0.5
+        self.qkv = nn.Linear(dim, num_heads * (2 * key_dim + dim // num_heads))
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, self.num_heads, -1).permute(0, 2, 1, 3).split(
+            [self.key_dim, self.key_dim, self.val_dim], dim=3)
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, -1)), attn
+
+
+def test_an_attention_that_is_not_timm_s_formula_is_left_out_not_a_crash():
+    model = DinoViT()
+    for block in model.blocks:
+        block.attn = type("Attention", (Lopsided,), {})()  # the class name timm's is recognised by
+    layers, _ = recorded(model.eval(), torch.randn(2, 3, 32, 32))
+    assert [layer.shape for layer in layers if layer.module == "blocks.0"][0] == (16, 4, 4)
+    assert not named(layers, " attention")
