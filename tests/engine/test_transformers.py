@@ -278,3 +278,8 @@ def test_an_attention_that_is_not_timm_s_formula_is_left_out_not_a_crash():
     layers, _ = recorded(model.eval(), torch.randn(2, 3, 32, 32))
     assert [layer.shape for layer in layers if layer.module == "blocks.0"][0] == (16, 4, 4)
     assert not named(layers, " attention")
+
+
+def test_a_vit_given_the_wrong_input_size_names_input_size(session):
+    with pytest.raises(ValueError, match=r"input_size=\(48, 48\).*Wrong image height! Expected 32 but got 48"):
+        session.attach(small_vit(), input_size=(48, 48))
