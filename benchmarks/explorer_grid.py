@@ -10,7 +10,7 @@ order alternates between rounds) and round:
 
 - *layer click*: a click on a layer in the map until its first page is drawn
   (the widget stamps ``performance.now()`` at the click and after drawing):
-  the stem (32 channels of 112x112), block 8 (80 of 14x14) and the head
+  the stem (32 channels of 112x112), block 8 (112 of 14x14) and the head
   (1280 of 7x7, 256 a page);
 - *input click*: a click on a photo until the grid of the selected layer
   (the head) is drawn for the new input (a forward pass of the network, its

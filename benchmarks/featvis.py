@@ -88,7 +88,7 @@ def run_dvvr(bench, layer, channels, config: FeatVisConfig, model=None):
     """dvvr's render loop on the model copy its service prepares (channels-last by default)."""
     mean, std = bench.network.pipeline.normalize or (None, None)
     if model is None:
-        model = bench.network.featvis._models()[0][0]
+        model = bench.network.featvis.copies.models(config)[0][0]
     return visualize(model, bench.capture, layer.id, bench.start_pixels(), channels, mean=mean, std=std,
                      config=config)
 

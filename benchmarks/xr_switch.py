@@ -15,6 +15,10 @@ by image:
   every activation, histogram and the classification at once, as the Unity
   app does), on the headset view ``h/bench/`` so that the page does not
   refresh for it; bytes = bodies received;
+- atlas_http_ms: the browser's requests for the same switch sent from Python
+  (``PUT prepareforinput``, then every atlas, the classification and the
+  input picture, six at a time as Chromium sends them to one server), on the
+  view ``h/http/``: the server's and HTTP's part of the browser's switch;
 - browser_loaded_ms: the same switch until every answer was in and on its
   layer (what does not depend on the GPU: the frame after it waits for the
   CPU rasteriser's next frame here);
@@ -31,10 +35,14 @@ Run: python benchmarks/xr_switch.py [--switches 9]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
 import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dvvr_jupyter.protocol.client import VRClient
@@ -45,9 +53,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from switch import REPO, DvvrServe, caltech_folder  # noqa: E402
 
 
+def atlas_switch(client: VRClient, layers: list, image: int) -> float:
+    """Seconds for the browser client's requests of one switch, six at a time."""
+    body = {"networkID": 0, "datasetID": 0, "noiseGeneratorID": 0, "imageID": image, "layerID": 0, "channelID": 0,
+            "className": "", "mode": 1, "isRGB": True, "zeroValue": 0.0, "nDim": 2, "tex": None}
+    resources = [f"network/0/atlas/layerid/{i}" for i, layer in enumerate(layers) if layer["data_type"] != "None"]
+    resources += ["network/0/classificationresult", "network/0/input"]
+    began = time.perf_counter()
+    client.put("network/0/prepareforinput", json.dumps(body))
+    with ThreadPoolExecutor(6) as pool:
+        for data in pool.map(lambda r: fetch(client.base_url + r), resources):
+            assert data
+    return time.perf_counter() - began
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=120) as resp:
+        return resp.read()
+
+
 def bench(project: Path, env: dict, count: int, port: int, browser) -> dict:
     server = DvvrServe(project, env, port, "--no-precompute", "--cache-mb", "0")
     unity = VRClient(server.url + "h/bench/")
+    http = VRClient(server.url + "h/http/")
     page = None
     try:
         state = unity.start_up()
@@ -57,7 +85,7 @@ def bench(project: Path, env: dict, count: int, port: int, browser) -> dict:
         page.frames(2)
         shown = page.status()
         unity.switch(0, layers, {"mode": 1, "imageID": 0})  # warm-up of both paths
-        browser_runs, unity_runs = [], []
+        browser_runs, unity_runs, http_runs = [], [], []
         for i in range(count + 1):
             before = page.status()["lastSwitch"]
             page.click(f"dataset:{(2 * i + 1) % min(16, n_images)}")
@@ -65,9 +93,11 @@ def bench(project: Path, env: dict, count: int, port: int, browser) -> dict:
                       "Object.values(dvvr.shown).every((r) => r === dvvr.lastSwitch.result)", before["n"] if before else 0)
             switch = page.status()["lastSwitch"]
             stats = unity.switch(0, layers, {"mode": 1, "imageID": (2 * i + 2) % n_images})
+            seconds = atlas_switch(http, layers, (2 * i + 3) % n_images)
             if i:  # the first of each is a warm-up
                 browser_runs.append(switch)
                 unity_runs.append(stats)
+                http_runs.append(seconds)
         assert page.errors == [], page.errors
         browser_ms = statistics.median(r["ms"] for r in browser_runs)
         loaded_ms = statistics.median(r["loadedMs"] for r in browser_runs)
@@ -78,6 +108,7 @@ def bench(project: Path, env: dict, count: int, port: int, browser) -> dict:
                 "browser_requests": 2 + sum(1 for layer in layers if layer["data_type"] != "None") + 1,
                 "unity_requests": unity_runs[0].requests + 1,
                 "browser_ms": round(browser_ms, 1), "browser_loaded_ms": round(loaded_ms, 1),
+                "atlas_http_ms": round(statistics.median(http_runs) * 1000, 1),
                 "unity_ms": round(unity_ms, 1),
                 "browser_vs_unity_time": round(browser_ms / unity_ms, 2),
                 "browser_bytes": int(browser_bytes), "unity_bytes": int(unity_bytes),
@@ -88,6 +119,7 @@ def bench(project: Path, env: dict, count: int, port: int, browser) -> dict:
         if page is not None:
             page.close()
         unity.close()
+        http.close()
         server.stop()
 
 

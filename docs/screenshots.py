@@ -52,12 +52,12 @@ def main() -> None:
             )
             panel = kernel.run(code)[0]["html"]
             (tmp / "panel.html").write_text(PAGE.format(panel=panel))
-            shoot(tmp / "panel.html", REPO / "docs" / "notebook_panel.png", "900,330")
+            shoot(tmp / "panel.html", REPO / "docs" / "notebook_panel.png", "1100,330")
             request = urllib.request.Request(server.base + "dvvr/",
                                              headers={"Authorization": f"token {server.token}"})
             with urllib.request.urlopen(request, timeout=30) as resp:
                 (tmp / "sessions.html").write_bytes(resp.read())
-            shoot(tmp / "sessions.html", REPO / "docs" / "sessions_page.png", "900,420")
+            shoot(tmp / "sessions.html", REPO / "docs" / "sessions_page.png", "1000,1160")
             print(json.dumps({"vr_url": server.vr_url().replace(server.vr_url().split("/")[-2], "<token>")}))
         finally:
             if kernel is not None:

@@ -22,7 +22,23 @@ class JSONErrors:
     def write_error(self, status_code: int, **kwargs) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         status, headers, body = error_answer(exc, status_code, self._reason, self.failure_message)
+        if status == 405 and "Allow" not in headers:  # RFC 9110: a 405 says what the resource takes
+            headers["Allow"] = ", ".join(self.allowed_methods())
         self.set_status(status)
         for name, value in headers.items():
             self.set_header(name, value)
         self.finish(body)
+
+    def allowed_methods(self) -> list[str]:
+        """The methods this handler answers: those its class (not tornado's
+        base, whose methods all answer 405) defines.  Never OPTIONS: no route
+        of dvvr answers it (no CORS: the VR client needs none)."""
+        return [method for method in self.SUPPORTED_METHODS
+                if method != "OPTIONS" and _defined_here(type(self), method.lower())]
+
+
+def _defined_here(cls: type, name: str) -> bool:
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return not klass.__module__.startswith("tornado.")
+    return False

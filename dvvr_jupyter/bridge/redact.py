@@ -29,6 +29,15 @@ PROTOCOL_LOGGERS = ("dvvr", "dvvr.access", "dvvr.protocol", "dvvr.server", "torn
                     "tornado.general")
 
 
+#: The longest path a log line shows whole.
+MAX_LOGGED_PATH = 200
+
+
+def shorten(text: str, limit: int = MAX_LOGGED_PATH) -> str:
+    """``text`` cut to ``limit`` characters, saying how many more there were."""
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text) - limit} more characters)"
+
+
 def url_segment(token: str) -> str:
     """``token`` as one path segment of a URL (percent-encoded where RFC 3986 needs it)."""
     return urllib.parse.quote(token, safe="!$&'()*+,;=:@")
@@ -48,17 +57,36 @@ def redact_path(path: str, token: str | None) -> str:
 
 
 class SecretFilter(logging.Filter):
-    """Rewrites any record whose message holds one of ``secrets`` or matches
-    one of ``patterns`` (``(regex, replacement)`` pairs)."""
+    """Rewrites any record whose message holds one of ``secrets`` (also
+    percent-encoded, in any mix of cases) or matches one of ``patterns``
+    (``(regex, replacement)`` pairs).  ``provider()``, if given, adds the
+    secrets of the moment (the current VR token, the live kernels' secrets):
+    it is called per record, so it must be cheap (a stat, not a read)."""
 
-    def __init__(self, secrets: list[str] = (), patterns: list[tuple[re.Pattern, str]] = ()):
+    def __init__(self, secrets: list[str] = (), patterns: list[tuple[re.Pattern, str]] = (), provider=None):
         super().__init__()
         self.secrets = [s for s in secrets if s]
         self.patterns = list(patterns)
+        self.provider = provider
+
+    def _secrets(self) -> list[str]:
+        if self.provider is None:
+            return self.secrets
+        try:
+            extra = [s for s in self.provider() if s]
+        except Exception:  # noqa: BLE001 - a log line must never fail for this
+            extra = []
+        return self.secrets + extra
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, HIDDEN)
+        secrets = self._secrets()
+        if "%" in text and secrets:  # a token written %-encoded (any bytes, any case) is still the token
+            decoded = urllib.parse.unquote(text)
+            if decoded != text and any(secret in decoded for secret in secrets):
+                text = decoded
+        for secret in secrets:
+            if secret in text:
+                text = text.replace(secret, HIDDEN)
         for pattern, replacement in self.patterns:
             text = pattern.sub(replacement, text)
         return text
@@ -74,15 +102,24 @@ class SecretFilter(logging.Filter):
 
 
 def install(secrets: list[str] = (), patterns: list[tuple[re.Pattern, str]] = (),
-            loggers: tuple[str, ...] = PROTOCOL_LOGGERS) -> SecretFilter:
-    """Add a ``SecretFilter`` to each of ``loggers``; ``remove`` it when done."""
-    secret_filter = SecretFilter(secrets, patterns)
+            loggers: tuple[str, ...] = PROTOCOL_LOGGERS, provider=None, handlers_of: tuple[str, ...] = ()
+            ) -> SecretFilter:
+    """Add a ``SecretFilter`` to each of ``loggers`` (their own records) and
+    to the handlers of ``handlers_of`` (``""``: the root logger), which also
+    see what any child logger propagates to them; ``remove`` it when done."""
+    secret_filter = SecretFilter(secrets, patterns, provider)
     secret_filter.loggers = loggers
+    secret_filter.handlers = list(dict.fromkeys(
+        handler for name in handlers_of for handler in logging.getLogger(name or None).handlers))
     for name in loggers:
         logging.getLogger(name).addFilter(secret_filter)
+    for handler in secret_filter.handlers:
+        handler.addFilter(secret_filter)
     return secret_filter
 
 
 def remove(secret_filter: SecretFilter) -> None:
     for name in secret_filter.loggers:
         logging.getLogger(name).removeFilter(secret_filter)
+    for handler in getattr(secret_filter, "handlers", ()):
+        handler.removeFilter(secret_filter)

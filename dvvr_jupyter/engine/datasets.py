@@ -9,6 +9,7 @@ show) and their PNGs are made once and cached.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,15 @@ def _split_item(item):
     return item, 0
 
 
+_ABSOLUTE_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s'\"]+)+[/\\]([^/\\\s'\"]+)")
+
+
+def file_names_only(text: str) -> str:
+    """``text`` with absolute paths cut to their file names: an answer to a
+    client (any token holder) does not show where the server keeps its data."""
+    return _ABSOLUTE_PATH.sub(r"\1", text)
+
+
 class Dataset:
     """A page of images for the VR client.
 
@@ -101,7 +111,8 @@ class Dataset:
                 image, label = _split_item(self.data[self.indices[image_id]])
                 cached = (to_pil(image), label)
             except (OSError, ValueError, SyntaxError) as exc:  # a missing, unreadable or truncated file
-                msg = f"image {image_id} of dataset {self.name!r} cannot be read ({type(exc).__name__}: {exc})"
+                msg = (f"image {image_id} of dataset {self.name!r} cannot be read ({type(exc).__name__}: "
+                       f"{file_names_only(str(exc))})")
                 raise Unprocessable(msg, field="imageID") from exc
             with self._lock:
                 self._items[image_id] = cached

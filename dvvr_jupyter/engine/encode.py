@@ -14,8 +14,11 @@ torch would run each op on its own intra-op thread pool on top of them.
 from __future__ import annotations
 
 import functools
+import os
 import struct
+import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 try:
@@ -165,7 +168,39 @@ def gray_pngs(pixels: np.ndarray) -> list[bytes]:
     return out
 
 
-def rgb_pngs(images: torch.Tensor | np.ndarray) -> list[bytes]:
-    """Colour PNGs of uint8 images [N, 3, H, W]."""
+def rgb_pngs(images: torch.Tensor | np.ndarray, then=None) -> list:
+    """Colour PNGs of uint8 images [N, 3, H, W] (``then(png)`` of each, if given),
+    spread over the cores: a layer's feature visualizations are hundreds of
+    pictures, and deflate releases the GIL."""
     array = images.cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    return [png_bytes(np.ascontiguousarray(image.transpose(1, 2, 0))) for image in array]
+
+    def one(image: np.ndarray):
+        png = png_bytes(np.ascontiguousarray(image.transpose(1, 2, 0)))
+        return png if then is None else then(png)
+
+    return parallel_map(one, array)
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+PARALLEL_BELOW = 16  # fewer items are encoded in the calling thread
+
+
+def _encoders() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:  # its own pool: callers run on the session's, which may all be waiting here
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="dvvr-png")
+        return _pool
+
+
+def parallel_map(fn, items) -> list:
+    """``[fn(item) for item in items]``, in one chunk per core."""
+    items = list(items)
+    chunks = min(len(items) // PARALLEL_BELOW, os.cpu_count() or 1)
+    if chunks <= 1:
+        return [fn(item) for item in items]
+    size = -(-len(items) // chunks)
+    parts = _encoders().map(lambda first: [fn(item) for item in items[first:first + size]],
+                            range(0, len(items), size))
+    return [value for part in parts for value in part]

@@ -54,6 +54,18 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "network"
 
 
+def to_host(output: torch.Tensor | None, tensors: dict[int, torch.Tensor]):
+    """``(output, {index: float tensor on the CPU})`` in one copy off the device:
+    each ``.cpu()`` of its own would wait for the device and pay a transfer's
+    fixed cost, per layer."""
+    parts = [tensors[index].detach().float().reshape(-1) for index in tensors]
+    if output is not None:
+        parts.append(output.detach().float().reshape(-1))
+    host = torch.cat(parts).cpu().split([part.numel() for part in parts])
+    shown = {index: flat.view(tensors[index].shape) for index, flat in zip(tensors, host, strict=False)}
+    return (host[-1].view(output.shape) if output is not None else None), shown
+
+
 class Network:
     """Handle returned by ``dvvr.attach``: one model shown to the VR client.
 
@@ -122,6 +134,9 @@ class Network:
         self.cache_dir = Path(cache_dir) / slug(self.name)
         from .featvis.service import FeatVisService
 
+        #: weights fingerprint -> the weights generation it was first seen at (feature
+        #: visualizations say which weights their pictures are of; kept across re-tracks)
+        self.weights_versions: dict[str, int] = {}
         self.featvis = FeatVisService(self)
 
     def _example_failed(self, exc: Exception) -> ValueError:
@@ -243,19 +258,32 @@ class Network:
         with self._compute_lock:
             capture, layers = self.tracking.capture, self.layers
             shown: dict[int, torch.Tensor] = {}  # layer id -> [C, H, W] or [C] on the CPU
+            on_device: dict[int, torch.Tensor] = {}  # the same, still on an accelerator
             started: dict[int, Future] = {}
+            on_cpu = self.device.type == "cpu"
 
-            def encode_now(index, activation):
-                # Encoding overlaps the rest of the forward pass.
-                shown[index] = layer_tensor(activation).float().cpu()  # half models: encoded as float
+            def encode(index: int) -> None:
                 if layers[index].kind != INFO:
                     started[index] = self._pool.submit(channel_images, shown[index])
+
+            def encode_now(index, activation):
+                tensor = layer_tensor(activation)
+                if not on_cpu:  # copied off the device all at once after the pass: a copy per layer waits for it
+                    on_device[index] = tensor
+                    return
+                shown[index] = tensor.float()  # half models: encoded as float
+                encode(index)  # overlaps the rest of the forward pass
 
             with self.shadow.lock:
                 batch = input.tensor.unsqueeze(0).to(self.device, self.input_dtype)
                 with torch.no_grad():
                     output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
                 version = self.shadow.generation
+            if on_device:
+                output, host = to_host(output, on_device)
+                shown.update(host)
+                for index in host:
+                    encode(index)
             # A layer this input did not reach (the model's own control flow) shows as zeros
             activations = [shown.get(i) if value is not None else
                            None if layers[i].kind == INFO else torch.zeros(layers[i].shape)

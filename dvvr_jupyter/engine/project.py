@@ -63,19 +63,28 @@ def import_project(path) -> types.ModuleType:
     return import_file(project_file(path), fresh=True)  # new models on every load
 
 
+def _nth(items, index: int):
+    return items[index] if index < len(items) else None
+
+
 def load_project(path, session: Session, *, adopt: bool = False) -> list:
     """Attach everything a project defines to ``session``; returns the networks.
 
     ``adopt=True`` (``dvvr serve``): the project's models belong to the server,
     which then keeps no second copy of their weights."""
     module = import_project(path)
+    file = project_file(path)
     for name in ("get_dl_networks",):
         if not callable(getattr(module, name, None)):
-            msg = f"project {str(project_file(path))!r} defines no {name}() function"
+            msg = f"project {str(file)!r} defines no {name}() function"
             raise ProjectError(msg)
-    datasets = [session.add_dataset(d) for d in (getattr(module, "get_datasets", lambda: [])() or [])]
-    for generator in getattr(module, "get_noise_generators", lambda: [])() or []:
-        session.add_noise_generator(generator)
+    # Loading the same project again (a cell run twice) replaces what it added the last time.
+    old_datasets, old_generators = session.projects.get(file, ((), ()))
+    datasets = [session.add_dataset(d, replacing=_nth(old_datasets, i))
+                for i, d in enumerate(getattr(module, "get_datasets", lambda: [])() or [])]
+    generators = [session.add_noise_generator(g, replacing=_nth(old_generators, i))
+                  for i, g in enumerate(getattr(module, "get_noise_generators", lambda: [])() or [])]
+    session.projects[file] = (datasets, generators)
     networks = []
     for entry in module.get_dl_networks():
         if not isinstance(entry, dict) or "model" not in entry:

@@ -45,28 +45,33 @@ class Session:
         self.networks: list[Network] = []
         self.datasets: list[Dataset] = []
         self.noise_generators: list[NoiseGenerator] = []
+        #: project file -> (datasets, noise generators) it added when last loaded (a reload replaces them)
+        self.projects: dict[Path, tuple[list, list]] = {}
         self.events = EventHub()
         self._lock = threading.RLock()
         self.pool = ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2),
                                        thread_name_prefix="dvvr-encode")
 
     # --- registration --------------------------------------------------------
-    def add_dataset(self, dataset, class_names=None) -> Dataset:
+    def add_dataset(self, dataset, class_names=None, *, replacing: Dataset | None = None) -> Dataset:
+        """Show ``dataset`` (once, however often it is added); a new one takes
+        the place (and id) of ``replacing`` if that is shown (a cell run again)."""
         with self._lock:
             for known in self.datasets:
                 if known is dataset or getattr(known, "data", None) is dataset:
                     return known
             wrapped = as_dataset(dataset, class_names)
-            self.datasets.append(wrapped)
+            _put(self.datasets, wrapped, replacing)
             return wrapped
 
-    def add_noise_generator(self, generator: NoiseGenerator | None = None) -> NoiseGenerator:
+    def add_noise_generator(self, generator: NoiseGenerator | None = None, *,
+                            replacing: NoiseGenerator | None = None) -> NoiseGenerator:
         generator = generator if generator is not None else NoiseGenerator()
         if not isinstance(generator, NoiseGenerator):
             raise TypeError(f"expected a dvvr.NoiseGenerator, got {type(generator).__name__}")
         with self._lock:
-            if generator not in self.noise_generators:
-                self.noise_generators.append(generator)
+            if not any(known is generator for known in self.noise_generators):
+                _put(self.noise_generators, generator, replacing)
         return generator
 
     def attach(self, model, dataset=None, *, adopt: bool = False, **options) -> Network:
@@ -74,11 +79,6 @@ class Session:
         serve``) lets the engine use the model object itself instead of a
         private copy: only for models nobody else holds or trains."""
         options = AttachOptions.from_keywords(options)
-        # The network's class names label the dataset only if it has none of its own.
-        own_classes = getattr(dataset, "classes", None) is not None or isinstance(dataset, Dataset)
-        wrapped = None
-        if dataset is not None:
-            wrapped = self.add_dataset(dataset, None if own_classes else options.class_names)
         with self._lock:
             # Re-running a cell (the same model, or the same explicit name) replaces the
             # network in place; another model of the same class is a new one.
@@ -87,6 +87,15 @@ class Session:
             if options.name is None:  # the name it had, or the class name made unique
                 name = self.networks[same].name if same is not None else self._free_name(type(model).__name__)
                 options = replace(options, name=name)
+            # ... and its dataset, unless another network shows it too
+            old = self.networks[same].dataset if same is not None else None
+            if old is not None and any(n.dataset is old for i, n in enumerate(self.networks) if i != same):
+                old = None
+        # The network's class names label the dataset only if it has none of its own.
+        own_classes = getattr(dataset, "classes", None) is not None or isinstance(dataset, Dataset)
+        wrapped = None
+        if dataset is not None:
+            wrapped = self.add_dataset(dataset, None if own_classes else options.class_names, replacing=old)
         network = Network(model, wrapped, options, pool=self.pool, events=self.events, cache_dir=self.cache_dir,
                           cache=self.results, adopt=adopt)
         with self._lock:
@@ -105,6 +114,7 @@ class Session:
         if replaced is not None:
             replaced.close()
         self.events.emit(NetworksChanged(network, change))
+        network.featvis.warm_up()  # on an accelerator: its kernels load in the background, not on the first job
         return network
 
     def _shown(self, result) -> bool:
@@ -144,6 +154,15 @@ class Session:
             network.close()
         self.events.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _put(items: list, item, replacing) -> None:
+    """Append ``item``, or put it where ``replacing`` is (same id for the client)."""
+    index = next((i for i, known in enumerate(items) if known is replacing), None) if replacing is not None else None
+    if index is None:
+        items.append(item)
+    else:
+        items[index] = item
 
 
 with_attach_signature(Session.attach)

@@ -18,9 +18,12 @@ PRESETS = {"auto": "automatic", "blocks": "blocks", "conv": "every conv", "all":
 def presets(model: nn.Module) -> dict[str, list[str]]:
     """Module names each preset ticks: ``auto`` what automatic tracking
     picks, ``blocks`` its blocks only, ``conv`` every convolution, ``all``
-    every parametric or pooling leaf."""
+    every parametric or pooling leaf.  ``blocks`` keeps what follows the
+    last block (the head and the classifier, whose probabilities follow)."""
     auto = auto_units(model)
     blocks = [name for name in auto if list(model.get_submodule(name).children())]
+    if blocks:  # and what follows the last block (the head, the classifier): the map still ends in the classes
+        blocks += [name for name in auto[auto.index(blocks[-1]) + 1:] if not name.startswith(blocks[-1] + ".")]
     convs = [name for name, module in model.named_modules() if isinstance(module, nn.modules.conv._ConvNd)]
     ticked = {"auto": auto, "blocks": blocks or auto, "conv": convs or auto, "all": explicit_units(model, "all")}
     return {name: ticked[name] for name in PRESETS}

@@ -32,6 +32,7 @@ from io import BytesIO
 
 import numpy as np
 
+from ..bridge.limits import parse_json_object
 from ..engine.events import ORIGIN_WIDGET
 from ..engine.layers import INFO, VECTOR, find_layer
 from ..errors import BadRequest, DvvrError, NotFound, error_answer
@@ -43,6 +44,8 @@ log = logging.getLogger("dvvr.explorer")
 #: 112x112 maps is ~20 channels, of 7x7 maps 256).
 MAX_PAGE = 256
 PAGE_PIXELS = 1 << 18
+#: Rows of a vector layer (bars) on one page: a screenful, readable
+VECTOR_PAGE = 20
 THUMB_SIZE = 96
 TOP_K = 10
 INPUT_KINDS = ("dataset", "noise", "featvis", "blank")
@@ -74,13 +77,26 @@ def envelope(meta: dict, payload: bytes = b"") -> bytes:
     return struct.pack("<I", len(head)) + head + payload
 
 
-def page_size(height: int, width: int) -> int:
-    """How many channels of ``height`` x ``width`` one page holds."""
-    return max(1, min(MAX_PAGE, PAGE_PIXELS // max(1, height * width)))
+def page_size(height: int, width: int, channels: int | None = None) -> int:
+    """How many channels of ``height`` x ``width`` one page holds: about
+    ``PAGE_PIXELS``, pages of even size (32 channels are one page of 32 or
+    two of 16, never 20 + 12)."""
+    size = max(1, min(MAX_PAGE, PAGE_PIXELS // max(1, height * width)))
+    if channels is None or channels <= size:
+        return size
+    if channels * 5 <= size * 8:  # up to 60 % more than a page: one page
+        return channels
+    pages = -(-channels // size)
+    return -(-channels // pages)
+
+
+def _is_probability(values: np.ndarray) -> bool:
+    """A softmax's output (non-negative, summing to 1): shown in percent."""
+    return values.size > 1 and bool((values >= 0).all()) and abs(float(values.sum()) - 1.0) < 1e-3
 
 
 def _int(text: str, field: str) -> int:
-    if not re.fullmatch(r"\d{1,9}", text):
+    if not re.fullmatch(r"[0-9]{1,9}", text):  # ASCII only: "\d" would read Arabic-Indic or fullwidth digits
         raise BadRequest(f"{field} must be a non-negative integer, got {text!r}", field=field)
     return int(text)
 
@@ -158,6 +174,7 @@ class ExplorerRequests:
             ("GET", re.compile(r"state/(\w+)"), self.get_state),
             ("GET", re.compile(r"connection"), lambda: Reply.json(self._connection())),
             ("GET", re.compile(r"network/(\w+)/layer/(\w+)/channels/(\w+)/(\w+)/(raw|png)"), self.channels),
+            ("GET", re.compile(r"network/(\w+)/layer/(\w+)/channel/(\w+)"), self.channel),
             ("GET", re.compile(r"network/(\w+)/input\.png"), self.input_png),
             ("GET", re.compile(r"dataset/(\w+)/thumb/(\w+)\.png"), self.thumb),
             ("POST", re.compile(r"network/(\w+)/input"), self.set_input),
@@ -195,13 +212,7 @@ class ExplorerRequests:
 
     @staticmethod
     def _json_body(body: bytes) -> dict:
-        try:
-            value = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("the body must be a JSON object") from None
-        if not isinstance(value, dict):
-            raise BadRequest(f"the body must be a JSON object, got {type(value).__name__}")
-        return value
+        return parse_json_object(body or b"{}")  # the protocol's one body check
 
     def _network(self, text: str):
         return self.session.network(_int(text, "network"), field="network")
@@ -233,6 +244,8 @@ class ExplorerRequests:
             "tracking": tracking_name(network.options.track),
             "input": input_json(session, result.input),
             "result": {"id": result.id, "weights": result.weights_version,
+                       # percent after a softmax (top_classes), else the model's raw scores
+                       "top_unit": "score" if network.softmax is False else "%",
                        "top": [[name, round(value, 2)] for name, value in result.top_classes(TOP_K)]},
             "dataset": None if dataset is None else {
                 "id": next((i for i, d in enumerate(session.datasets) if d is dataset), None),
@@ -243,6 +256,8 @@ class ExplorerRequests:
             "featvis": {str(layer): _job_json(job) for layer, job in jobs.items()},
             "featvis_stored": [layer.id for layer in result.layers
                                if layer.kind != INFO and network.featvis.has_stored(layer)],
+            # layers with pictures of any weights (older ones shown marked stale): asked for, others not
+            "featvis_any": sorted(network.featvis.layers_with_pictures()),
         }
 
     # --- images --------------------------------------------------------------------
@@ -255,20 +270,29 @@ class ExplorerRequests:
         images = result.channel_images(layer)  # waits for its encoding (begun during the forward pass)
         pixels = images.pixels  # [C, H, W]
         channels, height, width = pixels.shape
+        size = VECTOR_PAGE if layer.kind == VECTOR else page_size(height, width, channels)
         first = min(_int(start, "start"), channels)
-        last = min(channels, first + max(1, min(_int(count, "count"), page_size(height, width))))
-        page = np.ascontiguousarray(pixels[first:last])
+        last = min(channels, first + max(1, min(_int(count, "count"), size)))
         meta = {"result": result.id, "layer": layer.id, "kind": layer.kind, "shape": [channels, height, width],
-                "start": first, "count": last - first, "page": page_size(height, width),
+                "start": first, "count": last - first, "page": size,
                 "zero": images.zero_value, "low": images.low, "high": images.high, "format": fmt,
                 "histogram": _histogram(images.histogram),
                 "weight_histogram": _histogram(network.weight_histogram(layer))}
         if layer.kind == VECTOR:
-            values = result.activation(layer).float().numpy()[first:last]
-            meta["values"] = [round(float(v), 5) for v in values]
+            # long vectors read best value first: the page is of the channels sorted by value
+            values = result.activation(layer).float().numpy().reshape(-1)
+            order = np.argsort(-values, kind="stable")[first:last]
+            page = np.ascontiguousarray(pixels.reshape(channels, -1)[order])
+            unit = "%" if _is_probability(values) else ""
+            scale = 100.0 if unit else 1.0
+            meta.update(order="value", channels=order.tolist(), unit=unit,
+                        values=[round(float(values[i]) * scale, 5) for i in order],
+                        low=images.low * scale, high=images.high * scale)
             if layer.shows_class_names:
                 names = network.class_names
-                meta["names"] = [names[i] if i < len(names) else f"class {i}" for i in range(first, last)]
+                meta["names"] = [names[i] if i < len(names) else f"class {i}" for i in order.tolist()]
+        else:
+            page = np.ascontiguousarray(pixels[first:last])
         if fmt == "png" and page.size:
             from ..engine.encode import png_bytes
 
@@ -276,6 +300,29 @@ class ExplorerRequests:
         else:
             payload = page.tobytes()
         return Reply(200, "application/octet-stream", envelope(meta, payload))
+
+    def channel(self, network: str, layer: str, channel: str) -> Reply:
+        """One channel's values for the inspector: float32 [H, W] and its statistics."""
+        network = self._network(network)
+        result = network.peek() or network.result()
+        layer = find_layer(result.layers, _int(layer, "layer"))
+        if layer.kind == INFO:
+            raise BadRequest(f"layer {layer.id} ({layer.name!r}) is an info panel: it has no channels", field="layer")
+        data = result.activation(layer).float()
+        data = data.reshape(data.shape[0], -1, data.shape[-1]) if data.dim() >= 2 else data.reshape(-1, 1, 1)
+        index = _int(channel, "channel")
+        if index >= data.shape[0]:
+            raise NotFound(f"channel {index} is out of range: layer {layer.id} has {data.shape[0]} channels",
+                           field="channel")
+        values = np.ascontiguousarray(data[index].numpy(), dtype="<f4")
+        images = result.channel_images(layer)
+        peak = np.unravel_index(int(np.argmax(values)), values.shape)
+        meta = {"result": result.id, "layer": layer.id, "channel": index, "shape": list(values.shape),
+                "min": float(values.min()), "max": float(values.max()), "mean": float(values.mean()),
+                "std": float(values.std()), "zeros": float((values == 0).mean()),
+                "argmax": [int(peak[0]), int(peak[1])],
+                "layer_low": images.low, "layer_high": images.high, "zero": images.zero_value}
+        return Reply(200, "application/octet-stream", envelope(meta, values.tobytes()))
 
     def input_png(self, network: str) -> Reply:
         network = self._network(network)
@@ -350,15 +397,30 @@ class ExplorerRequests:
         """A page of a layer's stored feature visualizations: RGB uint8 [count, H, W, 3]."""
         network = self._network(network)
         layer = self._layer(network, layer)
-        stored = network.featvis.stored(layer)
-        if stored is None:
-            msg = f"layer {layer.id} ({layer.name!r}) has no stored feature visualization yet: start one"
-            raise NotFound(msg, field="layer")
+        featvis = network.featvis
+        now = network.shadow.generation
+        meta = {"layer": layer.id, "weights": now, "now": now, "stale": False, "partial": False}
+        stored = featvis.stored(layer)
+        job = featvis.job(layer)
+        if stored is None and job is not None and not job.finished and job.partial is not None:
+            # a job runs: the batches finished so far, shown before the rest
+            stored = job.partial
+            meta.update(partial=True, weights=job.weights_version)
+        elif stored is None:
+            older = featvis.older(layer)
+            if older is None:
+                msg = f"layer {layer.id} ({layer.name!r}) has no stored feature visualization yet: start one"
+                raise NotFound(msg, field="layer")
+            # pictures of weights the model has left behind: shown, marked as such
+            stored, version = older
+            meta.update(stale=True, weights=version)
         channels, _, height, width = stored.shape
         first = min(_int(start, "start"), channels)
         last = min(channels, first + max(1, min(_int(count, "count"), page_size(height, width) * 4)))
         page = np.ascontiguousarray(stored[first:last].permute(0, 2, 3, 1).numpy())
-        meta = {"layer": layer.id, "shape": [channels, height, width], "start": first, "count": last - first}
+        meta.update(shape=[channels, height, width], start=first, count=last - first)
+        if meta["partial"]:
+            meta["ready"] = job.ready[first:last]
         return Reply(200, "application/octet-stream", envelope(meta, page.tobytes()))
 
     # --- tracked modules ------------------------------------------------------------
@@ -390,7 +452,13 @@ class ExplorerRequests:
 
 
 def _job_json(job) -> dict:
-    return {"state": job.state, "done": job.done, "total": job.total, "error": job.error}
+    eta = job.eta_s
+    return {"state": job.state, "done": job.done, "total": job.total, "error": job.error,
+            "fraction": round(job.fraction, 4), "seconds": round(job.seconds, 1),
+            "eta_s": None if eta is None else round(eta, 1), "weights": job.weights_version}
+
+
+job_json = _job_json
 
 
 def _png(image) -> bytes:

@@ -22,7 +22,7 @@ def _signature(service) -> tuple:
 def load(ip) -> KernelService:
     from IPython.display import display
 
-    from .display import Panel
+    from .display import Panel, refresh
     from .magics import DvvrMagics
 
     service = current().start()
@@ -36,15 +36,41 @@ def load(ip) -> KernelService:
             signature = _signature(service)
             if signature != seen["networks"] and service.running:
                 seen["networks"] = signature
-                display(Panel(service.status()))
+                panel = Panel(service.status())
+                if not refresh("status", panel.html()):  # the shown panel updates; else a new one
+                    display(panel)
 
         ip.events.register("post_run_cell", after_cell)
         _hooks[ip] = after_cell
+        _keep_live(service)
     display(Panel(service.status()))
     return service
 
 
+def _keep_live(service, every: float = 3.0) -> None:
+    """The shown panel follows the VR clients and networks while cells run or
+    not (a daemon thread; a widget's value is sent on iopub, not the shell)."""
+    import threading
+
+    from .display import Panel, refresh
+
+    def follow():
+        while not stop.wait(every):
+            if service.running:
+                try:
+                    refresh("status", Panel(service.status()).html())
+                except Exception:  # noqa: BLE001 - a closed kernel or comm: the next look tries again
+                    pass
+
+    stop = threading.Event()
+    _hooks["live"] = stop
+    threading.Thread(target=follow, name="dvvr-status-panel", daemon=True).start()
+
+
 def unload(ip) -> None:
+    live = _hooks.pop("live", None)
+    if live is not None:
+        live.set()
     hook = _hooks.pop(ip, None)
     if hook is not None:
         ip.events.unregister("post_run_cell", hook)

@@ -19,6 +19,7 @@ class ClientTracker:
     def __init__(self, window: float = 60.0):
         self.window = window
         self._seen: dict[str, float] = {}
+        self._last: float | None = None  # kept past the window (recent() forgets addresses, not this)
         self._lock = threading.Lock()
 
     def log_function(self, handler) -> None:
@@ -28,7 +29,7 @@ class ClientTracker:
             return  # the explorer widget in a browser, not a headset
         address = handler.request.headers.get(CLIENT_HEADER) or handler.request.remote_ip or "?"
         with self._lock:
-            self._seen[address] = time.monotonic()
+            self._seen[address] = self._last = time.monotonic()
 
     def recent(self) -> list[str]:
         cutoff = time.monotonic() - self.window
@@ -40,5 +41,5 @@ class ClientTracker:
     def last_request_age(self) -> float | None:
         """Seconds since the last VR request (``None``: none yet)."""
         with self._lock:
-            latest = max(self._seen.values(), default=None)
+            latest = self._last
         return None if latest is None else round(time.monotonic() - latest, 1)

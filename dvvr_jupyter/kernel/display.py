@@ -77,6 +77,17 @@ def live(html_text: str, saved_text: str, slot: str) -> dict:
     return bundle
 
 
+def refresh(slot: str, html_text: str) -> bool:
+    """Show ``html_text`` in the live widget of ``slot`` (if one is shown):
+    the panel already on the page updates instead of a new one below."""
+    widget = _shown_widgets.get(slot)
+    if widget is None:
+        return False
+    if widget.value != html_text:
+        widget.value = html_text
+    return True
+
+
 class UrlNote:
     """A line of text that names a VR URL (``{url}`` in ``template``), shown
     like the panels: live in a widget, saved with the token hidden."""

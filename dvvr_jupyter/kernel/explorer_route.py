@@ -23,10 +23,12 @@ import tornado.web
 
 from ..bridge.answers import JSONErrors
 from ..bridge.headers import EXPLORER_HEADER, check_secret
+from ..bridge.limits import LimitedBody
 from ..errors import DvvrError, NotFound
 
 
-class ExplorerRouteHandler(JSONErrors, tornado.web.RequestHandler):
+@tornado.web.stream_request_body  # the secret and the size are checked from the headers, before any body is read
+class ExplorerRouteHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
     """``/explorer/<path>``: the answers of an ``ExplorerRequests``."""
 
     def initialize(self, requests, secret: str):
@@ -37,6 +39,7 @@ class ExplorerRouteHandler(JSONErrors, tornado.web.RequestHandler):
         check_secret(self.request.headers, self.secret)
         if self.request.headers.get(EXPLORER_HEADER) != "1":
             raise NotFound(f"no such resource: {self.request.method} {self.request.path}")
+        self.refuse_unread()
 
     def set_default_headers(self):
         self.set_header("Cache-Control", "no-store")
@@ -48,7 +51,7 @@ class ExplorerRouteHandler(JSONErrors, tornado.web.RequestHandler):
         await self._answer("POST", path)
 
     async def _answer(self, method: str, path: str) -> None:
-        reply = await asyncio.wrap_future(self.requests.submit(method, path, self.request.body))
+        reply = await asyncio.wrap_future(self.requests.submit(method, path, self.body))
         self.set_status(reply.status)
         self.set_header("Content-Type", reply.content_type)
         self.finish(reply.body)

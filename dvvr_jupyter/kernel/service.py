@@ -50,6 +50,32 @@ def quiet_access_logs() -> None:
     # Access lines would print into whatever cell is running.
     for name in ("dvvr.access", "tornado.access"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    logs_beside_cells()
+
+
+class _BesideCells(logging.StreamHandler):
+    """Writes to the kernel process's own stderr (the Jupyter server's terminal)."""
+
+
+def logs_beside_cells() -> None:
+    """In a kernel, what the serving threads log (a failed request's
+    traceback) goes to the kernel process's own stderr, never into the output
+    of whatever cell runs (saved with the notebook): without a handler,
+    Python's last-resort one writes to ``sys.stderr``, which a kernel sends
+    to the running cell."""
+    import sys
+
+    from IPython import get_ipython
+
+    if getattr(get_ipython(), "kernel", None) is None or sys.__stderr__ is None:
+        return  # not a kernel: sys.stderr is the terminal already
+    for name in ("dvvr", "tornado"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _BesideCells) for h in logger.handlers):
+            handler = _BesideCells(sys.__stderr__)
+            handler.setLevel(logging.WARNING)
+            handler.setFormatter(logging.Formatter("[%(levelname)s %(asctime)s %(name)s] %(message)s"))
+            logger.addHandler(handler)
 
 
 class KernelService:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 import tornado.web
@@ -59,11 +60,40 @@ def routes(session: Session, token: bool = False) -> list:
     return rules
 
 
+class _SwitchSummary:
+    """One INFO line per input switch instead of one per request (a switch
+    is followed by dozens of image requests): answered requests are counted,
+    and the count since the last switch is logged with the next one."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.ms = 0.0
+
+    def count(self, handler, ms: float) -> None:
+        path = h.log_path(handler)
+        with self.lock:
+            if "prepareforinput" not in path:
+                self.requests += 1
+                self.ms += ms
+                return
+            requests, total, self.requests, self.ms = self.requests, self.ms, 0, 0.0
+        access_log.info("input switch %s in %.0f ms (%d requests answered since the previous switch, %.0f ms in all)",
+                        path, ms, requests, total)
+
+
+_summary = _SwitchSummary()
+
+
 def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Answered requests at DEBUG (``--log-level debug`` lists them), a
+    summary per switch at INFO, failures at WARNING."""
     status = handler.get_status()
-    level = logging.DEBUG if getattr(handler, "quiet", False) else logging.INFO if status < 400 else logging.WARNING
-    access_log.log(level, "%d %s %s %.1f ms", status, handler.request.method, h.log_path(handler),
-                   1000.0 * handler.request.request_time())
+    ms = 1000.0 * handler.request.request_time()
+    level = logging.DEBUG if status < 400 else logging.WARNING
+    access_log.log(level, "%d %s %s %.1f ms", status, handler.request.method, h.log_path(handler), ms)
+    if status < 400 and not getattr(handler, "quiet", False):
+        _summary.count(handler, ms)
 
 
 def make_app(session: Session, *, token: str | None = None, secret: str | None = None,

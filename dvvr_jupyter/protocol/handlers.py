@@ -22,7 +22,7 @@ from tornado.ioloop import IOLoop
 from ..bridge.answers import JSONErrors
 from ..bridge.headers import check_secret
 from ..bridge.limits import LimitedBody
-from ..bridge.redact import redact_path
+from ..bridge.redact import redact_path, shorten
 from ..errors import DvvrError, NotFound, Unavailable
 from . import wire
 
@@ -38,8 +38,10 @@ WRONG_TOKEN = "no such VR URL: use the one the server printed when it started (d
 
 
 def log_path(handler: tornado.web.RequestHandler) -> str:
-    """The request path as logs may show it: the token's segment redacted."""
-    return redact_path(handler.request.path, handler.settings.get("dvvr_token"))
+    """The request path as logs (and 404 messages) may show it: the token's
+    segment redacted, and cut to ``MAX_LOGGED_PATH`` characters (a 60 KB path
+    is a log flood, not information)."""
+    return shorten(redact_path(handler.request.path, handler.settings.get("dvvr_token")))
 
 
 @tornado.web.stream_request_body  # so that an oversized body is refused before it is read

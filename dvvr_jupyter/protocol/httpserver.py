@@ -4,7 +4,9 @@ tornado answers a request it cannot frame (a malformed request line or
 header, a bad ``Content-Length``, broken chunks) with the bytes
 ``HTTP/1.1 400 Bad Request`` and no body, before any handler exists.  The
 VR client reads every answer as JSON, so those bytes are swapped for a 400
-in the ``DvvrError.to_json()`` shape.  Request bodies are limited by the
+in the ``DvvrError.to_json()`` shape, and so is a request line or header
+over tornado's ``max_header_size`` (64 KiB), which it would end with no
+answer at all.  Request bodies are limited by the
 handlers (413 with JSON, see ``handlers.ProtocolHandler``), so tornado's own
 limit is set far above theirs and never answers first.
 """
@@ -12,6 +14,7 @@ limit is set far above theirs and never answers first.
 from __future__ import annotations
 
 import tornado.httpserver
+import tornado.iostream
 
 from ..errors import BadRequest, error_answer
 
@@ -29,10 +32,21 @@ class JSONErrorHTTPServer(tornado.httpserver.HTTPServer):
     """``HTTPServer`` whose framing errors answer JSON."""
 
     def handle_stream(self, stream, address) -> None:
-        write = stream.write
+        write, close = stream.write, stream.close
 
         def write_json_errors(data, *args, **kwargs):
             return write(_JSON_400 if data == _BARE_400 else data, *args, **kwargs)
 
+        def close_answering(exc_info=False):
+            # A request line or header over max_header_size: tornado's stream gives up reading
+            # and closes without a word; the JSON 400 goes out first (small: the socket takes it).
+            if isinstance(exc_info, tornado.iostream.UnsatisfiableReadError) and not stream.closed():
+                try:
+                    stream.socket.send(_JSON_400)
+                except OSError:
+                    pass  # the client is gone already
+            return close(exc_info)
+
         stream.write = write_json_errors
+        stream.close = close_answering
         super().handle_stream(stream, address)

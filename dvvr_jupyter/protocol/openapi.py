@@ -40,6 +40,12 @@ INT = {"type": "integer"}
 PNG = {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/png"}
 NUMBER_TEXT = {"type": "string", "pattern": r"^-?[0-9.eE+-]+$|^nan$|^inf$|^-inf$"}
 POS = {"type": "array", "items": INT, "minItems": 2, "maxItems": 2}
+# An id in a body, as the server reads it (wire._as_int): a 32-bit integer, an integral number, the text of
+# one in ASCII digits (the C# client may send numbers as text), or null (0).
+_INT32_TEXT = (r"^[ \t]*[+-]?(?:[0-9]{1,9}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}"
+               r"|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])[ \t]*$")
+BODY_ID = {"anyOf": [{"type": "number", "multipleOf": 1, "minimum": -(2**31), "maximum": 2**31 - 1},
+                     {"type": "string", "pattern": _INT32_TEXT}, {"type": "null"}]}
 
 SCHEMAS = {
     "Error": _obj({
@@ -92,8 +98,10 @@ SCHEMAS = {
         "description": "the client's ActivationImage struct; mode is required, missing ids count as 0, "
                        "numbers may come as text of ASCII digits, other fields are ignored",
         "properties": {
-            "mode": {"oneOf": [INT, {"type": "string"}], "description": "; ".join(f"{k} {v}" for k, v in MODES.items())},
-            **{field: {"oneOf": [INT, {"type": "string"}, {"type": "null"}]}
+            "mode": {"anyOf": [{"type": "number", "multipleOf": 1, "minimum": 0, "maximum": 4},
+                               {"type": "string", "pattern": r"^[ \t]*(?:\+?0{0,9}[0-4]|-0{1,10})[ \t]*$"}],
+                     "description": "; ".join(f"{k} {v}" for k, v in MODES.items())},
+            **{field: BODY_ID
                for field in ("networkID", "datasetID", "noiseGeneratorID", "imageID", "layerID", "channelID")},
         },
         "required": ["mode"],

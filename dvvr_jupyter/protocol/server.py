@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dvvr.server")
 
+#: Seconds a connection may sit without a request (or with half a request's
+#: headers), and a request's body may take to arrive, before tornado closes
+#: it: each open socket costs a file descriptor, and without these a slow
+#: sender kept one forever.  The VR client sends its next request within
+#: seconds and reconnects when a kept-alive connection was closed; its
+#: bodies are under a kilobyte.  A long poll (``events/``) is a request in
+#: progress, not an idle connection.
+IDLE_TIMEOUT = 30.0
+BODY_TIMEOUT = 30.0
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -54,8 +64,11 @@ class Server:
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int = 5570, *,
                  token: str | None = None, secret: str | None = None, log_function=None, precompute: bool = False,
-                 log_exposure: bool = True, extra_routes=(), ssl_options=None):
+                 log_exposure: bool = True, extra_routes=(), ssl_options=None, idle_timeout: float = IDLE_TIMEOUT,
+                 body_timeout: float = BODY_TIMEOUT):
         self.session = session
+        self.idle_timeout = idle_timeout
+        self.body_timeout = body_timeout
         self.ssl_options = ssl_options  # an ssl.SSLContext: https (WebXR beyond localhost needs it)
         self._log_exposure = log_exposure
         self.host = host
@@ -92,7 +105,8 @@ class Server:
         sockets = tornado.netutil.bind_sockets(self.port, address=self.host or None)
         self.port = sockets[0].getsockname()[1]
         # bodies are limited (413) by the handlers, which see them first
-        self._server = JSONErrorHTTPServer(self.app, max_body_size=TRANSPORT_MAX_BODY, ssl_options=self.ssl_options)
+        self._server = JSONErrorHTTPServer(self.app, max_body_size=TRANSPORT_MAX_BODY, ssl_options=self.ssl_options,
+                                           idle_connection_timeout=self.idle_timeout, body_timeout=self.body_timeout)
         self._server.add_sockets(sockets)
         if self._log_exposure and not is_loopback(self.host):
             log.warning("serving beyond loopback on %s: anyone who can reach this port can use it%s",

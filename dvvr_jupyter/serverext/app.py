@@ -24,6 +24,7 @@ from .explorer import ExplorerHandler
 from .pages import PageHandler, SessionsHandler
 from .proxy import HIDDEN, WRONG_TOKEN, VRHandler
 from .routing import KernelRouter
+from .shares import Shares
 
 LOGGERS = ("tornado.access", "tornado.application", "tornado.general", "tornado.curl_httpclient")
 
@@ -44,7 +45,27 @@ class DvvrExtension(ExtensionApp):
         help="Seconds one VR request may take in the kernel (feature visualizations of a big layer take minutes).",
     )
     max_clients = Int(
-        64, config=True, help="Concurrent requests forwarded to kernels (the VR client sends dozens at once)."
+        256,
+        config=True,
+        help="Connections to kernels at once (the HTTP client's pool). Larger than one kernel's shares "
+        "together, so no kernel can fill it.",
+    )
+    share_slots = Int(
+        32,
+        config=True,
+        help="Requests one kernel serves at once per kind (VR quick routes, VR slow routes, VR event polls, "
+        "explorer); "
+        "more wait in line.",
+    )
+    share_waiting = Int(
+        512,
+        config=True,
+        help="Requests that may wait in line for one kernel's share; beyond, 503 with Retry-After.",
+    )
+    share_wait = Float(
+        60.0,
+        config=True,
+        help="Seconds a quick VR or explorer request may wait in line (slow ones: request_timeout); then 503.",
     )
     client_window = Float(
         60.0, config=True, help="A VR client counts as connected this many seconds after its last request."
@@ -53,14 +74,23 @@ class DvvrExtension(ExtensionApp):
     def initialize_settings(self):
         # Whatever logs in this process (Jupyter's access log, tornado, libcurl's debug
         # output), a VR path's token and a kernel's secret header come out hidden.
-        self._log_filter = redact.install(
-            patterns=[redact.VR_PATH_TOKEN, redact.SECRET_HEADER_VALUE],
-            loggers=(self.serverapp.log.name, self.log.name, *LOGGERS),
-        )
+        # The literal token and every registered kernel's secret, wherever a record quotes them
+        # (a typo of the VR path, a token used as a name, a header tornado could not parse).
         self.tokens = TokenStore()
         self.throttle = WrongTokenThrottle(self.log, wrong=WRONG_TOKEN)
         self.router = KernelRouter(self.serverapp.kernel_manager, self.client_window, self.log)
+        self._log_filter = redact.install(
+            patterns=[redact.VR_PATH_TOKEN, redact.SECRET_HEADER_VALUE],
+            loggers=(self.serverapp.log.name, self.log.name, *LOGGERS),
+            provider=self._secrets_now,
+            handlers_of=("", self.serverapp.log.name, *LOGGERS),
+        )
         self._http = None
+        waiting = self.share_waiting
+        self.shares = Shares({"vr": (self.share_slots, waiting, self.share_wait),
+                              "vr-slow": (self.share_slots, waiting, self.request_timeout),
+                              "vr-events": (self.share_slots, waiting, self.share_wait),
+                              "explorer": (self.share_slots, waiting, self.share_wait)})
         self.settings["dvvr"] = self
         registry.remove_dead()
         self.log.info(
@@ -69,6 +99,13 @@ class DvvrExtension(ExtensionApp):
             self.serverapp.base_url,
             HIDDEN,
         )
+
+    def _secrets_now(self) -> list[str]:
+        """The token (as given and as a URL carries it) and the registered kernels' secrets:
+        one stat each for the token file and the registry folder, re-read only when they change."""
+        token = self.tokens.current()
+        entries, _ = self.router.registry.read()
+        return [token, token and redact.url_segment(token), *(entry.get("secret") for entry in entries)]
 
     def initialize_handlers(self):
         self.handlers.extend(
@@ -103,6 +140,10 @@ class DvvrExtension(ExtensionApp):
 
     async def stop_extension(self):
         redact.remove(self._log_filter)
+        # This server shuts its kernels down next; one killed there (a second
+        # Ctrl+C) never runs its atexit: its registration file goes now.
+        for kernel_id in list(getattr(self.serverapp.kernel_manager, "list_kernel_ids", list)()):
+            registry.remove_entry(kernel_id)
         if self._http is not None:
             # libcurl's timer callbacks of requests still in flight would fire on
             # a closed client (an ERROR traceback at exit): leave it to the exiting process then

@@ -11,6 +11,8 @@ body every dvvr error has (``bridge.answers.JSONErrors``).
 
 from __future__ import annotations
 
+import asyncio
+
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
@@ -27,9 +29,17 @@ class ExplorerHandler(JSONErrors, LimitedBody, APIHandler):
     auth_resource = "kernels"
     failure_message = "the dvvr explorer route failed on this request (see the Jupyter server log)"
 
+    gone = None  # set when the client hangs up (``shares``)
+
     async def prepare(self):
+        self.gone = asyncio.get_running_loop().create_future()
         await super().prepare()
         self.refuse_unread()
+
+    def on_connection_close(self):
+        if self.gone is not None and not self.gone.done():
+            self.gone.set_result(None)
+        super().on_connection_close()
 
     def finish(self, *args, **kwargs):
         # APIHandler labels every answer JSON; keep the kernel's type (PNG, binary pages)
@@ -59,4 +69,5 @@ class ExplorerHandler(JSONErrors, LimitedBody, APIHandler):
         if entry is None:
             raise NotFound(f"kernel {kernel_id!r} does not serve dvvr (it restarted or stopped): run the explorer's "
                            f"cell again", field="kernel_id")
-        await forward_to_kernel(self, entry, f"explorer/{path}", self.body, headers={EXPLORER_HEADER: "1"})
+        await forward_to_kernel(self, entry, f"explorer/{path}", self.body, headers={EXPLORER_HEADER: "1"},
+                                share="explorer")

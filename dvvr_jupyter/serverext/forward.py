@@ -10,8 +10,9 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.web import RequestHandler
 
 from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
-from ..errors import BadGateway, GatewayTimeout, Unavailable
+from ..errors import BadGateway, BadRequest, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
+from .shares import EVENTS_ROUTE, SLOW_ROUTE, ClientGone
 
 # Only the kernel's status, body and these headers come back; hop-by-hop and
 # framing headers are tornado's business.  The kernel's Content-Security-Policy
@@ -60,8 +61,32 @@ async def _failure(err: BaseException, port: int, timeout: float) -> Exception:
     return BadGateway(KERNEL_HUNG_UP)
 
 
+def abort_when(gone, timeout: float):
+    """A libcurl setup that aborts the transfer within about a second once
+    ``gone`` (a future) is done: the client hung up, so its slot is freed.
+    libcurl calls the progress function only when it wakes for the transfer;
+    a low-speed check (1 byte/s over the request timeout, which would end it
+    then anyway) makes it wake each second while the kernel is silent."""
+    def setup(curl) -> None:
+        import pycurl
+
+        curl.setopt(pycurl.NOPROGRESS, 0)
+        curl.setopt(pycurl.XFERINFOFUNCTION, lambda *_: 1 if gone.done() else 0)
+        curl.setopt(pycurl.LOW_SPEED_LIMIT, 1)
+        curl.setopt(pycurl.LOW_SPEED_TIME, max(1, int(timeout) + 1))
+
+    return setup
+
+
+def share_of(path: str) -> str:
+    """Which share of its kernel a VR request takes (``shares``)."""
+    if SLOW_ROUTE.match(path):
+        return "vr-slow"
+    return "vr-events" if EVENTS_ROUTE.match(path) else "vr"
+
+
 async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes,
-                            headers: dict | None = None) -> None:
+                            headers: dict | None = None, share: str = "vr") -> None:
     """Send ``handler``'s request (with ``body`` and extra ``headers``) to the
     kernel of registry ``entry`` as ``/<path>`` and finish ``handler`` with the
     kernel's answer.
@@ -69,11 +94,26 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
     that hangs up mid-request ``BadGateway`` (502), one too slow
     ``GatewayTimeout`` (504)."""
     ext = handler.settings["dvvr"]
+    if any(segment in (".", "..") for segment in path.split("/")):
+        # tornado decoded %2e%2e and %2F; the HTTP client would resolve the dots and leave the route's prefix
+        raise BadRequest("a path with '.' or '..' segments (plain or %-encoded) is not served here", field="path")
     headers = {**(headers or {}), SECRET_HEADER: entry["secret"], CLIENT_HEADER: handler.request.remote_ip or "?"}
     for name in _PASS_HEADERS:
         if name in handler.request.headers:
             headers[name] = handler.request.headers[name]
     method = handler.request.method
+    gone = getattr(handler, "gone", None)
+    async with ext.shares.slot(entry["kernel_id"], share, gone):
+        response = await _fetch(ext, entry, path, body, headers, method, gone)
+    handler.set_status(response.code, reason=response.reason)
+    for header in _KEEP_HEADERS:
+        if header in response.headers:
+            handler.set_header(header, response.headers[header])
+    # set_content_type: Jupyter's APIHandler would label every answer JSON
+    handler.finish(response.body or b"", set_content_type=response.headers.get("Content-Type", "application/json"))
+
+
+async def _fetch(ext, entry: dict, path: str, body: bytes, headers: dict, method: str, gone):
     request = HTTPRequest(
         # tornado decoded the path: encode it again (%20, %3F, CR/LF must not reach the URL raw)
         f"http://127.0.0.1:{entry['port']}/{quote(path, safe='/')}",
@@ -85,10 +125,13 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
         request_timeout=ext.request_timeout,
         follow_redirects=False,
         decompress_response=False,
+        prepare_curl_callback=abort_when(gone, ext.request_timeout) if gone is not None else None,
     )
     try:
-        response = await ext.http.fetch(request, raise_error=False)
+        return await ext.http.fetch(request, raise_error=False)
     except HTTPClientError as err:  # 599: the kernel did not answer
+        if gone is not None and gone.done():
+            raise ClientGone("the client hung up (the forward was aborted)") from None
         if _timed_out(err):
             raise GatewayTimeout(
                 f"the kernel took longer than {ext.request_timeout:g} s (DvvrExtension.request_timeout)"
@@ -96,9 +139,3 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
         raise await _failure(err, entry["port"], ext.connect_timeout) from None
     except (OSError, asyncio.TimeoutError) as err:
         raise await _failure(err, entry["port"], ext.connect_timeout) from None
-    handler.set_status(response.code, reason=response.reason)
-    for header in _KEEP_HEADERS:
-        if header in response.headers:
-            handler.set_header(header, response.headers[header])
-    # set_content_type: Jupyter's APIHandler would label every answer JSON
-    handler.finish(response.body or b"", set_content_type=response.headers.get("Content-Type", "application/json"))

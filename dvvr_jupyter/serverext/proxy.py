@@ -19,6 +19,7 @@ elsewhere (a burst of wrong tokens, no kernel serving).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -28,8 +29,10 @@ from tornado import web
 
 from ..bridge.answers import JSONErrors
 from ..bridge.limits import LimitedBody
+from ..bridge.redact import shorten
 from ..errors import BadRequest, DvvrError, Unavailable
-from .forward import forward_to_kernel
+from .forward import forward_to_kernel, share_of
+from .shares import ClientGone
 
 #: What stands for the token in every log line.
 HIDDEN = "<token>"
@@ -61,7 +64,10 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
         """No XSRF check on this handler only: the client cannot send the
         cookie, and the path's token already proves the sender knows the URL."""
 
+    gone = None  # set when the client hangs up: its request leaves its share's line, or is aborted
+
     async def prepare(self):
+        self.gone = asyncio.get_running_loop().create_future()
         await super().prepare()
         token = self.path_args[0] if self.path_args else ""
         self._check_token(token)
@@ -75,8 +81,15 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
             self.quiet = True  # the throttle logs each burst once
             raise
 
+    def on_connection_close(self):
+        if self.gone is not None and not self.gone.done():
+            self.gone.set_result(None)
+        super().on_connection_close()
+
     def log_exception(self, typ, value, tb):
-        if isinstance(value, Unavailable):  # no kernel: said once per change, not per request
+        if isinstance(value, ClientGone):  # nobody to answer: said at DEBUG
+            self.quiet = True
+        elif isinstance(value, Unavailable):  # no kernel: said once per change, not per request
             self.settings["dvvr"].router.unavailable(self._session_name, value)
             self.quiet = True
         elif not isinstance(value, DvvrError):  # an answer, not a failure of the proxy: ``_log`` tells it
@@ -88,7 +101,7 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
             level = logging.DEBUG
         else:
             level = logging.INFO if status < 500 else logging.WARNING
-        self.log.log(level, "dvvr: VR %d %s %s (%s) %.1f ms", status, self.request.method, self.request.path,
+        self.log.log(level, "dvvr: VR %d %s %s (%s) %.1f ms", status, self.request.method, shorten(self.request.path),
                      self.request.remote_ip, 1000.0 * self.request.request_time())
         try:  # Jupyter's request metrics, which its own access log would have recorded
             from jupyter_server.prometheus.log_functions import prometheus_log_method
@@ -96,6 +109,11 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
             prometheus_log_method(self)
         except Exception:  # noqa: BLE001, S110 - metrics are optional
             pass
+
+    @allow_unauthenticated
+    def options(self, token, path):
+        """405 (Jupyter's handlers answer OPTIONS 200, empty, for CORS: the VR client needs none)."""
+        raise web.HTTPError(405)
 
     @allow_unauthenticated
     async def get(self, token, path):
@@ -118,4 +136,4 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
         entry = ext.router.resolve(self._session_name)
         ext.router.serving(self._session_name, entry)
         ext.router.saw(entry["kernel_id"], self.request.remote_ip or "?")
-        await forward_to_kernel(self, entry, path, self.body)
+        await forward_to_kernel(self, entry, path, self.body, share=share_of(path))

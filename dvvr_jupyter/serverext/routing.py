@@ -13,9 +13,11 @@ import logging
 import time
 
 from ..bridge import registry
+from ..bridge.redact import shorten
 from ..errors import Unavailable
 
 NO_SESSION = "no dvvr session is active — run %load_ext dvvr in a notebook"
+NAMES_LOGGED_EVERY = 60.0
 
 
 class KernelRouter:
@@ -26,9 +28,11 @@ class KernelRouter:
         self.kernels = kernel_manager
         self.client_window = client_window
         self.log = log or logging.getLogger("dvvr.serverext")
-        self._registry = registry.Snapshot()
+        self.registry = registry.Snapshot()
         self._seen: dict[str, dict[str, float]] = {}  # kernel id -> {client address: last request}
         self._serving: dict[str | None, str | None] = {}  # session name (None: the VR URL) -> kernel id or None
+        self._unknown_logged = -NAMES_LOGGED_EVERY  # when a name no kernel had was last logged
+        self._unknown_unlogged = 0
 
     def live(self, entry: dict) -> bool:
         """Is the kernel behind ``entry`` one of ours, running, and the
@@ -42,7 +46,7 @@ class KernelRouter:
         return registry.pid_alive(entry["pid"])
 
     def live_entries(self) -> list[dict]:
-        entries, _ = self._registry.read()
+        entries, _ = self.registry.read()
         return [entry for entry in entries if self.live(entry)]
 
     def resolve(self, name: str | None = None) -> dict:
@@ -59,7 +63,7 @@ class KernelRouter:
                 f"no dvvr session named {name!r} is running — run %load_ext dvvr in its "
                 f"notebook (running sessions: {names})"
             )
-        _, active = self._registry.read()
+        _, active = self.registry.read()
         for entry in live:
             if entry["kernel_id"] == active:
                 return entry
@@ -83,7 +87,21 @@ class KernelRouter:
                           entry.get("name"))
 
     def unavailable(self, name: str | None, error: Unavailable) -> None:
-        """A VR request for ``name`` found no kernel (logged once until one serves it)."""
+        """A VR request for ``name`` found no kernel (logged once until one
+        serves it).  Names no kernel ever had are logged at most once per
+        ``NAMES_LOGGED_EVERY`` seconds, with a count: each typo is its own
+        name, and 2,000 distinct ones made 2,000 lines."""
+        if name is not None and name not in self._serving:
+            now = time.monotonic()
+            if now - self._unknown_logged < NAMES_LOGGED_EVERY:
+                self._unknown_unlogged += 1
+                return
+            more = f" ({self._unknown_unlogged} more unknown session names since the last such line)" \
+                if self._unknown_unlogged else ""
+            self._unknown_logged, self._unknown_unlogged = now, 0
+            self.log.warning("dvvr: %s: VR requests%s answer 503 (unknown session names: one line a minute)%s",
+                             shorten(error.message), _which(shorten(name, 64)), more)
+            return
         if self._serving.get(name, "") is not None:
             self._serving[name] = None
             self.log.warning("dvvr: %s: VR requests%s answer 503 until a kernel serves them (said once)",

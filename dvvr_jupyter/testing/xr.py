@@ -27,7 +27,9 @@ class XRPage:
     def __init__(self, browser, url: str, *, headset: bool = False, viewport=(960, 600)):
         self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
         self.errors: list[str] = []
+        self.requested: list[str] = []  # every URL the page asked for (the favicon's included)
         self.page.on("pageerror", lambda exc: self.errors.append(f"{exc}\n{exc.stack}"))
+        self.page.on("request", lambda request: self.requested.append(request.url))
         if headset:
             self.page.add_init_script(path=str(IWER))
             self.page.add_init_script(HEADSET)

@@ -25,7 +25,7 @@ import anywidget
 import traitlets
 
 from ..engine.events import FeatVisProgress, InputChanged, NetworksChanged, ResultReady
-from ..explore.requests import ExplorerRequests
+from ..explore.requests import ExplorerRequests, job_json
 from .module_linker import link
 
 #: The browser side: ES modules that import each other (``explorer.js`` is the entry).
@@ -74,6 +74,20 @@ class Explorer(anywidget.AnyWidget):
     def network(self):
         return self.session.network(self.network_id)
 
+    def __repr__(self) -> str:
+        """The text a saved notebook shows where the widget cannot run
+        (GitHub, nbviewer, a plain-text viewer): what it showed, in words."""
+        try:
+            state = self.initial
+            layers = sum(1 for layer in state["layers"] if layer["kind"] != "info")
+            top = ", ".join(f"{name} {value:g}{state['result'].get('top_unit', '')}"
+                            for name, value in state["result"]["top"][:3])
+            return (f"dvvr explorer of network {state['network']} ({state['name']}): {layers} layers with channels, "
+                    f"input {state['input']['describe']}" + (f"; top classes: {top}" if top else "") +
+                    " (run the notebook to explore it)")
+        except (KeyError, TypeError, AttributeError):
+            return "dvvr explorer (run the notebook to explore it)"
+
     # --- kernel -> browser ----------------------------------------------------------
     def _on_event(self, event) -> None:
         """On the session's dispatch thread: push what changed (never the
@@ -82,7 +96,8 @@ class Explorer(anywidget.AnyWidget):
             return
         if isinstance(event, FeatVisProgress):
             if event.network.id == self.network_id:
-                self.send({"type": "featvis", "layer": event.layer, "job": {
+                job = event.network.featvis.job(event.layer)
+                self.send({"type": "featvis", "layer": event.layer, "job": job_json(job) if job is not None else {
                     "state": event.state, "done": event.done, "total": event.total, "error": event.message or None}})
             return
         if isinstance(event, InputChanged):

@@ -30,24 +30,32 @@ pytestmark = [
 NOTEBOOK = "notebooks/explorer.ipynb"
 NOTEBOOK_7 = "notebook7/explorer.ipynb"
 NOTEBOOK_COMM = "comm/explorer.ipynb"
+NOTEBOOK_NARROW = "narrow/explorer.ipynb"
 TRAINING_CELL = 4  # the 20 s fine-tuning cell; the cells above it show the explorer
 TIMEOUT = 180_000  # ms: a generous bound on one step on a shared 2-core machine (a hang fails, never a pass)
 
 
+def _checkout_notebooks() -> dict:
+    return {path: path.read_bytes() for path in (Path(__file__).parents[2] / "notebooks").glob("*.ipynb")}
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    before = _checkout_notebooks()
     tmp = tmp_path_factory.mktemp("lab")
     server = LabServer(tmp, base_url="/user/bench/", env={"PYTHONPATH": str(Path(__file__).parents[2])})
     try:
         server.wait_ready()
         server.copy_in(NOTEBOOK, "projects/demo")
         # the other tests open copies: kernel sessions of their own, beside the same project
-        for copy in (NOTEBOOK_7, NOTEBOOK_COMM):
+        for copy in (NOTEBOOK_7, NOTEBOOK_COMM, NOTEBOOK_NARROW):
             (server.root / copy).parent.mkdir()
             shutil.copy(server.root / NOTEBOOK, server.root / copy)
         yield server
     finally:
         server.stop()
+    # the tests open and run copies: the checkout's notebooks stay as they are
+    assert _checkout_notebooks() == before
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +105,7 @@ def wait_for(page, js: str, arg=None):
     page.wait_for_function(js, arg=arg, timeout=TIMEOUT)
 
 
+@pytest.mark.timeout(600)  # a dozen steps and a 20 s training cell on a shared 2-core machine
 def test_explorer_in_jupyterlab(lab, browser, shots):
     page, notebook, errors = open_explorer(browser, lab.lab_url(NOTEBOOK), NOTEBOOK)
     explorer = page.locator(".dvvr-explorer")
@@ -126,13 +135,31 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     assert "of 1280" in text(page, ".dvvr-page-label")
     assert grid_pixels(page) != before_pixels
     assert page.locator(".dvvr-hist").count() == 2
+    # the colour scale with real values, the histograms with axes
+    assert page.locator(".dvvr-legend .dvvr-legend-labels span").count() >= 2
+    assert "zero at" not in text(page, ".dvvr-layer-title")
+    assert page.locator(".dvvr-hist .dvvr-axis").count() >= 4
+    # a channel enlarged: its index, statistics and the value under the pointer
+    page.click("canvas.dvvr-grid-canvas", position={"x": 20, "y": 20})
+    page.wait_for_selector(".dvvr-inspector[data-channel='0'] canvas.dvvr-inspect-canvas", timeout=TIMEOUT)
+    assert "channel 0 of" in text(page, ".dvvr-inspector") and "mean" in text(page, ".dvvr-inspect-stats")
+    page.hover("canvas.dvvr-inspect-canvas", position={"x": 5, "y": 5})
+    wait_for(page, "() => document.querySelector('.dvvr-inspect-value').textContent.startsWith('value at row 0, column 0: ')")
+    page.click(".dvvr-inspect-next")
+    page.wait_for_selector(".dvvr-inspector[data-channel='1']", timeout=TIMEOUT)
+    page.locator(".dvvr-explorer").screenshot(path=str(shots / "explorer_inspect.png"))
+    page.click(".dvvr-inspect-close")
     page.click(".dvvr-next")
     wait_for(page, "() => document.querySelector('.dvvr-grid').dataset.start !== '0'")
     # a 1D layer: bars labelled with the class names
     probabilities = next(i for i, name, kind in layers if kind == "vector" and name.startswith("Probabilities"))
     page.click(f".dvvr-layer[data-layer-id='{probabilities}']")
     page.wait_for_selector(".dvvr-grid .dvvr-vector", timeout=TIMEOUT)
-    assert "0 tench" in text(page, ".dvvr-grid .dvvr-vector")  # ImageNet's class 0, on the first page
+    rows = page.locator(".dvvr-vector .dvvr-bar-value").all_inner_texts()
+    assert len(rows) == 20 and all(row.endswith("%") for row in rows)  # a readable page, in percent
+    values = [float(row[:-1]) for row in rows]
+    assert values == sorted(values, reverse=True)  # top first
+    assert "sorted by value" in text(page, ".dvvr-page-label")
 
     # --- the input chosen in the headset: the widget follows (pushed on the comm)
     from dvvr_jupyter.protocol.client import VRClient
@@ -144,7 +171,7 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
         page.wait_for_selector(".dvvr-thumb[data-index='5'].dvvr-current", timeout=TIMEOUT)
     finally:
         client.close()
-    assert "input chosen in the headset" in text(page, ".dvvr-message")
+    assert "input chosen in the headset" in text(page, ".dvvr-input-note")  # beside the thumbnails
     wait_for(page, "() => !document.querySelector('.dvvr-clients').textContent.endsWith('none')")
 
     # --- noise: a new noise image is the input
@@ -158,9 +185,10 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     wait_for(page, "id => document.querySelector('.dvvr-grid').dataset.layerId === String(id)", stem)
     page.click(".dvvr-fv-start")
     page.wait_for_selector(".dvvr-fv-state[data-state='running'], .dvvr-fv-state[data-state='done']", timeout=TIMEOUT)
+    page.wait_for_selector(".dvvr-fv-state[data-state='done']", timeout=TIMEOUT)
     page.wait_for_selector("canvas.dvvr-fv-canvas", timeout=TIMEOUT)
-    assert page.locator(".dvvr-fv-state[data-state='done']").count() == 1
-    page.click("canvas.dvvr-fv-canvas", position={"x": 3, "y": 3})
+    page.click("canvas.dvvr-fv-canvas", position={"x": 5, "y": 5})
+    page.click(".dvvr-fv-inspector .dvvr-fv-use")
     wait_for(page, "() => document.querySelector('.dvvr-input-desc').textContent.startsWith('feature visualization')")
     page.click(".dvvr-thumb[data-index='0']")
     page.wait_for_selector(".dvvr-thumb[data-index='0'].dvvr-current", timeout=TIMEOUT)
@@ -185,6 +213,10 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     wait_for(page, "() => document.querySelector('.dvvr-grid').dataset.layerId === "
                    "document.querySelector('.dvvr-layer.dvvr-selected').dataset.layerId")
     assert "_conv_head" in page.text_content(".dvvr-layer.dvvr-selected")
+    # back to automatic tracking: the architecture (and its stored feature visualizations) of before
+    page.click(".dvvr-presets [data-preset='auto']")
+    page.click(".dvvr-apply-track")
+    wait_for(page, "s => document.querySelector('.dvvr-layermap').dataset.signature === s", signature)
 
     # --- a click while a 20 s cell runs: answered before the cell ends
     notebook.start_cell(TRAINING_CELL)
@@ -199,6 +231,14 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     page.evaluate("() => document.querySelector('.dvvr-explorer').scrollIntoView({block: 'start'})")
     page.screenshot(path=str(shots / "explorer_lab_busy.png"))
     notebook.wait_kernel(timeout=180)
+    # after training: the stem's pictures are of older weights, and say so (never an empty "done")
+    page.click(".dvvr-explorer .dvvr-tab[data-tab='explorer']")
+    page.click(f".dvvr-layer[data-layer-id='{stem}']")
+    page.wait_for_selector(".dvvr-fv-state[data-state='stale']", timeout=TIMEOUT)
+    page.wait_for_selector(".dvvr-fv-note.dvvr-stale", timeout=TIMEOUT)
+    assert "weights v0" in text(page, ".dvvr-fv-note") and page.locator("canvas.dvvr-fv-canvas").count() == 1
+    assert text(page, ".dvvr-fv-start") == "recompute"
+    page.locator(".dvvr-featvis").screenshot(path=str(shots / "explorer_stale_featvis.png"))
     assert not errors, errors
 
 
@@ -224,4 +264,36 @@ def test_explorer_in_notebook_7(lab, browser, shots):
     assert page.locator(".dvvr-explorer").get_attribute("data-transport") == "http"
     assert page.locator(".dvvr-thumb").count() == 20
     page.locator(".dvvr-explorer").screenshot(path=str(shots / "explorer_notebook7.png"))
+    # the 3D view: a tab with the session's browser client (<VR URL>xr/)
+    page.click(".dvvr-tab[data-tab='xr']")
+    src = page.get_attribute(".dvvr-xr-frame", "src")
+    assert "/dvvr/vr/" in src and src.endswith("/xr/")
+    assert page.get_attribute(".dvvr-xr-link", "href") == src
     assert not errors, errors
+
+
+def test_a_narrow_jupyterlab_panel(lab, browser, shots):
+    """1100 px with the file browser open: everything within the notebook's width."""
+    page = browser.new_page(viewport={"width": 1100, "height": 2600})  # tall: the whole explorer in its screenshot
+    page.goto(lab.lab_url(NOTEBOOK_NARROW))
+    notebook = NotebookPage(page, NOTEBOOK_NARROW)
+    notebook.wait_kernel()
+    if page.locator(".jp-FileBrowser:visible").count() == 0:
+        page.keyboard.press("Control+Shift+F")  # the file browser open, as a user has it
+    page.wait_for_selector(".jp-FileBrowser", state="visible", timeout=TIMEOUT)
+    notebook.run_cells_before(TRAINING_CELL)
+    page.wait_for_selector(".dvvr-explorer[data-ready='1'] canvas.dvvr-grid-canvas", timeout=TIMEOUT)
+    fits = page.evaluate("""() => {
+        const box = (s) => document.querySelector(s).getBoundingClientRect();
+        const output = box('.dvvr-explorer').right;
+        return [...document.querySelectorAll('.dvvr-explorer canvas, .dvvr-explorer svg.dvvr-layermap')]
+            .filter((e) => e.getBoundingClientRect().width > 0 && !e.closest('.dvvr-map'))
+            .map((e) => [e.className.baseVal ?? e.className, e.getBoundingClientRect().right <= output + 1]);
+    }""")
+    assert fits and all(ok for _, ok in fits), fits
+    # the layer map: full names, the classifier reached without an inner scroll
+    names = page.locator(".dvvr-layer").all_text_contents()
+    assert not any(name.endswith("…") for name in names) and any(name.startswith("_fc") for name in names)
+    assert page.evaluate("() => { const m = document.querySelector('.dvvr-map'); return m.scrollHeight <= m.clientHeight + 1; }")
+    page.locator(".dvvr-explorer").screenshot(path=str(shots / "explorer_lab_narrow.png"))
+    page.close()

@@ -148,6 +148,8 @@ def test_scene_input_and_another_client(browser, served, shots):
         xr.click("layer:1")
         xr.wait("dvvr.selected && dvvr.selected.layer === 1")
         assert xr.errors == []
+        # nothing is asked outside the capability (a /favicon.ico would count as a wrong token)
+        assert [url for url in xr.requested if not url.startswith(served)] == []
     finally:
         xr.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -161,3 +162,27 @@ def test_inputs_are_shown_in_the_order_asked_for(session):
     assert net.result() is fast  # the later choice stays shown
     net.refresh()
     assert net.result().input.describe() == fast.input.describe()
+
+
+def test_re_running_a_cell_replaces_instead_of_piling_up(session, tmp_path):
+    # A notebook cell run three times: one network, dataset and noise generator set, as the user expects.
+    from dvvr_jupyter.engine.project import load_project
+
+    import tiny
+
+    project = tmp_path / "project.py"
+    project.write_text(tiny.PROJECT_SOURCE.format(tests=str(Path(tiny.__file__).parent)))
+    for _ in range(3):
+        networks = load_project(project, session)
+    assert [len(session.networks), len(session.datasets), len(session.noise_generators)] == [1, 1, 2]
+    assert session.networks[0] is networks[0] and networks[0].dataset is session.datasets[0]
+
+    model = tiny.TinyTracked()
+    for _ in range(3):  # the same model with a fresh dataset object each run
+        attached = session.attach(model, tiny.tiny_images(), class_names=tiny.CLASSES, input_size=(32, 36))
+    assert [len(session.networks), len(session.datasets)] == [2, 2]
+    assert attached.dataset is session.datasets[1]
+    # a dataset shared with another network stays
+    other = session.attach(tiny.TinyTracked(), attached.dataset, input_size=(32, 36))
+    session.attach(model, tiny.tiny_images(), input_size=(32, 36))
+    assert len(session.datasets) == 3 and other.dataset in session.datasets

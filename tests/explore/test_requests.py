@@ -55,11 +55,42 @@ def test_a_page_of_channels_is_the_layers_own_pixels(api, tiny_session):
 
 def test_vectors_carry_values_and_class_names(api):
     meta, payload = unpack(answer(api, "GET", "network/0/layer/7/channels/0/256/raw")[1].body)
-    assert meta["names"] == ["circle", "square", "stripes"] and len(meta["values"]) == 3 and len(payload) == 3
+    assert sorted(meta["names"]) == ["circle", "square", "stripes"] and len(meta["values"]) == 3 and len(payload) == 3
 
 
-def test_big_layers_page():
+def test_big_layers_page_evenly():
     assert page_size(7, 7) == 256 and page_size(112, 112) == 20 and page_size(1, 1) == 256
+    assert page_size(112, 112, 32) == 32  # one page, not 20 + 12
+    assert page_size(112, 112, 50) == 17  # three even pages
+    assert page_size(7, 7, 1280) == 256
+
+
+def test_long_vectors_come_sorted_top_first_with_their_unit(api, tiny_session):
+    meta, payload = unpack(answer(api, "GET", "network/0/layer/7/channels/0/256/raw")[1].body)
+    values = meta["values"]
+    assert values == sorted(values, reverse=True) and meta["order"] == "value"
+    assert meta["unit"] == ""  # raw scores (tiny's "Scores" layer): no unit
+    scores = tiny_session.networks[0].result().activation(7).numpy()
+    assert meta["channels"] == [int(i) for i in np.argsort(-scores, kind="stable")]
+    assert meta["names"] == [["circle", "square", "stripes"][i] for i in meta["channels"]]
+    assert json.loads(answer(api, "GET", "state/0")[1].body)["result"]["top_unit"] == "%"
+
+
+def test_a_softmax_is_shown_in_percent():
+    from dvvr_jupyter.explore.requests import _is_probability
+
+    assert _is_probability(np.array([0.25, 0.75], np.float32)) and not _is_probability(np.array([-1.0, 2.0]))
+
+
+def test_one_channel_for_the_inspector(api, tiny_session):
+    meta, payload = unpack(answer(api, "GET", "network/0/layer/1/channel/5")[1].body)
+    activation = tiny_session.networks[0].result().activation(1)[5].numpy()
+    values = np.frombuffer(payload, "<f4").reshape(meta["shape"])
+    assert meta["shape"] == [32, 36] and np.array_equal(values, activation)
+    assert meta["max"] == float(activation.max()) and abs(meta["mean"] - float(activation.mean())) < 1e-5
+    assert values[tuple(meta["argmax"])] == meta["max"]
+    assert answer(api, "GET", "network/0/layer/1/channel/8")[0] == 404
+    assert answer(api, "GET", "network/0/layer/2/channel/0")[0] == 400
 
 
 def test_choosing_inputs(api, tiny_session):
@@ -108,6 +139,21 @@ def test_a_body_that_is_not_a_json_object(api):
         assert reply.status == 400 and "JSON object" in json.loads(reply.body)["message"]
 
 
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 3000 + b"1" + b"}" * 3000,
+                                  b'{"index": ' + b"9" * 5000 + b"}", b'{"index": NaN}'])
+def test_the_protocols_body_check_holds_here_too(api, caplog, body):
+    # deep nesting made json recurse into a RecursionError: a 500 with a traceback in the kernel's log
+    reply = api.handle("POST", "network/0/input", body)
+    assert (reply.status, json.loads(reply.body)["error"]) == (400, "BadRequest"), reply.body[:200]
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("digits", ["\u0663", "\u00b2", "\uff11", "1_0"])
+def test_ids_are_ascii_digits_only(api, digits):
+    status, reply = answer(api, "GET", f"state/{digits}")
+    assert (status, json.loads(reply.body)["field"]) == (400, "network"), reply.body
+
+
 def test_modules_and_retracking_keep_the_network_id(api, tiny_session):
     network = tiny_session.networks[0]
     tree = json.loads(answer(api, "GET", "network/0/modules")[1].body)
@@ -139,9 +185,40 @@ def test_feature_visualization_jobs(api, tiny_session):
     assert json.loads(answer(api, "GET", "state/0")[1].body)["featvis_stored"] == [1]
     meta, payload = unpack(answer(api, "GET", "network/0/featvis/1/channels/0/4")[1].body)
     assert meta["count"] == 4 and len(payload) == 4 * 32 * 36 * 3
+    assert (meta["stale"], meta["partial"], meta["weights"]) == (False, False, 0)
     state = json.loads(answer(api, "POST", "network/0/input", {"kind": "featvis", "layer": 1, "channel": 3})[1].body)
     assert state["input"] == {"describe": "feature visualization of 'tiny' layer 1 channel 3", "kind": "featvis",
                               "layer": 1, "channel": 3}
+    job = state["featvis"]["1"]
+    assert (job["state"], job["weights"], job["fraction"], job["eta_s"]) == ("done", 0, 1.0, None)
+
+
+def test_after_training_the_old_pictures_show_marked_stale(api, tiny_session):
+    import torch
+
+    from dvvr import FeatVisConfig
+
+    network = tiny_session.networks[0]
+    network.featvis.config = FeatVisConfig(steps=2, batch_size=4)
+    answer(api, "POST", "network/0/featvis/1/start", {})
+    job = network.featvis.job(1)
+    first = job.result(timeout=120)
+    assert job.ready == [True] * 8  # each batch was shown as it finished
+    with torch.no_grad():
+        network.model.conv1.weight.mul_(-1)  # training moved the weights on
+    network.refresh()
+    state = json.loads(answer(api, "GET", "state/0")[1].body)
+    assert state["featvis_stored"] == [] and state["result"]["weights"] > 0 and state["featvis_any"] == [1]
+    # not a silent 404: the pictures of the old weights, saying which
+    status, reply = answer(api, "GET", "network/0/featvis/1/channels/0/8")
+    meta, payload = unpack(reply.body)
+    assert status == 200 and meta["stale"] and meta["weights"] == 0 and meta["now"] == state["result"]["weights"]
+    assert payload == first.permute(0, 2, 3, 1).contiguous().numpy().tobytes()
+    # "start" recomputes for the weights of now
+    answer(api, "POST", "network/0/featvis/1/start", {})
+    network.featvis.job(1).result(timeout=120)
+    meta, _ = unpack(answer(api, "GET", "network/0/featvis/1/channels/0/8")[1].body)
+    assert not meta["stale"] and meta["weights"] == meta["now"]
 
 
 def test_settings_come_through_the_constructor(tiny_session):

@@ -142,6 +142,23 @@ def test_a_chunked_body_over_the_limit_is_413_json(server_client):
     assert (status, body["error"]) == (413, "PayloadTooLarge"), body
 
 
+@pytest.mark.parametrize("method, resource", [("GET", "network"), ("GET", ""), ("PUT", "network/0/setnetworkgenfeatvis")])
+def test_one_body_limit_on_every_route(server_client, method, resource):
+    # routes that do not read a body answered 200 to 2 MiB ones, while the Jupyter path answered 413
+    path = server_client._url.path + resource
+    request = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {2 << 20}\r\n\r\n".encode()
+    status, _, body = raw_exchange(server_client.base_url, request + b" " * (2 << 20))
+    assert (status, body["error"]) == (413, "PayloadTooLarge"), body
+
+
+@pytest.mark.parametrize("line", ["GET /{} HTTP/1.1\r\nHost: x\r\n\r\n".format("a" * (70 << 10)),
+                                  "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n".format("b" * (70 << 10))])
+def test_a_request_line_or_header_over_64_kib_is_400_json(server_client, line):
+    status, headers, body = raw_exchange(server_client.base_url, line.encode())
+    assert (status, body["error"]) == (400, "BadRequest"), body
+    assert server_client.request("GET", "network").status == 200
+
+
 @pytest.mark.parametrize("framing", [
     "Content-Length: abc\r\n",
     "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
@@ -186,5 +203,35 @@ def test_unreadable_dataset_images(session, serve, client_for, tmp_path, caplog)
         answer = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": image_id}))
         assert answer.status == 422 and answer.body["field"] == "imageID"
         assert f"image {image_id} of dataset 'photos' cannot be read ({reason}" in answer.body["message"]
+        assert str(tmp_path) not in answer.body["message"], answer.body  # no server paths to token holders
+        assert f"{image_id % 2}.jpg" in answer.body["message"]  # the file's name is enough to find it
     ok = client.request("PUT", "network/0/prepareforinput", json.dumps({"mode": 1, "imageID": 3}))
     assert ok.status == 200
+
+
+@pytest.mark.parametrize("half_sent", [b"GET /network HTTP/1.1\r\nHost: x\r\n",  # headers never finished
+                                       b"PUT /network/0/prepareforinput HTTP/1.1\r\nHost: x\r\n"
+                                       b"Content-Length: 100\r\n\r\n{\"mode\"",  # a body that stops coming
+                                       b""])  # an idle connection
+def test_idle_and_slow_sockets_are_closed(serve, tiny_session, half_sent):
+    import socket
+
+    # every socket held open costs a file descriptor: a slow sender must not keep one forever
+    server = serve(tiny_session, idle_timeout=0.5, body_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(half_sent)
+        data = b""
+        while chunk := sock.recv(4096):  # a socket left open would time out here (60 s)
+            data += chunk
+    assert data == b"" or data.startswith(b"HTTP/1.1 4"), data
+
+
+def test_a_long_unknown_path_is_logged_short(serve, tiny_session, client_for, caplog):
+    # a 60 KB path was written to the log twice (its 404's message and the access line): log floods
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client = client_for(serve(tiny_session).url)
+    answer = client.request("GET", "x" * 60_000)
+    assert answer.status == 404
+    assert max(len(r.getMessage()) for r in caplog.records) < 1_000

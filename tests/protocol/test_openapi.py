@@ -265,3 +265,23 @@ def test_fuzz_no_5xx_and_every_answer_in_the_schema(fuzzed_server, request):
         errors = list(validator("Error").iter_errors(answer))
         error = errors[0].message if errors else None if answer["status"] == status else "status in the body"
     assert error is None, (method, path, status, error)
+
+
+@pytest.mark.parametrize("body", [
+    {"mode": 1, "imageID": "abc"}, {"mode": 1, "imageID": "٣"}, {"mode": 1, "imageID": "1_0"},
+    {"mode": 1, "imageID": 2**40}, {"mode": 1, "imageID": "99999999999"}, {"mode": "one"}, {"mode": 7},
+    {"mode": 1, "layerID": 1.5}, {"mode": 1, "datasetID": [0]},
+])
+def test_the_schema_refuses_what_the_server_refuses(serve, tiny_session, client_for, body):
+    # schema and server agree: a body the server answers 400 for does not validate (a fuzzer's "schema mismatch")
+    answer = client_for(serve(tiny_session).url).request("PUT", "network/0/prepareforinput", json.dumps(body))
+    assert answer.status == 400, (body, answer.body)
+    assert list(validator("ActivationImage").iter_errors(body)), f"the schema admits {body}"
+
+
+@pytest.mark.parametrize("body", [{"mode": 1, "imageID": 2}, {"mode": "1", "imageID": " 2 "}, {"mode": 0},
+                                  {"mode": 4, "noiseGeneratorID": None}, {"mode": 1, "imageID": 1.0}])
+def test_the_schema_admits_what_the_server_accepts(serve, tiny_session, client_for, body):
+    answer = client_for(serve(tiny_session).url).request("PUT", "network/0/prepareforinput", json.dumps(body))
+    assert answer.status == 200, (body, answer.body)
+    assert not list(validator("ActivationImage").iter_errors(body))

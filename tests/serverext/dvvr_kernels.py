@@ -39,7 +39,9 @@ class Kernel:
     def connect(self):
         if self.client is not None:
             self.client.stop_channels()
-        self.client = BlockingKernelClient()
+        # parent: the kernel's manager, so that "alive" means its process runs (a missed
+        # heartbeat on a loaded machine is no death)
+        self.client = BlockingKernelClient(parent=self.manager.get_kernel(self.id))
         self.client.load_connection_info(self.manager.get_kernel(self.id).get_connection_info())
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)

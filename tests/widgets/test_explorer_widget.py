@@ -71,6 +71,8 @@ def test_featvis_progress_is_pushed(widget, tiny_session):
     tiny_session.events.flush()
     states = [c["job"]["state"] for c, _ in widget.sent if c["type"] == "featvis"]
     assert states[-1] == "done" and "running" in states
+    last = [c["job"] for c, _ in widget.sent if c["type"] == "featvis"][-1]
+    assert (last["fraction"], last["weights"], last["eta_s"]) == (1.0, 0, None)
 
 
 def test_a_network_outside_a_kernel_shows_as_text(tiny_session):
@@ -108,3 +110,10 @@ def test_the_registered_display_shows_default_session_networks_as_explorers(tiny
         widget.close()
     finally:
         formatter.type_printers.pop(type(network), None)
+
+
+def test_a_saved_notebook_shows_the_explorer_in_words(widget):
+    # where the widget cannot run (GitHub, nbviewer), its text/plain is what a reader sees
+    text = repr(widget)
+    assert text.startswith("dvvr explorer of network 0 (tiny): ") and "input image 0 of 'images'" in text
+    assert "top classes:" in text and "object at 0x" not in text

@@ -40,7 +40,7 @@ def test_a_network_as_the_last_line_shows_its_explorer(tmp_path):
                         "net = dvvr.attach(tiny.TinyTracked(), tiny.tiny_images(), name='tiny', "
                         "class_names=tiny.CLASSES, input_size=(32, 36))")
         (shown,) = results(client, "net")
-        assert WIDGET_VIEW in shown and "Explorer" in shown["text/plain"]
+        assert WIDGET_VIEW in shown and shown["text/plain"].startswith("dvvr explorer of network 0 (tiny)")  # saved: words
         (text,) = results(client, "repr(net)")
         assert text["text/plain"].startswith("\"<dvvr Network 0 'tiny'")  # the engine's own repr, unchanged
     finally:

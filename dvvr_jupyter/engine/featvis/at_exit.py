@@ -11,8 +11,11 @@ import threading
 import time
 import weakref
 
-#: how long the exit waits for every worker together to leave its step
-EXIT_WAIT_S = 1.0
+#: how long the exit waits, at most, for every worker together to leave its
+#: step (a worker normally leaves within one step, milliseconds).  Generous on
+#: purpose: a worker still inside torch when the interpreter tears down can
+#: abort the process (SIGABRT, seen with 1 s on a heavily loaded 2-core machine).
+EXIT_WAIT_S = 5.0
 
 _services: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()

@@ -22,6 +22,7 @@ class ModelCopies:
         self.changed = threading.Condition()  # notified when the copies are dropped
         self._copies: tuple[tuple, list] | None = None  # ((generation, devices, channels_last), model per device)
         self._weights: tuple[int, str] | None = None  # (shadow generation, fingerprint)
+        self.versions: dict[str, int] = network.weights_versions  # fingerprint -> generation
 
     @property
     def held(self) -> bool:
@@ -34,6 +35,7 @@ class ModelCopies:
         with shadow.lock:
             if self._weights is None or self._weights[0] != shadow.generation:
                 self._weights = (shadow.generation, weights_fingerprint(shadow.model))
+                self.versions.setdefault(self._weights[1], shadow.generation)
             return self._weights[1]
 
     def models(self, config) -> tuple[list, str]:

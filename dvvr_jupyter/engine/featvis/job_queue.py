@@ -32,6 +32,10 @@ class JobQueue:
     def worker(self) -> threading.Thread | None:
         return self._worker
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def put(self, job: FeatVisJob) -> bool:
         """Queue ``job``; ``False`` once the queue is closed (the job will never run)."""
         with self._lock:

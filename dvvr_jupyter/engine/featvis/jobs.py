@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 import torch
 
@@ -39,6 +40,10 @@ class FeatVisJob:
         self.began: float | None = None
         self.seconds = 0.0
         self.stored = False  # the result was written to the cache folder
+        self.weights_version: int | None = None  # the network's weights generation the job visualises
+        # the pictures of the batches finished so far (uint8 [C, 3, H, W]) and which channels they are
+        self.partial: torch.Tensor | None = None
+        self.ready: list[bool] = [False] * layer.channels
         self.future: Future = Future()
         self._steps_total = max(1, layer.channels * max(1, steps))
         self._steps_done = 0
@@ -51,6 +56,19 @@ class FeatVisJob:
     def fraction(self) -> float:
         """Share of the work done, 0..1 (1 once finished, whatever the outcome)."""
         return 1.0 if self.finished else min(1.0, self._steps_done / self._steps_total)
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace so far (None until a step was made, or once finished)."""
+        if self.finished or self.began is None or self._steps_done == 0:
+            return None
+        elapsed = time.perf_counter() - self.began
+        return elapsed * (self._steps_total - self._steps_done) / self._steps_done
+
+    def _batch(self, images: torch.Tensor, first: int, last: int) -> None:
+        """A batch of channels is finished: its pictures can be shown before the rest."""
+        self.partial = images
+        self.ready[first:last] = [True] * (last - first)
 
     def _step(self, channels: int) -> None:
         self._steps_done += channels
@@ -178,3 +196,10 @@ def _progress_bar(job: FeatVisJob):
     what = f"layer {job.layer}" if job.layer is not None else f"{len(job.layers)} layers"
     return tqdm(total=100.0, desc=f"feature visualization, {what}", unit="%",
                 bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """A throw-away batch of ``layer`` run at attach on an accelerator (``FeatVisService.warm_up``)."""
+
+    layer: int

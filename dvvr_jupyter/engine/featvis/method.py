@@ -235,14 +235,16 @@ def visualize(model: nn.Module | Sequence[nn.Module], capture, layer_index: int,
               channels: Sequence[int], *, mean, std, config: FeatVisConfig = _DEFAULTS,
               progress: Callable[[int, int], None] | None = None,
               should_stop: Callable[[], bool] | None = None,
-              on_step: Callable[[int], None] | None = None) -> torch.Tensor:
+              on_step: Callable[[int], None] | None = None,
+              on_batch: Callable[[torch.Tensor, int, int], None] | None = None) -> torch.Tensor:
     """One image per channel of layer ``layer_index``: uint8 [len(channels), 3, H, W] on the CPU.
 
     ``model`` is one model, or one copy per device (batches of channels are
     then spread over them, a thread each).  ``start`` is the current input in
     pixel space ([C, H, W] in [0, 1]); ``mean``/``std`` map pixels to network
     inputs (``None``: identity).  ``progress(done, total)`` follows finished
-    channels, ``on_step(n)`` each step of a batch of ``n``.  Raises
+    channels, ``on_step(n)`` each step of a batch of ``n``, ``on_batch(out,
+    first, last)`` each finished batch (``out[first:last]`` is final).  Raises
     ``FeatVisCancelled`` once ``should_stop()`` is true, ``IndexError`` for a
     channel the layer does not have.
     """
@@ -286,7 +288,9 @@ def visualize(model: nn.Module | Sequence[nn.Module], capture, layer_index: int,
                     out[first:last] = (images * 255).round().to(torch.uint8).cpu()
                     del images
                     done = work.finished(last - first)
-                    log.info("layer %d: %d/%d channels, %.1f s", layer_index, done, len(channels),
+                    if on_batch is not None:
+                        on_batch(out, first, last)
+                    log.debug("layer %d: %d/%d channels, %.1f s", layer_index, done, len(channels),
                              time.monotonic() - began)
                     if progress is not None:
                         progress(done, len(channels))

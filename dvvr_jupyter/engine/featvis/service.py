@@ -27,10 +27,10 @@ from ...errors import BadRequest, Conflict, NotFound, Unprocessable
 from ..events import FeatVisProgress
 from ..layers import INFO, RECORD_INPUT, Layer
 from .at_exit import stop_at_exit
-from .config import FeatVisConfig
+from .config import GPU_BATCH, FeatVisConfig
 from .copies import ModelCopies
 from .job_queue import JobQueue
-from .jobs import CANCELLED, DONE, FAILED, RUNNING, FeatVisAllJob, FeatVisJob
+from .jobs import CANCELLED, DONE, FAILED, RUNNING, FeatVisAllJob, FeatVisJob, WarmUp
 from .memory import release_memory
 from .method import FeatVisCancelled, visualize
 from .modes import LOAD, check_mode, images_for_mode
@@ -39,6 +39,7 @@ from .store import FeatVisStore
 
 log = logging.getLogger("dvvr.featvis")
 DETACHED = "the network was detached"
+STEP_EMIT_S = 0.5  # progress events during a batch: at most this often
 
 
 class FeatVisService:
@@ -184,6 +185,23 @@ class FeatVisService:
         layer = self._layer(layer)
         return self.results.has(layer.id, self.current_weights())
 
+    def layers_with_pictures(self) -> set[int]:
+        """Ids of the layers that have stored pictures of any weights (one look at the folder)."""
+        return {layer for _, layer, _ in self.store._files()} | {layer for layer, _ in self.results._memory}
+
+    def older(self, layer) -> tuple[torch.Tensor, int | None] | None:
+        """Stored pictures of ``layer`` for other weights than the current
+        ones (the latest known), and the weights generation they belong to
+        (None: from an earlier run); None if there are none."""
+        layer = self._layer(layer)
+        fingerprints = self.results.stale(layer.id, self.current_weights())
+        versions = self.copies.versions
+        for fingerprint in sorted(fingerprints, key=lambda f: versions.get(f, -1), reverse=True):
+            images = self.results.load(layer.id, fingerprint, self._shape(layer))
+            if images is not None:
+                return images, versions.get(fingerprint)
+        return None
+
     def stored_channel(self, layer, channel: int) -> torch.Tensor:
         """Image [3, H, W] uint8 of one channel (an input ``FeatVisImage`` shows)."""
         layer = self._layer(layer)
@@ -196,6 +214,28 @@ class FeatVisService:
                    f"network/{self.network.id}/featurevisualization/layerid/{layer.id} first")
             raise BadRequest(msg, field="layerID")
         return image
+
+    # --- warming the device up ----------------------------------------------------
+    def warm_up(self) -> None:
+        """On CUDA: queue a short job (one batch of the deepest layer, its
+        steps, thrown away) so the device's kernels and libraries are loaded
+        on the worker thread at attach, not on the client's first request
+        (about half a second on an H200).  Real jobs queue behind it."""
+        layers = self.visualizable()
+        if self.network.device.type == "cuda" and layers:
+            self.queue.put(WarmUp(layers[-1].id))
+
+    def _warm(self, warm: WarmUp) -> None:
+        network = self.network
+        try:
+            models, _ = self.copies.models(self.config)
+            start = network.pipeline.to_pixels(network.input.tensor)
+            mean, std = network.pipeline.normalize or (None, None)
+            channels = range(min(network.layers[warm.layer].channels, GPU_BATCH))
+            visualize(models, network.tracking.capture, warm.layer, start, channels, mean=mean, std=std,
+                      config=self.config, should_stop=lambda: self.queue.closed)
+        except Exception:  # noqa: BLE001 - only a head start; a real job reports its own failure
+            log.debug("warming up feature visualization of network %r failed", network.name, exc_info=True)
 
     # --- running a job (on the queue's worker) --------------------------------------
     def _release(self) -> None:
@@ -224,7 +264,10 @@ class FeatVisService:
             msg = f"feature visualization of layer {job.layer} failed on this model: {error}"
             job.future.set_exception(Unprocessable(msg, field="layerid"))
 
-    def _run(self, job: FeatVisJob) -> None:
+    def _run(self, job: FeatVisJob | WarmUp) -> None:
+        if isinstance(job, WarmUp):
+            self._warm(job)
+            return
         network = self.network
         if job.cancelled:
             self._finish(job, CANCELLED)
@@ -233,6 +276,7 @@ class FeatVisService:
         self._emit(job)
         try:
             models, weights = self.copies.models(self.config)
+            job.weights_version = self.copies.versions.get(weights)
             start = network.pipeline.to_pixels(network.input.tensor)
             mean, std = network.pipeline.normalize or (None, None)
 
@@ -241,9 +285,20 @@ class FeatVisService:
                 job.seconds = time.perf_counter() - job.began
                 self._emit(job)
 
+            last_emit = [0.0]
+
+            def step(channels):
+                # progress per optimisation step (a batch of channels takes many), at most twice a second
+                job._step(channels)
+                now = time.perf_counter()
+                if now - last_emit[0] >= STEP_EMIT_S:
+                    last_emit[0] = now
+                    job.seconds = now - job.began
+                    self._emit(job)
+
             images = visualize(models, network.tracking.capture, job.layer, start, range(job.total), mean=mean,
                                std=std, config=self.config, progress=report, should_stop=lambda: job.cancelled,
-                               on_step=job._step)
+                               on_step=step, on_batch=job._batch)
             if images.shape[1] == 1:  # a gray-input network: stored and shown as colour pictures
                 images = images.expand(-1, 3, -1, -1).contiguous()
         except FeatVisCancelled:
@@ -270,5 +325,6 @@ class FeatVisService:
         queued = self.queue.close()
         self.cancel()
         for job in queued:  # will never run: release whoever waits
-            self._finish(job, CANCELLED, error=DETACHED)
+            if isinstance(job, FeatVisJob):
+                self._finish(job, CANCELLED, error=DETACHED)
         self.queue.join(wait)

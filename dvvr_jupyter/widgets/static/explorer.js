@@ -3,14 +3,16 @@
 // and images go through the transport (HTTP while a cell runs).
 
 import {
-  colourLut, decodeGrayPng, grayFiller, histogramSvg, paintAtlas, rgbFiller, tileAt, tileLayout,
+  colourLegend, colourLut, decodeGrayPng, fmt, grayFiller, histogramSvg, paintAtlas, rgbFiller, tileAt, tileLayout,
+  tileSize,
 } from "./colormap.js";
+import { channelInspector, featvisInspector } from "./inspector.js";
 import { layerMap, layerSignature } from "./layermap.js";
 import { connectionPanel, el, inputPanel, moduleTree, topClasses, vectorBars } from "./panels.js";
 import { makeTransport, parseEnvelope } from "./transport.js";
 
-const GRID_WIDTH = 620; // px the channel grid may take
-const MAX_TILE = 64; // px a channel is shown at most (bigger maps are scaled down)
+const GRID_WIDTH = 620; // px the channel grid takes at most (less in a narrow panel: its column's width)
+const NOTE_MS = 8000; // a note (not an error) clears itself after this long
 
 function render({ model, el: host }) {
   const S = {
@@ -27,6 +29,9 @@ function render({ model, el: host }) {
     inputImage: el("img", { class: "dvvr-input-image", alt: "current input" }),
     inputImageOf: null,
     featvisPushes: 0, // feature-visualization pushes so far (an answer older than a push is stale)
+    fvLoaded: null, // what the feature-visualization pictures shown were loaded for (no reloading loop)
+    inspecting: null, // the channel shown enlarged
+    connectionInfo: null,
   };
   const root = el("div", { class: "dvvr-explorer", "data-ready": "0" });
   host.appendChild(root);
@@ -38,21 +43,52 @@ function render({ model, el: host }) {
   const hists = el("div", { class: "dvvr-hists" });
   const pager = el("div", { class: "dvvr-pager" });
   const grid = el("div", { class: "dvvr-grid" });
+  const legend = el("div", { class: "dvvr-legend-box" });
+  const hover = el("div", { class: "dvvr-hover dvvr-muted", text: " " });
+  const inspector = el("div", { class: "dvvr-inspector-box" });
+  const inputNote = el("div", { class: "dvvr-input-note dvvr-note" });
   const topBox = el("div", { class: "dvvr-section" });
   const featvis = el("div", { class: "dvvr-featvis" });
   const modules = el("details", { class: "dvvr-modules" }, el("summary", { text: "Tracked modules" }));
   const connection = el("details", { class: "dvvr-connection", open: true }, el("summary", { text: "Connection" }));
-  root.append(
-    header,
-    el("div", { class: "dvvr-columns" },
-      el("div", { class: "dvvr-left" }, el("h4", { text: "Input" }), inputBox, el("h4", { text: "Layers" }), mapBox),
-      el("div", { class: "dvvr-right" }, el("h4", { text: "Classification (top 10)" }), topBox, layerTitle, hists,
-        pager, grid, featvis)),
-    modules, connection, status);
+  const right = el("div", { class: "dvvr-right" }, el("h4", { text: "Classification (top 10)" }), topBox, layerTitle,
+    legend, hists, inspector, pager, grid, hover, featvis);
+  const columns = el("div", { class: "dvvr-columns" },
+    el("div", { class: "dvvr-left" }, el("h4", { text: "Input" }), inputBox, inputNote, el("h4", { text: "Layers" }), mapBox),
+    right);
+  // the 3D view (the browser client the session serves at <VR URL>xr/) as a second tab
+  const xrBox = el("div", { class: "dvvr-xr", hidden: true });
+  const tabs = el("div", { class: "dvvr-tabs" },
+    el("button", { class: "dvvr-tab dvvr-current", "data-tab": "explorer", text: "Channels", onclick: () => showTab("explorer") }),
+    el("button", { class: "dvvr-tab", "data-tab": "xr", text: "3D view", onclick: () => showTab("xr") }));
+  root.append(header, tabs, columns, xrBox, modules, connection, status);
 
+  function showTab(name) {
+    tabs.querySelectorAll(".dvvr-tab").forEach((b) => b.classList.toggle("dvvr-current", b.dataset.tab === name));
+    columns.hidden = name !== "explorer";
+    xrBox.hidden = name !== "xr";
+    if (name === "xr" && !xrBox.firstChild) {
+      const info = S.connectionInfo || {};
+      const url = info.vr_url || info.direct_url;
+      xrBox.replaceChildren(url
+        ? el("iframe", { class: "dvvr-xr-frame", src: url + "xr/", title: "3D view of the network", allow: "xr-spatial-tracking; fullscreen" })
+        : el("div", { class: "dvvr-muted", text: "no VR URL yet: the 3D view is served with it (%dvvr serve)" }));
+    }
+  }
+
+  let noteTimer = null;
   const say = (text, kind) => {
     status.textContent = text || "";
     status.className = "dvvr-message" + (kind ? " dvvr-" + kind : "");
+    clearTimeout(noteTimer);
+    // notes go away by themselves; an error stays until the next action
+    if (text && kind !== "error") noteTimer = setTimeout(() => say(""), NOTE_MS);
+  };
+  let inputNoteTimer = null;
+  const noteInput = (text) => {
+    inputNote.textContent = text;
+    clearTimeout(inputNoteTimer);
+    inputNoteTimer = setTimeout(() => (inputNote.textContent = ""), NOTE_MS);
   };
   const network = () => S.state.network;
   const layerOf = (id) => S.state.layers.find((l) => l.id === id);
@@ -99,6 +135,12 @@ function render({ model, el: host }) {
     topBox.replaceChildren(topClasses(state));
     drawFeatvis();
     if (resultChanged || layersChanged) drawGrid();
+    if (S.inspecting && (resultChanged || layersChanged)) {
+      // the enlarged channel follows the input (and closes when its layer is gone)
+      const layer = layerOf(S.inspecting.layer);
+      if (layer && !layersChanged) inspect(layer, S.inspecting.channel);
+      else { S.inspecting = null; inspector.replaceChildren(); }
+    }
     if (why) say(why);
   }
 
@@ -161,6 +203,8 @@ function render({ model, el: host }) {
       S.layer = id;
       S.page = 0;
       S.fvPage = 0;
+      S.inspecting = null;
+      inspector.replaceChildren();
       drawMap();
       drawGrid();
       drawFeatvis();
@@ -194,25 +238,47 @@ function render({ model, el: host }) {
     const pixels = meta.format === "png" ? await decodeGrayPng(payload) : payload;
     if (seq !== S.gridSeq) return;
     const lut = colourLut(meta.zero);
+    const unit = meta.unit || "";
     layerTitle.replaceChildren(
       el("b", { text: `${layer.id}: ${layer.name}` }),
-      el("span", { class: "dvvr-muted", text: ` ${layer.kind} ${meta.shape.join("×")} · range ${meta.low.toPrecision(3)} … ${meta.high.toPrecision(3)}, zero at ${meta.zero}` }));
+      el("span", { class: "dvvr-muted", text: ` ${layer.kind} ${meta.shape.join("×")} · values ${fmt(meta.low)}${unit} … ${fmt(meta.high)}${unit}` }));
+    legend.replaceChildren(layer.kind === "vector" ? el("span") : colourLegend(lut, meta.low, meta.high, unit));
     hists.replaceChildren(histogramSvg(meta.histogram, "activations"), histogramSvg(meta.weight_histogram, "weights"));
     const pages = Math.ceil(channels / meta.page);
+    const what = meta.order === "value" ? "ranks" : "channels";
+    const last = meta.start + meta.count;
     pager.replaceChildren(
       el("button", { class: "dvvr-prev", text: "◀", disabled: S.page === 0, onclick: () => { S.page--; drawGrid(); } }),
-      el("span", { class: "dvvr-page-label", text: ` channels ${meta.start}–${meta.start + meta.count - 1} of ${channels} ` }),
+      el("span", { class: "dvvr-page-label", text: ` ${what} ${meta.order === "value" ? meta.start + 1 : meta.start}–${meta.order === "value" ? last : last - 1} of ${channels}` +
+        (meta.order === "value" ? " (sorted by value, top first) " : pages > 1 ? ` (page ${S.page + 1} of ${pages}) ` : " ") }),
       el("button", { class: "dvvr-next", text: "▶", disabled: S.page >= pages - 1, onclick: () => { S.page++; drawGrid(); } }));
     let body;
     if (layer.kind === "vector") {
-      body = vectorBars(meta, pixels, lut);
+      body = vectorBars(meta);
+      body.addEventListener("click", (e) => {
+        const row = e.target.closest("[data-channel]");
+        if (row) inspect(layer, Number(row.dataset.channel));
+      });
     } else {
       body = el("canvas", { class: "dvvr-grid-canvas" });
-      const scale = Math.max(1, Math.round((Math.max(h, w) <= 2 ? 14 : 40) / Math.max(h, w))); // 1x1 maps: small tiles
-      const layout = tileLayout(meta.count, h, w, h > MAX_TILE ? (GRID_WIDTH * h) / MAX_TILE : GRID_WIDTH, scale);
-      paintAtlas(body, layout, meta.count, h, w, scale, grayFiller(pixels, h, w, lut));
-      if (h > MAX_TILE) body.style.width = `${(body.width * MAX_TILE) / h}px`; // big maps: shown smaller
-      body.title = "channels on the layer's one scale: blue below zero, white at zero, red above";
+      const width = Math.max(120, Math.min(GRID_WIDTH, (right.clientWidth || GRID_WIDTH) - 4));
+      const layout = tileLayout(meta.count, h, w, width, tileSize(h, w));
+      paintAtlas(body, layout, meta.count, h, w, grayFiller(pixels, h, w, lut), { label: (t) => String(meta.start + t) });
+      const valueAt = (t, fx, fy) => {
+        const p = pixels[(t * h + Math.min(h - 1, Math.floor(fy * h))) * w + Math.min(w - 1, Math.floor(fx * w))];
+        return meta.low + (p / 255) * (meta.high - meta.low);
+      };
+      body.addEventListener("mousemove", (e) => {
+        const at = tileAt(layout, body, e);
+        hover.textContent = at.tile >= 0 && at.tile < meta.count
+          ? `channel ${meta.start + at.tile} · value ≈ ${fmt(valueAt(at.tile, at.fx, at.fy))} (click: enlarge, exact values)`
+          : " ";
+      });
+      body.addEventListener("click", (e) => {
+        const at = tileAt(layout, body, e);
+        if (at.tile >= 0 && at.tile < meta.count) inspect(layer, meta.start + at.tile);
+      });
+      body.title = "click a channel to enlarge it";
     }
     grid.replaceChildren(body);
     grid.dataset.layerId = String(layer.id);
@@ -226,7 +292,32 @@ function render({ model, el: host }) {
     return S.pageSize && grid.dataset.layerId === String(layer.id) ? S.pageSize : 256;
   }
 
+  // --- one channel enlarged --------------------------------------------------------
+  async function inspect(layer, channel) {
+    S.inspecting = { layer: layer.id, channel };
+    let answer;
+    try {
+      answer = await call("GET", `network/${network()}/layer/${layer.id}/channel/${channel}`);
+    } catch (err) {
+      say(String(err.message || err), "error");
+      return;
+    }
+    if (!S.inspecting || S.inspecting.layer !== layer.id || S.inspecting.channel !== channel) return;
+    const { meta, payload } = parseEnvelope(answer.data);
+    const values = new Float32Array(payload.slice().buffer);
+    inspector.replaceChildren(channelInspector(layer, meta, values, {
+      channels: layer.shape[0] || meta.channel + 1,
+      show: (c) => inspect(layer, c),
+      close: () => { S.inspecting = null; inspector.replaceChildren(); },
+    }));
+  }
+
   // --- feature visualization ----------------------------------------------------
+  function duration(seconds) {
+    if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+    return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  }
+
   function drawFeatvis() {
     const layer = layerOf(S.layer);
     if (!layer || layer.kind === "info") {
@@ -234,24 +325,46 @@ function render({ model, el: host }) {
       return;
     }
     const job = S.state.featvis[String(layer.id)];
+    const now = S.state.result.weights;
     const running = job && (job.state === "queued" || job.state === "running");
-    const progress = el("progress", { class: "dvvr-fv-progress", max: job ? Math.max(1, job.total) : 1, value: job ? job.done : 0 });
-    const words = job ? `${job.state} ${job.done}/${job.total}` + (job.error ? ` (${job.error})` : "") : "not started";
+    const current = S.state.featvis_stored.includes(layer.id);
+    // a finished job of weights the model has left behind: its pictures are stale, not "done"
+    const stale = job && job.state === "done" && !current && job.weights !== null && job.weights !== undefined && job.weights !== now;
+    const fraction = job ? (job.fraction !== undefined ? job.fraction : job.done / Math.max(1, job.total)) : 0;
+    let words;
+    const older = !current && (S.state.featvis_any || []).includes(layer.id);
+    if (!job) words = current ? "pictures stored for these weights (from an earlier run)" : older ? "stale (older weights' pictures below)" : "not started";
+    else if (running) {
+      words = `${job.state} ${job.done}/${job.total} channels · ${Math.floor(fraction * 100)} %` +
+        (job.eta_s !== null && job.eta_s !== undefined ? ` · about ${duration(job.eta_s)} left` : "");
+    } else if (stale) words = `stale (weights v${job.weights}, now v${now})`;
+    else words = `${job.state} ${job.done}/${job.total}` + (job.error ? ` (${job.error})` : "") +
+      (job.state === "done" && job.seconds ? ` in ${duration(job.seconds)}` : "");
+    const progress = el("progress", { class: "dvvr-fv-progress", max: 1, value: job ? (stale ? 0 : fraction) : current ? 1 : 0 });
     featvis.replaceChildren(el("div", { class: "dvvr-fv-head" },
       el("b", { text: "Feature visualization " }),
-      el("button", { class: "dvvr-fv-start", text: running ? "running…" : "start", disabled: running, onclick: () => featvisAction("start") }),
+      el("button", { class: "dvvr-fv-start", text: running ? "running…" : stale || (!job && older) || (job && job.state !== "done") ? "recompute" : "start",
+        disabled: running, onclick: () => featvisAction("start", { fresh: !!stale }) }),
       el("button", { class: "dvvr-fv-cancel", text: "cancel", disabled: !running, onclick: () => featvisAction("cancel") }),
-      progress, el("span", { class: "dvvr-fv-state", "data-state": job ? job.state : "none", text: " " + words })),
+      progress, el("span", { class: "dvvr-fv-state", "data-state": stale || (!job && older) ? "stale" : job ? job.state : current ? "stored" : "none", text: " " + words })),
     el("div", { class: "dvvr-fv-images" }));
-    const stored = S.state.featvis_stored.includes(layer.id) || (job && job.state === "done");
-    if (!running && stored) loadFeatvisImages(layer);
+    // pictures: those of these weights, those of older weights (marked), or the batches a running job finished
+    const key = JSON.stringify([network(), layer.id, now, job ? job.state : null, running ? job.done : null, S.fvPage]);
+    if (S.fvLoaded && S.fvLoaded.key === key) {
+      featvis.querySelector(".dvvr-fv-images").replaceChildren(...S.fvLoaded.nodes);
+    } else if (current || (job && (job.state === "done" || job.done > 0)) ||
+      ((S.state.featvis_any || []).includes(layer.id) && !S.fvMissing.has(`${network()}/${layer.id}`))) {
+      loadFeatvisImages(layer, key);
+    }
   }
+  S.fvMissing = new Set(); // layers asked once with nothing stored (never asked again until a job runs)
 
-  async function featvisAction(action) {
+  async function featvisAction(action, body) {
     const layer = layerOf(S.layer);
     const pushes = S.featvisPushes;
+    S.fvMissing.delete(`${network()}/${layer.id}`);
     try {
-      const answer = (await call("POST", `network/${network()}/featvis/${layer.id}/${action}`, {})).json();
+      const answer = (await call("POST", `network/${network()}/featvis/${layer.id}/${action}`, body || {})).json();
       // the kernel's pushes are newer than this answer if one came in meanwhile
       if (answer.job && S.featvisPushes === pushes) S.state.featvis[String(layer.id)] = answer.job;
       drawFeatvis();
@@ -260,7 +373,7 @@ function render({ model, el: host }) {
     }
   }
 
-  async function loadFeatvisImages(layer) {
+  async function loadFeatvisImages(layer, key) {
     const count = 16;
     let answer;
     try {
@@ -268,26 +381,46 @@ function render({ model, el: host }) {
     } catch (err) {
       return;
     }
-    if (!answer.ok || S.layer !== layer.id) return; // 404: none stored yet
+    if (S.layer !== layer.id) return;
+    if (!answer.ok) {
+      S.fvMissing.add(`${network()}/${layer.id}`); // nothing stored: said once, not asked at every push
+      S.fvLoaded = { key, nodes: [] };
+      return;
+    }
     const { meta, payload } = parseEnvelope(answer.data);
     const [channels, h, w] = meta.shape;
     const canvas = el("canvas", { class: "dvvr-fv-canvas" });
-    const scale = 1;
-    const layout = tileLayout(meta.count, h, w, GRID_WIDTH * 2, scale);
-    paintAtlas(canvas, layout, meta.count, h, w, scale, rgbFiller(payload, h, w));
-    canvas.style.width = `${canvas.width / 2}px`; // shown at half size
-    canvas.title = "click a channel: use its feature visualization as the input";
+    const width = Math.max(120, Math.min(GRID_WIDTH, (right.clientWidth || GRID_WIDTH) - 4));
+    const layout = tileLayout(meta.count, h, w, width, Math.min(96, Math.max(h, w)));
+    const ready = (t) => !meta.partial || meta.ready[t];
+    paintAtlas(canvas, layout, meta.count, h, w, rgbFiller(payload, h, w),
+      { label: (t) => String(meta.start + t), missing: (t) => !ready(t) });
+    canvas.title = "click a channel: enlarge it (and use it as the input)";
+    const note = meta.stale
+      ? `stale: pictures of ${meta.weights === null || meta.weights === undefined ? "the weights of an earlier run" : `weights v${meta.weights}`}, ` +
+        `now v${meta.now}. "recompute" makes those of now.`
+      : meta.partial ? "the batches finished so far; gray: not yet" : "";
     canvas.addEventListener("click", (e) => {
-      const tile = tileAt(layout, canvas, e);
-      if (tile >= 0 && tile < meta.count) choose({ kind: "featvis", layer: layer.id, channel: meta.start + tile });
+      const at = tileAt(layout, canvas, e);
+      if (at.tile < 0 || at.tile >= meta.count || !ready(at.tile)) return;
+      const size = h * w * 3;
+      const rgb = payload.subarray(at.tile * size, (at.tile + 1) * size);
+      inspector.replaceChildren(featvisInspector(layer, meta.start + at.tile, rgb, h, w,
+        meta.stale || meta.partial ? note : "", {
+          use: meta.stale || meta.partial ? null : (c) => choose({ kind: "featvis", layer: layer.id, channel: c }),
+          close: () => inspector.replaceChildren(),
+        }));
     });
     const pages = Math.ceil(channels / count);
-    const nav = el("div", { class: "dvvr-pager" },
-      el("button", { text: "◀", disabled: S.fvPage === 0, onclick: () => { S.fvPage--; loadFeatvisImages(layer); } }),
-      el("span", { text: ` channels ${meta.start}–${meta.start + meta.count - 1} of ${channels} (click one: use it as input) ` }),
-      el("button", { text: "▶", disabled: S.fvPage >= pages - 1, onclick: () => { S.fvPage++; loadFeatvisImages(layer); } }));
+    const nodes = [];
+    if (note) nodes.push(el("div", { class: "dvvr-fv-note" + (meta.stale ? " dvvr-stale" : ""), text: note }));
+    nodes.push(el("div", { class: "dvvr-pager" },
+      el("button", { text: "◀", disabled: S.fvPage === 0, onclick: () => { S.fvPage--; drawFeatvis(); } }),
+      el("span", { text: ` channels ${meta.start}–${meta.start + meta.count - 1} of ${channels} (click one: enlarge, use as input) ` }),
+      el("button", { text: "▶", disabled: S.fvPage >= pages - 1, onclick: () => { S.fvPage++; drawFeatvis(); } })), canvas);
+    S.fvLoaded = { key, nodes };
     const holder = featvis.querySelector(".dvvr-fv-images");
-    if (holder) holder.replaceChildren(nav, canvas);
+    if (holder) holder.replaceChildren(...nodes);
   }
 
   // --- tracked modules ----------------------------------------------------------
@@ -348,6 +481,7 @@ function render({ model, el: host }) {
   async function drawConnection() {
     try {
       const info = (await call("GET", "connection")).json();
+      S.connectionInfo = info;
       connection.replaceChildren(connection.firstChild, connectionPanel(info));
     } catch (err) {
       // shown again at the next look
@@ -360,9 +494,13 @@ function render({ model, el: host }) {
     if (msg.type === "state" && msg.state.network === network()) {
       const why = msg.change === "retracked"
         ? `re-tracked: ${msg.state.layers.length} layers; the VR client sees the new architecture when it next asks for it`
-        : msg.origin === "vr" ? "input chosen in the headset" : "";
+        : "";
       applyState(msg.state, why);
-      if (msg.origin === "vr") drawConnection();
+      if (msg.origin === "vr") {
+        noteInput("input chosen in the headset"); // beside the thumbnails it changed
+        drawConnection();
+      }
+      if (msg.change === "retracked") drawConnection();
     } else if (msg.type === "featvis") {
       S.featvisPushes++;
       S.state.featvis[String(msg.layer)] = msg.job;
@@ -394,12 +532,26 @@ function render({ model, el: host }) {
     drawGrid();
     drawConnection();
     if (S.transport.kind === "http") S.timers.push(setInterval(drawConnection, 5000));
+    // a narrower or wider panel (the file browser opened or closed): the grid is drawn for its new width
+    let width = right.clientWidth;
+    const resized = new ResizeObserver(() => {
+      if (Math.abs(right.clientWidth - width) < 24) return;
+      width = right.clientWidth;
+      S.fvLoaded = null;
+      drawGrid();
+      drawFeatvis();
+    });
+    resized.observe(right);
+    S.resized = resized;
   })();
 
   return () => {
     S.closed = true;
     model.off("msg:custom", onPush);
     S.timers.forEach(clearInterval);
+    if (S.resized) S.resized.disconnect();
+    clearTimeout(noteTimer);
+    clearTimeout(inputNoteTimer);
     if (S.transport) S.transport.close();
     for (const url of thumbUrls.values()) url.then((u) => URL.revokeObjectURL(u)).catch(() => {});
   };

@@ -2,7 +2,7 @@
 // top to bottom) x lanes (columns), precursor links as edges, skip lanes in
 // their own colour, info panels as dashed name-only boxes.
 
-const MAP = { boxW: 156, boxH: 20, colGap: 14, rowGap: 9, pad: 6 };
+const MAP = { boxW: 156, /* set per map from its names */ boxH: 20, colGap: 14, rowGap: 9, pad: 6 };
 
 export function layerSignature(layers) {
   return layers.map((l) => `${l.id}:${l.name}:${l.pos}`).join("|");
@@ -14,6 +14,9 @@ export function layerMap(layers, selected, onSelect) {
   const lanes = Math.max(0, ...layers.map((l) => l.pos[1])) + 1;
   const x = (lane) => MAP.pad + lane * (MAP.boxW + MAP.colGap);
   const y = (d) => MAP.pad + d * (MAP.boxH + MAP.rowGap);
+  // boxes as wide as the longest name (the full name, never cut)
+  const longest = Math.max(8, ...layers.map((l) => l.name.length));
+  MAP.boxW = Math.min(320, Math.max(120, Math.ceil(longest * 6.2) + 10));
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("class", "dvvr-layermap");
   svg.setAttribute("width", 2 * MAP.pad + lanes * (MAP.boxW + MAP.colGap) - MAP.colGap);
@@ -54,12 +57,14 @@ export function layerMap(layers, selected, onSelect) {
     text.setAttribute("x", 4);
     text.setAttribute("y", 14);
     const shape = layer.shape.length ? ` ${layer.shape.join("×")}` : "";
-    const name = layer.name.length > 22 ? layer.name.slice(0, 21) + "…" : layer.name;
-    text.textContent = name;
+    text.textContent = layer.name;
     g.appendChild(text);
     const tip = document.createElementNS(ns, "title");
+    // the module ticked in "Tracked modules" first (the one with the weights), then where the value is read
+    const ticked = layer.weight_module || layer.module;
     tip.textContent = `${layer.id}: ${layer.name} (${layer.kind}${shape}) at ${layer.pos}` +
-      (layer.module ? `\nmodule: ${layer.module}` : "");
+      (ticked ? `\nmodule: ${ticked}` : "") +
+      (layer.module && layer.module !== ticked ? ` (its value read after ${layer.module})` : "");
     g.appendChild(tip);
     if (layer.kind !== "info") g.addEventListener("click", () => onSelect(layer.id));
     svg.appendChild(g);

@@ -1,7 +1,7 @@
 // panels.js: the small panels: input thumbnails, top classes, vector bars,
 // the tracked-modules tree and the connection.
 
-import { colourCss } from "./colormap.js";
+import { fmt } from "./colormap.js";
 
 export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -42,38 +42,66 @@ export function inputPanel(state, thumbUrl, actions) {
   return el("div", { class: "dvvr-input" }, box, el("div", { class: "dvvr-input-buttons" }, noise, blank));
 }
 
+// One bar on a fixed scale: confidences from 0 to 100 %; raw scores and
+// other signed values from a zero line, negatives to its left.
+function signedBar(value, low, high) {
+  const span = Math.max(high - Math.min(low, 0), 1e-12);
+  const zero = (Math.max(0, -Math.min(low, 0)) / span) * 100; // where 0 sits, % of the track
+  const track = el("span", { class: "dvvr-bar-track" });
+  const bar = el("span", { class: "dvvr-bar" + (value < 0 ? " dvvr-bar-negative" : "") });
+  const width = (Math.abs(value) / span) * 100;
+  bar.style.left = `${value < 0 ? zero - width : zero}%`;
+  bar.style.width = `${Math.min(100, width)}%`;
+  track.appendChild(bar);
+  if (zero > 0) {
+    const line = el("span", { class: "dvvr-zero-line" });
+    line.style.left = `${zero}%`;
+    track.appendChild(line);
+  }
+  return track;
+}
+
 export function topClasses(state) {
   const top = state.result.top;
+  const unit = state.result.top_unit === "score" ? "" : "%";
   const box = el("div", { class: "dvvr-top", "data-result-id": String(state.result.id) });
   if (!top.length) {
     box.appendChild(el("div", { class: "dvvr-muted", text: "not a classifier: no top classes" }));
     return box;
   }
-  const max = Math.max(...top.map((t) => Math.abs(t[1])), 1e-9);
+  // confidences: the whole bar is 100 %; raw scores: the largest magnitude, from a zero line
+  const values = top.map((t) => t[1]);
+  const [low, high] = unit ? [0, 100] : [Math.min(0, ...values), Math.max(0, ...values)];
   for (const [name, value] of top) {
-    box.appendChild(el("div", { class: "dvvr-bar-row", title: `${name}: ${value}` },
+    box.appendChild(el("div", { class: "dvvr-bar-row", title: `${name}: ${value}${unit}` },
       el("span", { class: "dvvr-bar-label", text: name }),
-      el("span", { class: "dvvr-bar", style: `width:${(100 * Math.abs(value)) / max}%` }),
-      el("span", { class: "dvvr-bar-value", text: value.toFixed(2) })));
+      signedBar(value, low, high),
+      el("span", { class: "dvvr-bar-value", text: value.toFixed(2) + unit })));
   }
+  box.appendChild(el("div", { class: "dvvr-bar-row dvvr-axis-row" }, el("span", {}),
+    el("span", { class: "dvvr-bar-axis" }, el("span", { text: fmt(low) + unit }), el("span", { text: fmt(high) + unit })),
+    el("span", {})));
   return box;
 }
 
-export function vectorBars(meta, pixels, lut) {
-  // a page of a 1D layer: one bar per channel, coloured on the layer's scale
+export function vectorBars(meta) {
+  // a page of a 1D layer, sorted by value (top first), on the layer's one scale
   const box = el("div", { class: "dvvr-vector" });
   const values = meta.values || [];
-  const max = Math.max(...values.map(Math.abs), 1e-9);
+  const unit = meta.unit || "";
+  const [low, high] = unit ? [0, 100] : [Math.min(0, meta.low), Math.max(0, meta.high)];
   values.forEach((value, i) => {
-    const channel = meta.start + i;
-    const name = meta.names ? meta.names[i] : `#${channel}`;
-    const bar = el("span", { class: "dvvr-bar" });
-    bar.style.width = `${(100 * Math.abs(value)) / max}%`;
-    bar.style.background = colourCss(lut, pixels[i]);
-    box.appendChild(el("div", { class: "dvvr-bar-row", title: `channel ${channel}: ${name} = ${value}` },
-      el("span", { class: "dvvr-bar-label", text: meta.names ? `${channel} ${name}` : name }),
-      bar, el("span", { class: "dvvr-bar-value", text: value.toPrecision(3) })));
+    const channel = meta.channels ? meta.channels[i] : meta.start + i;
+    const name = meta.names ? meta.names[i] : "";
+    box.appendChild(el("div", { class: "dvvr-bar-row", "data-channel": String(channel),
+      title: `rank ${meta.start + i + 1}: channel ${channel}${name ? " " + name : ""} = ${value}${unit}` },
+      el("span", { class: "dvvr-bar-label", text: `${channel}${name ? " " + name : ""}` }),
+      signedBar(value, low, high), el("span", { class: "dvvr-bar-value", text: fmt(value) + unit })));
   });
+  box.appendChild(el("div", { class: "dvvr-bar-row dvvr-axis-row" }, el("span", {}),
+    el("span", { class: "dvvr-bar-axis" }, el("span", { text: fmt(low) + unit }),
+      low < 0 ? el("span", { text: "0" }) : null, el("span", { text: fmt(high) + unit })),
+    el("span", {})));
   return box;
 }
 
@@ -113,6 +141,10 @@ export function connectionPanel(info) {
   text.appendChild(el("div", {}, el("b", { text: "VR URL: " }),
     el("code", { class: "dvvr-vr-url", text: url || "none: no Jupyter server runs this kernel (%dvvr serve)" })));
   if (info.named_url) text.appendChild(el("div", { class: "dvvr-muted", text: "this session only: " + info.named_url }));
+  if (url) {
+    text.appendChild(el("div", {}, el("b", { text: "3D view in a browser: " }),
+      el("a", { class: "dvvr-xr-link", href: url + "xr/", target: "_blank", rel: "noopener", text: url + "xr/" })));
+  }
   const clients = (info.clients || []).join(", ") || "none";
   text.appendChild(el("div", { class: "dvvr-clients", text: `VR clients in the last minute: ${clients}` }));
   const age = info.last_request_s;

@@ -30,6 +30,7 @@ export class Controls {
       if (!this.down || Math.hypot(e.clientX - this.down[0], e.clientY - this.down[1]) > CLICK_SLOP) return;
       const rect = canvas.getBoundingClientRect();
       const ndc = new THREE.Vector2(((e.clientX - rect.left) / rect.width) * 2 - 1, -((e.clientY - rect.top) / rect.height) * 2 + 1);
+      camera.updateMatrixWorld();
       this.raycaster.setFromCamera(ndc, camera);
       this.onSelect(this.firstHit());
     });

@@ -115,6 +115,8 @@ function locate(id) {
   }
   if (!object) return null;
   object.updateWorldMatrix(true, false);
+  camera.updateMatrixWorld(); // the view may have moved since the last frame (lookAt)
+  camera.matrixWorldInverse.copy(camera.matrixWorld).invert();
   const world = local.clone().applyMatrix4(object.matrixWorld);
   const inRig = rig.worldToLocal(world.clone());
   const ndc = world.clone().project(camera);
