@@ -25,6 +25,17 @@ LOADED_AFTER_LISTENING = ("torch", "numpy", "PIL", "dvvr_jupyter.engine")
 log = logging.getLogger("dvvr.serve")
 
 
+#: Libraries whose DEBUG lines drown dvvr's own (PIL logs every chunk of every PNG it reads).
+QUIET_LIBRARIES = ("PIL",)
+
+
+def configure_logging(level: str) -> None:
+    """``--log-level`` for dvvr and the server; the libraries in ``QUIET_LIBRARIES`` stay at INFO or above."""
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
 def _limit_malloc_arenas(arenas: int = 2) -> None:
     """glibc gives each thread that allocates its own 64 MB arena; the
     server's worker threads would otherwise add hundreds of MB of peak RSS."""
@@ -229,7 +240,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "keyfile", None) and not args.certfile:
         parser.error("--keyfile needs --certfile")
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(args.log_level)
     try:
         return _serve(args)
     except (FileNotFoundError, ProjectError) as exc:  # the project's own code errors keep their traceback

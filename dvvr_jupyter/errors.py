@@ -122,7 +122,8 @@ def error_body(exc: BaseException | None, status: int = 500, reason: str | None 
                failure: str = "the server failed on this request (see its log)") -> dict:
     """The JSON body answering ``exc``: a ``DvvrError``'s own; an HTTP error
     of the web framework (tornado's ``HTTPError``: a ``status_code``, its
-    ``reason`` as the error's name); anything else is a bug, ``failure``."""
+    ``reason`` as the error's name); no exception and a 4xx ``status``
+    (tornado's ``send_error``): that status; anything else is a bug, ``failure``."""
     if isinstance(exc, DvvrError):
         return exc.to_json()
     code = getattr(exc, "status_code", None)
@@ -136,6 +137,9 @@ def error_body(exc: BaseException | None, status: int = 500, reason: str | None 
             except (TypeError, ValueError):
                 pass  # a message that is not a format string: as it is
         return {"error": reason, "message": message, "status": code}
+    if exc is None and 400 <= status < 500:  # send_error(404) without an exception: its own status
+        reason = reason or "Error"
+        return {"error": reason, "message": reason, "status": status}
     return InternalServerError(failure).to_json()
 
 

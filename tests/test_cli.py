@@ -281,3 +281,13 @@ def test_ctrl_c_of_an_idle_server_skips_the_interpreters_teardown(tmp_path):
     assert proc.returncode == 0 and "dvvr: stopped" in out, out
     assert atexit_mark.exists()  # the atexit functions ran
     assert not teardown_mark.exists()  # the interpreter's teardown did not
+
+
+def test_debug_logging_leaves_out_pil_s_chunk_lines(tmp_path):
+    """``--log-level DEBUG`` shows dvvr's own lines, not a line per PNG chunk PIL reads."""
+    script = ("import io, logging; from dvvr_jupyter import cli; cli.configure_logging('DEBUG');"
+              "from PIL import Image; buf = io.BytesIO(); Image.new('L', (4, 4)).save(buf, 'PNG');"
+              "Image.open(io.BytesIO(buf.getvalue())).load(); logging.getLogger('dvvr.serve').debug('mine')")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "dvvr.serve DEBUG mine" in result.stderr
+    assert "PIL" not in result.stderr, result.stderr

@@ -39,6 +39,20 @@ TESTING = "testing"
 PACKAGE_ROOT = "<root>"
 
 
+def lazy_names() -> dict[str, str]:
+    """The package root's ``_EXPORTS`` (a name -> the module its ``__getattr__``
+    imports on first use), as absolute module names: ``from .. import explorer``
+    imports ``widgets``, not just the root."""
+    tree = ast.parse((ROOT / PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
+            return {name: PACKAGE + module for name, module in ast.literal_eval(node.value).items()}
+    return {}
+
+
+LAZY = lazy_names()
+
+
 def module_files() -> dict[str, Path]:
     files = {}
     for folder in (ROOT / PACKAGE, ROOT / "dvvr"):
@@ -73,7 +87,9 @@ def imports_of(module: str, path: Path, known: dict[str, Path]) -> list[tuple[st
             else:
                 origin = node.module
             # `from x import y`: y is a module of its own, or a name defined in x
-            names = [f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in known else origin
+            # (the package root's lazy names are defined where they are loaded from)
+            names = [f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in known
+                     else LAZY.get(alias.name, origin) if origin == PACKAGE else origin
                      for alias in node.names]
         else:
             continue
@@ -143,4 +159,15 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     known = {"dvvr_jupyter.widgets": tmp_path}
     found = imports_of("dvvr_jupyter.engine.network", module, known)
     assert found == [("dvvr_jupyter.widgets", 2)]
+    assert not allowed(part_of("dvvr_jupyter.engine.network"), part_of(found[0][0]))
+
+
+def test_the_check_sees_the_package_roots_lazy_names(tmp_path):
+    """``from .. import explorer`` reads like an import of the package root,
+    which adds nothing; but the root hands out ``explorer`` from ``widgets``
+    on first use (its ``__getattr__``): the check sees where the name comes from."""
+    module = tmp_path / "network.py"
+    module.write_text("def show(self):\n    from .. import explorer, __version__\n    return explorer(self)\n")
+    found = imports_of("dvvr_jupyter.engine.network", module, module_files())
+    assert found == [("dvvr_jupyter.widgets", 2), (PACKAGE, 2)]
     assert not allowed(part_of("dvvr_jupyter.engine.network"), part_of(found[0][0]))

@@ -8,8 +8,9 @@ model's own computation changes: its output is the one it made.
 
 - ``torch.nn.MultiheadAttention``: the module's own ``forward`` again, with
   ``need_weights=True, average_attn_weights=False`` (exact by construction).
-- timm's ``Attention`` (``qkv``, ``q_norm``, ``k_norm``, ``scale``,
-  ``num_heads``): timm's own unfused formula, ``softmax(q * scale @ k^T + mask)``.
+- timm's ``Attention`` (``qkv``, ``scale``, ``num_heads``, and from timm 0.9
+  ``q_norm``, ``k_norm``; DINO's is the same without them): timm's own
+  unfused formula, ``softmax(q * scale @ k^T + mask)``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ from torch import nn
 
 
 def is_timm_attention(module: nn.Module) -> bool:
-    return (type(module).__name__ == "Attention" and isinstance(getattr(module, "qkv", None), nn.Linear)
-            and isinstance(getattr(module, "num_heads", None), int) and hasattr(module, "scale"))
+    """timm's (or DINO's) ``Attention``: q, k and v of one width each from ``qkv``.
+    Other modules of that name (EfficientFormer's narrower keys) would not fit
+    its formula: they get no attention layer rather than a failing forward."""
+    qkv, heads = getattr(module, "qkv", None), getattr(module, "num_heads", None)
+    if not (type(module).__name__ == "Attention" and isinstance(qkv, nn.Linear) and isinstance(heads, int)
+            and heads > 0 and hasattr(module, "scale")):
+        return False
+    head_dim = getattr(module, "head_dim", None)
+    if isinstance(head_dim, int):
+        return qkv.out_features == 3 * heads * head_dim
+    return qkv.out_features % (3 * heads) == 0 and qkv.out_features == 3 * qkv.in_features
 
 
 def is_attention(module: nn.Module) -> bool:
@@ -52,7 +62,9 @@ def _timm_weights(module: nn.Module, args: tuple, kwargs: dict) -> torch.Tensor:
     head_dim = int(getattr(module, "head_dim", module.qkv.out_features // 3 // module.num_heads))
     qkv = module.qkv(x).reshape(b, n, 3, module.num_heads, head_dim).permute(2, 0, 3, 1, 4)
     q, k, _ = qkv.unbind(0)
-    q, k = module.q_norm(q), module.k_norm(k)
+    # timm >= 0.9 normalises q and k (identity unless qk_norm); timm before it and DINO have neither
+    q_norm, k_norm = getattr(module, "q_norm", None), getattr(module, "k_norm", None)
+    q, k = q_norm(q) if q_norm is not None else q, k_norm(k) if k_norm is not None else k
     scores = (q * module.scale) @ k.transpose(-2, -1)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask

@@ -121,13 +121,16 @@ class Network:
         with self.shadow.lock:
             try:
                 self.tracking = Tracking(self.shadow.model, self._example(), options.track)
-            except Exception:
+            except Exception as exc:
                 if self.input_channels == 3 or (dataset is not None and len(dataset)):
-                    raise
+                    raise self._example_failed(exc) from exc
                 # the first convolution declared was not the input's: take the usual 3 channels
                 self.input_channels = 3
                 self.pipeline = InputPipeline(options.transform, self.input_size, channels=3)
-                self.tracking = Tracking(self.shadow.model, self._example(), options.track)
+                try:
+                    self.tracking = Tracking(self.shadow.model, self._example(), options.track)
+                except Exception as again:
+                    raise self._example_failed(again) from again
         self.cache_dir = Path(cache_dir) / slug(self.name)
         from .featvis.service import FeatVisService
 
@@ -135,6 +138,13 @@ class Network:
         #: visualizations say which weights their pictures are of; kept across re-tracks)
         self.weights_versions: dict[str, int] = {}
         self.featvis = FeatVisService(self)
+
+    def _example_failed(self, exc: Exception) -> ValueError:
+        """The model's own error on the example input (torchvision's ViT: "Wrong image height!"),
+        with the size dvvr gave it: a wrong ``input_size`` is the usual cause."""
+        return ValueError(f"network {self.name!r}: the model failed on an example input of shape "
+                          f"{list(self._example().shape)} (input_size={self.input_size}; pass the size it "
+                          f"takes as input_size=(height, width)): {type(exc).__name__}: {exc}")
 
     def _example(self) -> torch.Tensor:
         """A zero input batch of one, as the model takes it (tracing, re-tracking)."""

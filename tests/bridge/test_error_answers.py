@@ -66,3 +66,16 @@ def test_every_error_of_a_handler_answers_json(loopback):
     assert fetch(url + "bug")[::2] == (500, {"error": "InternalServerError", "message": "the test route failed",
                                              "status": 500})
     assert fetch(url + "none")[::2] == (404, {"error": "NotFound", "message": "none", "status": 404})
+
+
+class SendsError(JSONErrors, tornado.web.RequestHandler):
+    def get(self):
+        self.send_error(404)  # tornado's own way to answer an error: no exception behind it
+
+
+def test_an_error_sent_without_an_exception_keeps_its_status(loopback):
+    url = loopback(tornado.web.Application([(r"/", SendsError)]))
+    status, _, body = fetch(url)
+    assert (status, body) == (404, {"error": "Not Found", "message": "Not Found", "status": 404})
+    assert error_body(None, 404, "Not Found")["status"] == 404
+    assert error_body(None)["status"] == 500  # no status given: still the bug answer

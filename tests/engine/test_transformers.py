@@ -172,3 +172,114 @@ def test_timm_vit_with_registers_and_distilled_deit():
             reference(x)
         for i, layer in enumerate(attention):
             torch.testing.assert_close(values[layer.id], seen[i][:, :, 0, extra:].reshape(2, 2, 4, 4))
+
+
+class SequenceFirstViT(nn.Module):
+    """torch's own encoder layers with their default batch_first=False: tokens [T, B, D]."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 8, 8)
+        self.cls = nn.Parameter(torch.zeros(1, 1, 16))
+        self.blocks = nn.Sequential(*[nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0) for _ in range(2)])
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        tokens = self.patch(x).flatten(2).permute(2, 0, 1)
+        tokens = torch.cat([self.cls.expand(-1, x.shape[0], -1), tokens], 0)
+        return self.head(self.blocks(tokens)[0])
+
+
+def test_sequence_first_blocks_say_why_they_are_not_shown(caplog):
+    with caplog.at_level(logging.INFO, logger="dvvr.engine"):
+        layers = Tracking(SequenceFirstViT().eval(), torch.zeros(1, 3, 32, 32)).layers
+    assert not [layer for layer in layers if layer.name.startswith("blocks")]
+    (said,) = [r.getMessage() for r in caplog.records if "sequence-first" in r.getMessage()]
+    assert "batch_first=False" in said and "[17, 1, 16]" in said
+
+
+class Attention(nn.Module):  # the name timm and DINO give it, which is how it is recognised
+    """The ``Attention`` of DINO's ViT (and timm before 0.9): ``qkv``, ``num_heads``,
+    ``scale``, no ``q_norm``/``k_norm``; it answers ``(x, attn)``."""
+
+    def __init__(self, dim, num_heads=2):
+        super().__init__()
+        self.num_heads, self.scale = num_heads, (dim // num_heads) ** -0.5
+        self.qkv, self.proj = nn.Linear(dim, dim * 3), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c)), attn
+
+
+class DinoBlock(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim), Attention(dim)
+
+    def forward(self, x):
+        return x + self.attn(self.norm1(x))[0]
+
+
+class DinoViT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.patch_embed, self.cls_token = nn.Conv2d(3, 16, 8, 8), nn.Parameter(torch.randn(1, 1, 16))
+        self.blocks, self.head = nn.ModuleList([DinoBlock(16) for _ in range(2)]), nn.Linear(16, 3)
+
+    def tokens(self, x):
+        t = self.patch_embed(x).flatten(2).transpose(1, 2)
+        return torch.cat([self.cls_token.expand(len(t), -1, -1), t], 1)
+
+    def forward(self, x):
+        t = self.tokens(x)
+        for block in self.blocks:
+            t = block(t)
+        return self.head(t[:, 0])
+
+
+def test_attention_without_q_norm_as_dino_writes_it():
+    model = DinoViT().eval()
+    x = torch.randn(2, 3, 32, 32)
+    layers, values = recorded(model, x)
+    (first, _) = named(layers, " attention")
+    assert first.shape == (2, 4, 4) and first.module == "blocks.0.attn"
+    with torch.no_grad():
+        _, reference = model.blocks[0].attn(model.blocks[0].norm1(model.tokens(x)))
+    torch.testing.assert_close(values[first.id], reference[:, :, 0, 1:].reshape(2, 2, 4, 4))
+
+
+
+class Lopsided(nn.Module):
+    """Keys narrower than values (as EfficientFormer's attention): ``qkv``,
+    ``num_heads`` and ``scale`` as timm's, but not timm's formula."""
+
+    def __init__(self, dim=16, num_heads=2, key_dim=4):
+        super().__init__()
+        self.num_heads, self.key_dim, self.val_dim, self.scale = num_heads, key_dim, dim // num_heads, key_dim ** -0.5
+        self.qkv = nn.Linear(dim, num_heads * (2 * key_dim + dim // num_heads))
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, self.num_heads, -1).permute(0, 2, 1, 3).split(
+            [self.key_dim, self.key_dim, self.val_dim], dim=3)
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, -1)), attn
+
+
+def test_an_attention_that_is_not_timm_s_formula_is_left_out_not_a_crash():
+    model = DinoViT()
+    for block in model.blocks:
+        block.attn = type("Attention", (Lopsided,), {})()  # the class name timm's is recognised by
+    layers, _ = recorded(model.eval(), torch.randn(2, 3, 32, 32))
+    assert [layer.shape for layer in layers if layer.module == "blocks.0"][0] == (16, 4, 4)
+    assert not named(layers, " attention")
+
+
+def test_a_vit_given_the_wrong_input_size_names_input_size(session):
+    with pytest.raises(ValueError, match=r"input_size=\(48, 48\).*Wrong image height! Expected 32 but got 48"):
+        session.attach(small_vit(), input_size=(48, 48))

@@ -4,6 +4,7 @@ fx cannot trace, from call order."""
 
 from __future__ import annotations
 
+import logging
 import operator
 from collections import Counter
 
@@ -13,6 +14,8 @@ from torch import fx, nn
 from ..capture import GATE, first_tensor
 from ..layers import RECORD_INPUT, RECORD_OUTPUT
 from .units import has_matrix_weight, is_norm_or_act, weights_of
+
+log = logging.getLogger("dvvr.engine")
 
 _MERGES = {operator.add, operator.iadd, torch.add, "add", "add_"}
 
@@ -27,6 +30,7 @@ class Probe:
         self.shapes: dict[str, torch.Size | None] = {}
         self.keep = keep
         self.last_kept: torch.Tensor | None = None  # to tell if a unit's output is the model's
+        self._said = False  # the sequence-first log line, once
         handles = []
         flags = [(m, m.training) for m in model.modules()]
         try:
@@ -56,6 +60,12 @@ class Probe:
 
     def recordable(self, name: str, batch: int) -> bool:
         shape = self.shapes.get(name)
+        if shape is not None and len(shape) == 3 and shape[0] != batch and shape[1] == batch and not self._said:
+            # torch's transformer modules default to batch_first=False: [tokens, batch, dim].  Not shown
+            # (yet); say so once, instead of the blocks vanishing without a word.
+            self._said = True
+            log.info("module %r answers a sequence-first tensor %s (tokens, batch, channels: batch_first=False): "
+                     "such modules are not shown; a model that keeps the batch first is", name, list(shape))
         return shape is not None and len(shape) >= 2 and shape[0] == batch
 
 
