@@ -59,6 +59,8 @@ setup(
             "jsonschema>=4.18",
             # the browser tests drive Debian's chromium (no browser download)
             "playwright>=1.40",
+            # the transformer tests check dvvr's attention against timm's own (timm stays optional for users)
+            "timm>=0.9",
         ],
     },
     data_files=[
