@@ -153,7 +153,9 @@ def bench(project: Path, env: dict, count: int, port: int, original: str | None,
     row: dict = {"project": project.name}
     # cold: nothing ahead, nothing kept
     server = DvvrServe(project, env, port, "--no-precompute", "--cache-mb", "0")
-    before = DvvrServe(baseline / "projects" / project.name, env, port + 10, checkout=baseline) if baseline else None
+    # the baseline checkout under the same conditions (cold: nothing ahead, nothing kept), switched alternately with ours
+    before = (DvvrServe(baseline / "projects" / project.name, env, port + 10, "--no-precompute", "--cache-mb", "0",
+                        checkout=baseline) if baseline else None)
     try:
         client = VRClient(server.url)
         state = client.start_up()
