@@ -111,7 +111,7 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     explorer = page.locator(".dvvr-explorer")
     # the kernel is reached over HTTP through the Jupyter server, not the comm
     assert explorer.get_attribute("data-transport") == "http"
-    assert "VR URL" in text(page, ".dvvr-connection") and page.locator(".dvvr-qr svg").count() == 1
+    assert "VR URL" in text(page, ".dvvr-connection") and page.locator(".dvvr-connection .dvvr-qr svg").count() == 2
     assert "/user/bench/dvvr/vr/" in text(page, ".dvvr-vr-url")
     explorer.screenshot(path=str(shots / "explorer_lab.png"))
 
@@ -269,6 +269,9 @@ def test_explorer_in_notebook_7(lab, browser, shots):
     src = page.get_attribute(".dvvr-xr-frame", "src")
     assert "/dvvr/vr/" in src and src.endswith("/xr/")
     assert page.get_attribute(".dvvr-xr-link", "href") == src
+    # its QR code next to the link, captioned (the VR URL's on the other side)
+    assert page.locator(".dvvr-qr-xr svg").count() == 1 and page.locator(".dvvr-qr-vr svg").count() == 1
+    assert text(page, ".dvvr-connection").count("3D view in a browser") == 2  # the link's label, the caption
     assert not errors, errors
 
 
