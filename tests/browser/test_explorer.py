@@ -272,6 +272,11 @@ def test_explorer_in_notebook_7(lab, browser, shots):
     # its QR code next to the link, captioned (the VR URL's on the other side)
     assert page.locator(".dvvr-qr-xr svg").count() == 1 and page.locator(".dvvr-qr-vr svg").count() == 1
     assert text(page, ".dvvr-connection").count("3D view in a browser") == 2  # the link's label, the caption
+    # once per purpose: the %load_ext panel above (updated every 3 s) now points to the Connection panel
+    wait_for(page, "() => document.querySelector('.dvvr-status') && /explorer's Connection panel/.test("
+                   "document.querySelector('.dvvr-status').innerText)")
+    assert page.locator(".dvvr-status svg").count() == 0
+    assert page.locator("svg.segno").count() == 2  # the page's QR codes: the explorer's two
     assert not errors, errors
 
 
