@@ -271,11 +271,13 @@ def test_explorer_in_notebook_7(lab, browser, shots):
     assert page.get_attribute(".dvvr-xr-link", "href") == src
     # its QR code next to the link, captioned (the VR URL's on the other side)
     assert page.locator(".dvvr-qr-xr svg").count() == 1 and page.locator(".dvvr-qr-vr svg").count() == 1
-    assert text(page, ".dvvr-connection").count("3D view in a browser") == 2  # the link's label, the caption
+    assert page.locator(".dvvr-qr-figure figcaption").all_inner_texts() == ["VR client", "3D view"]
     # once per purpose: the %load_ext panel above (updated every 3 s) now points to the Connection panel
     wait_for(page, "() => document.querySelector('.dvvr-status') && /explorer's Connection panel/.test("
                    "document.querySelector('.dvvr-status').innerText)")
     assert page.locator(".dvvr-status svg").count() == 0
+    page.locator(".dvvr-status").screenshot(path=str(shots / "load_ext_panel_with_explorer.png"))
+    page.locator(".dvvr-connection").screenshot(path=str(shots / "explorer_connection.png"))
     assert page.locator("svg.segno").count() == 2  # the page's QR codes: the explorer's two
     assert not errors, errors
 

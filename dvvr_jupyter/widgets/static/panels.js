@@ -152,6 +152,6 @@ export function connectionPanel(info) {
   const age = info.last_request_s;
   text.appendChild(el("div", { class: "dvvr-last", text: "last VR request: " + (age === null || age === undefined ? "none yet" : `${age} s ago`) }));
   box.appendChild(text);
-  if (info.xr_qr_svg) box.appendChild(qrFigure(info.xr_qr_svg, "3D view in a browser", "dvvr-qr-xr"));
+  if (info.xr_qr_svg) box.appendChild(qrFigure(info.xr_qr_svg, "3D view", "dvvr-qr-xr"));
   return box;
 }
