@@ -50,6 +50,10 @@ class LayerSpec:
     record: str = RECORD_OUTPUT
     post: str | None = None
     view: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # The tracked unit (the module ticked in the explorer's module tree) when
+    # it differs from ``source`` (a stem's conv whose value is read after its
+    # activation); ``None``: ``source`` itself.
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,9 @@ class Layer:
     ``pos`` is ``(depth, lane)`` on the client's grid and ``precursors`` the
     positions of the layers feeding it.  ``module`` is the qualified name of
     the module whose output (or input) is shown (``""``: the whole model),
-    ``weight_module`` the one whose weights the weight histogram shows.
+    ``weight_module`` the one whose weights the weight histogram shows,
+    ``unit`` the tracked module (the one a module list names, ticked in the
+    explorer's module tree; ``None`` for layers placed by markers).
     """
 
     id: int
@@ -73,6 +79,7 @@ class Layer:
     precursors: tuple[Pos, ...]
     module: str | None
     weight_module: str | None
+    unit: str | None = None
 
     @property
     def channels(self) -> int:

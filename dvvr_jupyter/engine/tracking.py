@@ -53,7 +53,7 @@ class Tracking:
             layers.append(Layer(
                 id=index, name=spec.name, kind=_kind(tensor), shape=() if tensor is None else tuple(tensor.shape),
                 pos=spec.pos, precursors=spec.precursors, module=None if spec.info_only else spec.source,
-                weight_module=spec.weight_module,
+                weight_module=spec.weight_module, unit=None if spec.info_only else spec.unit,
             ))
         self.layers: tuple[Layer, ...] = tuple(layers)
 

@@ -119,7 +119,7 @@ def _histogram(histogram) -> dict | None:
 def layer_json(layer) -> dict:
     return {"id": layer.id, "name": layer.name, "kind": layer.kind, "shape": list(layer.shape),
             "pos": list(layer.pos), "precursors": [list(p) for p in layer.precursors], "module": layer.module,
-            "weight_module": layer.weight_module, "shows_class_names": layer.shows_class_names}
+            "weight_module": layer.weight_module, "unit": layer.unit, "shows_class_names": layer.shows_class_names}
 
 
 def input_json(session, input) -> dict:

@@ -177,6 +177,12 @@ class Panel:
         networks, clients = _summary(s)
         url = self.url()
         rows = []
+        if url and s.get("explorer_shown"):
+            # once per purpose in a notebook: the explorer's Connection panel has them (and stays in view)
+            rows.append("VR URL, 3D view and their QR codes: in the explorer's <b>Connection</b> panel")
+            rows.append(f"networks: {html.escape(networks)}")
+            rows.append(f"VR clients in the last minute: {html.escape(clients)}")
+            return f'<div class="dvvr-status">{"<br>".join(rows)}</div>'
         if s["vr_url"]:
             note = "" if s["active"] else " <i>(another kernel is active: <code>%dvvr activate</code>)</i>"
             rows.append(f"<b>VR URL</b>: <code>{html.escape(s['vr_url'])}</code>{note}")

@@ -93,15 +93,25 @@ def explorer_routes(service) -> list:
 _qr_cache: dict[str, str] = {}
 
 
-def connection(service) -> dict:
-    """The connection panel: the VR URLs, a QR code of the one to use, the
-    VR clients of the last minute and seconds since the last VR request."""
+def _qr(url: str) -> str:
+    """The QR code of ``url``, drawn once (the panel asks every few seconds)."""
     from .display import qr_svg
+
+    if url not in _qr_cache:
+        if len(_qr_cache) > 4:  # the URLs of an earlier server
+            _qr_cache.clear()
+        _qr_cache[url] = qr_svg(url, scale=2)
+    return _qr_cache[url]
+
+
+def connection(service) -> dict:
+    """The connection panel: the VR URLs, QR codes of the one to use and of
+    its 3D view, the VR clients of the last minute and seconds since the
+    last VR request."""
+    from .display import xr_url
 
     urls = service.urls()
     url = urls["vr_url"] or urls["direct_url"]
-    if url and url not in _qr_cache:
-        _qr_cache.clear()
-        _qr_cache[url] = qr_svg(url, scale=2)
-    return {**urls, "qr_svg": _qr_cache.get(url) if url else None, "clients": service.clients.recent(),
+    return {**urls, "qr_svg": _qr(url) if url else None, "xr_qr_svg": _qr(xr_url(url)) if url else None,
+            "clients": service.clients.recent(),
             "last_request_s": service.clients.last_request_age(), "kernel_id": service.kernel_id}

@@ -88,6 +88,9 @@ class KernelService:
         self.kernel_id = kernel_id()
         self.name = default_name(self.kernel_id)
         self.clients = ClientTracker()
+        # once an explorer shows the URLs and QR codes (its Connection panel),
+        # the %load_ext panel points there instead of showing them a second time
+        self.explorer_shown = False
         self.server = None  # behind Jupyter: loopback + secret
         self.direct = None  # %dvvr serve: for clients that keep a direct URL
         self.secret = None
@@ -232,6 +235,7 @@ class KernelService:
             "networks": self.network_names(),
             "clients": self.clients.recent(),
             "direct_token": bool(self.direct is not None and self.direct.token),
+            "explorer_shown": self.explorer_shown,
             **self.urls(),
         }
 

@@ -63,6 +63,8 @@ class Explorer(anywidget.AnyWidget):
         # the kernel's dispatcher where it serves this session (one for its HTTP route and every widget)
         self.requests = service.explorer if service is not None and service.session is session else \
             ExplorerRequests(session)
+        if service is not None and service.session is session:
+            service.explorer_shown = True  # the %load_ext panel leaves the URLs and QR codes to this one
         super().__init__(kernel_id=service.kernel_id if service else "", network_id=network.id,
                          initial=self.requests.state(network), **kwargs)
         self.on_msg(self._on_request)

@@ -111,7 +111,7 @@ def test_explorer_in_jupyterlab(lab, browser, shots):
     explorer = page.locator(".dvvr-explorer")
     # the kernel is reached over HTTP through the Jupyter server, not the comm
     assert explorer.get_attribute("data-transport") == "http"
-    assert "VR URL" in text(page, ".dvvr-connection") and page.locator(".dvvr-qr svg").count() == 1
+    assert "VR URL" in text(page, ".dvvr-connection") and page.locator(".dvvr-connection .dvvr-qr svg").count() == 2
     assert "/user/bench/dvvr/vr/" in text(page, ".dvvr-vr-url")
     explorer.screenshot(path=str(shots / "explorer_lab.png"))
 
@@ -269,6 +269,16 @@ def test_explorer_in_notebook_7(lab, browser, shots):
     src = page.get_attribute(".dvvr-xr-frame", "src")
     assert "/dvvr/vr/" in src and src.endswith("/xr/")
     assert page.get_attribute(".dvvr-xr-link", "href") == src
+    # its QR code next to the link, captioned (the VR URL's on the other side)
+    assert page.locator(".dvvr-qr-xr svg").count() == 1 and page.locator(".dvvr-qr-vr svg").count() == 1
+    assert page.locator(".dvvr-qr-figure figcaption").all_inner_texts() == ["VR client", "3D view"]
+    # once per purpose: the %load_ext panel above (updated every 3 s) now points to the Connection panel
+    wait_for(page, "() => document.querySelector('.dvvr-status') && /explorer's Connection panel/.test("
+                   "document.querySelector('.dvvr-status').innerText)")
+    assert page.locator(".dvvr-status svg").count() == 0
+    page.locator(".dvvr-status").screenshot(path=str(shots / "load_ext_panel_with_explorer.png"))
+    page.locator(".dvvr-connection").screenshot(path=str(shots / "explorer_connection.png"))
+    assert page.locator("svg.segno").count() == 2  # the page's QR codes: the explorer's two
     assert not errors, errors
 
 

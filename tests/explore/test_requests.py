@@ -256,3 +256,45 @@ def test_a_vision_transformers_token_and_attention_layers(session):
     assert meta["shape"] == [2, 4, 4] and len(meta["histogram"]["counts"]) == 16
     pixels = network.result().channel_images(attention["id"]).pixels
     assert np.array_equal(np.frombuffer(payload, np.uint8).reshape(2, 4, 4), pixels)
+
+
+def test_layers_name_the_module_the_tree_ticks(session):
+    """One naming: each layer's ``unit`` is a module the tree ticks, also where
+    the value is read after another module (the stem's conv, read after its
+    activation, as in the demo network)."""
+    import torch
+    from torch import nn
+
+    import tiny
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+
+        def forward(self, x):
+            return x + torch.relu(self.bn(self.conv(x)))
+
+    class StemBlocksHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self._conv_stem, self._bn0, self._stem_act = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU6()
+            self._blocks = nn.Sequential(Block(), Block())
+            self._conv_head, self._bn1, self._head_act = nn.Conv2d(8, 16, 1), nn.BatchNorm2d(16), nn.ReLU6()
+            self._avg_pooling, self._fc = nn.AdaptiveAvgPool2d(1), nn.Linear(16, 3)
+
+        def forward(self, x):
+            x = self._blocks(self._stem_act(self._bn0(self._conv_stem(x))))
+            return self._fc(self._avg_pooling(self._head_act(self._bn1(self._conv_head(x)))).flatten(1))
+
+    session.attach(StemBlocksHead().eval(), tiny.tiny_images(), name="demo-like", class_names=tiny.CLASSES,
+                   input_size=(32, 36))
+    api = ExplorerRequests(session)
+    tree = json.loads(answer(api, "GET", "network/0/modules")[1].body)
+    layers = json.loads(answer(api, "GET", "state/0")[1].body)["layers"]
+    units = [layer["unit"] for layer in layers if layer["unit"]]
+    assert units == tree["tracked"]
+    stem = next(layer for layer in layers if layer["unit"] == "_conv_stem")
+    assert (stem["module"], stem["weight_module"]) == ("_stem_act", "_conv_stem")
+    head = next(layer for layer in layers if layer["unit"] == "_conv_head")
+    assert head["module"] == "_head_act"

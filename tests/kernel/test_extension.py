@@ -259,3 +259,18 @@ def test_status_panels_do_not_pile_up_widgets(ip, tmp_path, session):
         ip.run_line_magic("dvvr", "status")
         ip.run_line_magic("dvvr", "headset h1")
     assert len(holding_token()) == 2  # the latest status and the latest h1 panel
+
+
+def test_once_an_explorer_shows_the_urls_the_load_ext_panel_points_there(ip, tmp_path, session):
+    # the URLs and QR codes once per purpose in a notebook: the explorer's Connection panel has them
+    from dvvr_jupyter.kernel import current
+    from dvvr_jupyter.kernel.display import Panel
+
+    ip.run_line_magic("load_ext", "dvvr")
+    attach_tiny(session)
+    token = fake_jupyter_server(tmp_path)
+    assert "<svg" in Panel(current().status()).html()
+    current().explorer_shown = True  # what an explorer sets in a Jupyter kernel (tests/browser: the notebook's panel)
+    shown = Panel(current().status()).html()
+    assert token not in shown and "<svg" not in shown and "explorer's <b>Connection</b> panel" in shown
+    assert "networks: tiny" in shown

@@ -40,6 +40,6 @@ def layout(entries: list[Entry]) -> list[LayerSpec]:
         precursors = tuple(pos[p] for p in entry.prec)
         e = entry
         layers.append(LayerSpec(pos[e], e.name, precursors, e.weight_module, False, e.source, e.record, e.post,
-                                  e.view))
+                                  e.view, e.unit or e.source or None))  # "": the whole model, ticked nowhere
     return layers
 

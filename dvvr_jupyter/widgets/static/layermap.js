@@ -60,11 +60,13 @@ export function layerMap(layers, selected, onSelect) {
     text.textContent = layer.name;
     g.appendChild(text);
     const tip = document.createElementNS(ns, "title");
-    // the module ticked in "Tracked modules" first (the one with the weights), then where the value is read
-    const ticked = layer.weight_module || layer.module;
+    // one naming with "Tracked modules": the module it ticks first, then where
+    // the value is read and whose weights the histogram shows, where they differ
+    const ticked = layer.unit || layer.weight_module || layer.module;
     tip.textContent = `${layer.id}: ${layer.name} (${layer.kind}${shape}) at ${layer.pos}` +
       (ticked ? `\nmodule: ${ticked}` : "") +
-      (layer.module && layer.module !== ticked ? ` (its value read after ${layer.module})` : "");
+      (layer.module && layer.module !== ticked ? `\nvalue read after: ${layer.module}` : "") +
+      (layer.weight_module && layer.weight_module !== ticked ? `\nweights of: ${layer.weight_module}` : "");
     g.appendChild(tip);
     if (layer.kind !== "info") g.addEventListener("click", () => onSelect(layer.id));
     svg.appendChild(g);

@@ -132,23 +132,26 @@ export function moduleTree(tree, onChange) {
 export function connectionPanel(info) {
   const box = el("div", { class: "dvvr-connection-body" });
   const url = info.vr_url || info.direct_url;
-  if (info.qr_svg) {
-    const qr = el("div", { class: "dvvr-qr" });
-    qr.innerHTML = info.qr_svg; // made by the kernel (segno) from its own URL
-    box.appendChild(qr);
-  }
+  // each QR code with what it opens under it (made by the kernel, segno, from its own URL)
+  const qrFigure = (svg, caption, cls) => {
+    const qr = el("div", { class: "dvvr-qr " + cls });
+    qr.innerHTML = svg;
+    return el("figure", { class: "dvvr-qr-figure" }, qr, el("figcaption", { text: caption }));
+  };
+  if (info.qr_svg) box.appendChild(qrFigure(info.qr_svg, "VR client", "dvvr-qr-vr"));
   const text = el("div", {});
   text.appendChild(el("div", {}, el("b", { text: "VR URL: " }),
     el("code", { class: "dvvr-vr-url", text: url || "none: no Jupyter server runs this kernel (%dvvr serve)" })));
   if (info.named_url) text.appendChild(el("div", { class: "dvvr-muted", text: "this session only: " + info.named_url }));
   if (url) {
     text.appendChild(el("div", {}, el("b", { text: "3D view in a browser: " }),
-      el("a", { class: "dvvr-xr-link", href: url + "xr/", target: "_blank", rel: "noopener", text: url + "xr/" })));
+      el("a", { class: "dvvr-xr-link", href: url + "xr/", target: "_blank", rel: "noopener noreferrer", text: url + "xr/" })));
   }
   const clients = (info.clients || []).join(", ") || "none";
   text.appendChild(el("div", { class: "dvvr-clients", text: `VR clients in the last minute: ${clients}` }));
   const age = info.last_request_s;
   text.appendChild(el("div", { class: "dvvr-last", text: "last VR request: " + (age === null || age === undefined ? "none yet" : `${age} s ago`) }));
   box.appendChild(text);
+  if (info.xr_qr_svg) box.appendChild(qrFigure(info.xr_qr_svg, "3D view", "dvvr-qr-xr"));
   return box;
 }
