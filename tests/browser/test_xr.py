@@ -170,6 +170,28 @@ def test_headset_enters_vr_and_a_controller_picks_an_image(browser, served, shot
         xr.close()
 
 
+def test_the_selected_layers_panel_is_never_hidden_behind_another_layer(browser, served, shots):
+    """Each layer's details panel (histograms, the feature-visualization button) sits beside it, where a
+    neighbouring lane's layer may stand between it and the viewer: the panel still shows, and a click
+    on its button starts the job instead of selecting the layer in front."""
+    xr = XRPage(browser, served + "xr/")
+    try:
+        xr.wait_ready()
+        for lid, layer in enumerate(architecture(served)):
+            if layer["data_type"] == "None":  # an info panel has no button
+                continue
+            xr.click(f"layer:{lid}")
+            xr.wait("dvvr.selected && dvvr.selected.layer === arg && window.dvvr.locate('featvis')", lid)
+            xr.click("featvis")
+            xr.wait("dvvr.featvisProgress[arg] !== undefined || !(dvvr.selected && dvvr.selected.layer === arg)", lid)
+            assert xr.status()["selected"] is not None, f"the click on layer {lid}'s button hit nothing"
+            assert xr.status()["selected"]["layer"] == lid, f"the click on layer {lid}'s button hit another layer"
+        xr.page.screenshot(path=str(shots / "xr_tiny_details.png"))
+        assert xr.errors == []
+    finally:
+        xr.close()
+
+
 KERNEL_SETUP = """
 %load_ext dvvr
 import dvvr, tiny

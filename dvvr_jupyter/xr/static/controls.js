@@ -70,7 +70,9 @@ export class Controls {
 
   firstHit() {
     const hits = this.raycaster.intersectObjects(this.pickables().filter((o) => o.visible), false);
-    return hits[0] || null;
+    // A panel drawn over the scene takes the ray where it has a button or picture; elsewhere the ray goes on
+    const onTop = hits.find((hit) => hit.object.userData.onTop && hit.object.userData.panel.hit(hit.uv));
+    return onTop || hits.find((hit) => !hit.object.userData.onTop) || null;
   }
 
   // Per frame: keys on the desktop, thumbsticks in VR; rays end where they hit.

@@ -82,7 +82,15 @@ export class TopPanel extends CanvasPanel {
 }
 
 export class LayerPanel extends CanvasPanel {
-  constructor() { super("layer", 1.1, 1.05); }
+  constructor() {
+    super("layer", 1.1, 1.05);
+    // It stands beside the selected layer, where a neighbouring lane's layer may be nearer the viewer:
+    // drawn over the scene and first for a ray (controls.js), so its histograms and button stay usable.
+    this.mesh.material.depthTest = false;
+    this.mesh.material.depthWrite = false;
+    this.mesh.renderOrder = 10;
+    this.mesh.userData.onTop = true;
+  }
 
   // info: {layer, channel, className, activation: hist|null, weights: hist|null, featvis: {state, done, total}|null, showing}
   draw(info) {
