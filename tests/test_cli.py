@@ -50,7 +50,7 @@ def test_serve_a_project_folder(tmp_path):
 
 
 def test_token_puts_a_capability_in_the_path(tmp_path):
-    proc, url, _ = start(tmp_path, "--token", "random")
+    proc, url, _ = start(tmp_path, "--token", "random", "--log-level", "DEBUG")  # access lines are at DEBUG
     try:
         token = url.rstrip("/").rsplit("/", 1)[1]
         assert len(token) >= 22

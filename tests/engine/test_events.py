@@ -103,7 +103,8 @@ def test_feature_visualization_progress(tiny_session):
     events = heard.flushed()
     assert images.shape == (8, 3, 32, 36) and job.state == "done" and (job.done, job.total) == (8, 8)
     assert [e.state for e in events][:2] == ["queued", "running"] and events[-1].state == "done"
-    assert [e.done for e in events if e.state == "running"] == [0, 4, 8]
+    done = [e.done for e in events if e.state == "running"]  # reported per step: a batch's count may repeat
+    assert done == sorted(done) and sorted(set(done)) == [0, 4, 8]
     assert all(e.layer == 3 and e.total == 8 for e in events)
 
 

@@ -91,7 +91,7 @@ def test_model_left_untouched_under_no_grad(setup):
 def test_progress_and_logging(setup, caplog):
     model, capture, start = setup
     calls = []
-    with caplog.at_level(logging.INFO, logger="dvvr.featvis"):
+    with caplog.at_level(logging.DEBUG, logger="dvvr.featvis"):  # per-batch lines are at DEBUG
         visualize(model, capture, CONV2, start, range(10), mean=MEAN, std=STD,
                   config=FeatVisConfig(steps=2, batch_size=4), progress=lambda d, t: calls.append((d, t)))
     assert calls == [(4, 10), (8, 10), (10, 10)]

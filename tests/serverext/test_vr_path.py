@@ -55,7 +55,8 @@ async def test_notebook_model_in_the_headset(jp_fetch, start_kernel, vr_url, cli
     url = vr_url()
     live = "\n".join(kernel.live)
     assert json.dumps(url.replace("127.0.0.1", "localhost"))[1:-1] in live  # %load_ext shows the VR URL, live
-    assert "<svg" in live and "networks: tiny" in shown  # its QR code; attach showed the status
+    # attach as a cell's last line shows the explorer, whose Connection panel has the QR codes: the panel points there
+    assert "Connection</b> panel" in live and "networks: tiny" in live, shown
     token = url.rstrip("/").rsplit("/", 1)[1]
     assert token not in shown and "dvvr/vr/<token>/" in shown  # what the notebook saves hides it
     printed = (await kernel.run("%dvvr url")).strip()
