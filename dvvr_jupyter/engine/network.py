@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import Conflict
-from . import encode
+from . import device_encode, encode
 from .capture import HookCapture, layer_tensor
 from .encode import Histogram
 from .events import (
@@ -64,6 +64,15 @@ def to_host(output: torch.Tensor | None, tensors: dict[int, torch.Tensor]):
     host = torch.cat(parts).cpu().split([part.numel() for part in parts])
     shown = {index: flat.view(tensors[index].shape) for index, flat in zip(tensors, host, strict=False)}
     return (host[-1].view(output.shape) if output is not None else None), shown
+
+
+def encode_on_device(pool: Executor, layers, on_device: dict[int, torch.Tensor]) -> dict[int, Future]:
+    """Futures of the ``ChannelImages`` of the recorded layers still on the
+    GPU: scaled there in one go (``device_encode``), their PNGs deflated on ``pool``."""
+    chosen = [index for index, tensor in on_device.items() if layers[index].kind != INFO and tensor.numel()]
+    scaled = device_encode.scale_layers([on_device[index] for index in chosen])
+    return {index: pool.submit(device_encode.channel_images, fields)
+            for index, fields in zip(chosen, scaled, strict=True)}
 
 
 class Network:
@@ -280,10 +289,13 @@ class Network:
                     output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
                 version = self.shadow.generation
             if on_device:
+                if self.device.type == "cuda":  # scaled and binned there; the CPU deflates while the floats come
+                    started.update(encode_on_device(self._pool, layers, on_device))
                 output, host = to_host(output, on_device)
                 shown.update(host)
                 for index in host:
-                    encode(index)
+                    if index not in started:
+                        encode(index)
             # A layer this input did not reach (the model's own control flow) shows as zeros
             activations = [shown.get(i) if value is not None else
                            None if layers[i].kind == INFO else torch.zeros(layers[i].shape)

@@ -132,7 +132,8 @@ class ProtocolHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
         Off the IO loop: finding them may read a large file or wait for the weights' lock."""
         if network.featvis.is_input(layer):
             return wire.input_layer_images(network, layer)
-        return await asyncio.wrap_future(await self.offload(network.featvis.images, layer))
+        # not waiting for the cache folder's copy: the answer is encoded while it is written
+        return await asyncio.wrap_future(await self.offload(lambda: network.featvis.images(layer, stored=False)))
 
     async def current_result(self, network):
         return network.peek(self.view) or await self.offload(network.result, self.view)

@@ -150,6 +150,7 @@ def test_close_cancels_and_later_jobs_never_run(network):
 
 
 def test_model_copy_released_when_idle(network):
+    network.featvis.queue.idle_s = 0.1
     network.featvis.start(CONV2).wait(timeout=120)
     worker = network.featvis.queue.worker
     copies = network.featvis.copies
@@ -158,6 +159,27 @@ def test_model_copy_released_when_idle(network):
         assert not copies.held
     assert worker.daemon
     assert all(p.grad is None for p in network.shadow.model.parameters())
+
+
+def test_jobs_in_a_row_share_the_model_copies(network):
+    network.featvis.queue.idle_s = 600  # released only once the queue has been dry this long
+    network.featvis.start(CONV2).wait(timeout=120)
+    copies = network.featvis.copies
+    assert copies.held
+    models = copies.models(network.featvis.config)[0]
+    network.featvis.start(1).wait(timeout=120)
+    assert copies.held and copies.models(network.featvis.config)[0][0] is models[0]  # not prepared again
+    network.featvis.close(wait=30)
+    assert not copies.held
+
+
+def test_protocol_gets_the_pictures_before_they_are_stored(network):
+    early = network.featvis.images(CONV2, stored=False)
+    job = network.featvis.job(CONV2)
+    assert early is job.pictures and network.featvis.images(CONV2) is job.future
+    pictures = early.result(timeout=120)
+    assert job.result(timeout=120) is pictures and job.stored
+    assert torch.equal(network.featvis.stored(CONV2), pictures)
 
 
 def test_first_input_and_a_job_at_once_never_deadlock(session):

@@ -124,7 +124,8 @@ class FeatVisService:
                 job.state = CANCELLED
         if job.state == CANCELLED:
             job.error = DETACHED
-            job.future.set_exception(Conflict(f"feature visualization of layer {layer.id}: {DETACHED}"))
+            for future in (job.pictures, job.future):
+                future.set_exception(Conflict(f"feature visualization of layer {layer.id}: {DETACHED}"))
         self._emit(job)
         return job
 
@@ -150,10 +151,12 @@ class FeatVisService:
                 job.cancel()
 
     # --- the protocol's modes -------------------------------------------------------
-    def images(self, layer) -> Future:
+    def images(self, layer, *, stored: bool = True) -> Future:
         """A future of the layer's images (uint8 [C, 3, H, W]) as the client's
-        mode asks (``modes``)."""
-        return images_for_mode(self, self._layer(layer), self.mode)
+        mode asks (``modes``).  Computed ones are there once stored in the
+        cache folder; ``stored=False``: as soon as they are computed (the
+        protocol encodes its answer while they are written)."""
+        return images_for_mode(self, self._layer(layer), self.mode, stored=stored)
 
     def set_mode(self, mode: str) -> None:
         self.mode = check_mode(mode)
@@ -257,12 +260,19 @@ class FeatVisService:
             job.seconds = time.perf_counter() - job.began
         self._emit(job)
         if state == DONE:
-            job.future.set_result(images)
+            outcome = images
         elif state == CANCELLED:
-            job.future.set_exception(Conflict(f"feature visualization of layer {job.layer} was cancelled"))
+            outcome = Conflict(f"feature visualization of layer {job.layer} was cancelled")
         else:
             msg = f"feature visualization of layer {job.layer} failed on this model: {error}"
-            job.future.set_exception(Unprocessable(msg, field="layerid"))
+            outcome = Unprocessable(msg, field="layerid")
+        for future in (job.pictures, job.future):
+            if future.done():  # the pictures, handed out before they were stored
+                continue
+            if state == DONE:
+                future.set_result(outcome)
+            else:
+                future.set_exception(outcome)
 
     def _run(self, job: FeatVisJob | WarmUp) -> None:
         if isinstance(job, WarmUp):
@@ -301,6 +311,8 @@ class FeatVisService:
                                on_step=step, on_batch=job._batch)
             if images.shape[1] == 1:  # a gray-input network: stored and shown as colour pictures
                 images = images.expand(-1, 3, -1, -1).contiguous()
+            if not job.cancelled:  # the client's answer is encoded while the cache folder is written
+                job.pictures.set_result(images)
         except FeatVisCancelled:
             self._finish(job, CANCELLED)
             return
@@ -328,3 +340,4 @@ class FeatVisService:
             if isinstance(job, FeatVisJob):
                 self._finish(job, CANCELLED, error=DETACHED)
         self.queue.join(wait)
+        self.copies.drop()  # a worker closed within its idle time never released them
