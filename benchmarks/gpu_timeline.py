@@ -66,7 +66,7 @@ def timed_async(owner, name: str, label: str) -> None:
 
 
 def instrument() -> None:
-    from dvvr_jupyter.engine import encode, network, result
+    from dvvr_jupyter.engine import capture, encode, network, result
     from dvvr_jupyter.engine.featvis import copies, results, service, store
     from dvvr_jupyter.protocol import handlers, wire
 
@@ -85,6 +85,14 @@ def instrument() -> None:
     timed_async(handlers.PrepareForInputHandler, "put", "handler.prepareforinput")
     timed_async(handlers.ActivationHandler, "get", "handler.activation")
     timed(network.Network, "_forward", "network._forward")
+    timed(capture.HookCapture, "run", "capture.run")
+    timed(network, "to_host", "network.to_host")
+    if hasattr(network, "encode_on_device"):  # not in checkouts before the device-side scaling
+        from dvvr_jupyter.engine import device_encode
+
+        timed(network, "encode_on_device", "network.encode_on_device")
+        timed(device_encode, "scale_layers", "device_encode.scale_layers")
+        timed(device_encode, "channel_images", "device_encode.channel_images")
     timed(result, "channel_images", "channel_images")
     timed(network, "channel_images", "channel_images")
 

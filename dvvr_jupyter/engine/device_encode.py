@@ -16,6 +16,7 @@ bins), so the pixels and counts are the CPU's: tests/gpu holds them to it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,41 +43,79 @@ def scale_layers(tensors: list[torch.Tensor], bins: int = HISTOGRAM_BINS) -> lis
     """Each layer ([C, H, W] or [C], any float dtype, all on one device) as
     ``encode.layer_array`` + ``scale_layer`` + ``layer_histogram`` make it,
     computed on its device with one wait for it and one copy off it."""
-    if not tensors:
-        return []
-    device = tensors[0].device
-    sizes = [t.numel() for t in tensors]
-    count = len(tensors)
-    # One buffer of every layer's values; non-finite ones count as 0, as layer_array has it.
-    flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
-    torch.nan_to_num_(flat, nan=0.0, posinf=0.0, neginf=0.0)
-    ranges = [torch.aminmax(part) for part in flat.split(sizes)]
-    lows = torch.stack([low for low, _ in ranges])
-    highs = torch.stack([high for _, high in ranges])
-    # The scale factors as the CPU computes them: in float64 from the float32 extremes, then rounded to float32.
-    low64, high64 = lows.double(), highs.double()
-    varied = high64 > low64
-    to_pixels = (255.0 / torch.where(varied, high64 - low64, 1.0)).float()
-    to_bins = torch.where(varied, bins / torch.where(varied, high64 - low64, 1.0), 0.0).float()
-    # Which layer each value belongs to (the sizes travel pinned and asynchronously: no wait here).
-    repeats = torch.tensor(sizes, dtype=torch.int64).pin_memory().to(device, non_blocking=True) \
-        if device.type == "cuda" else torch.tensor(sizes, dtype=torch.int64)
-    layer_of = torch.repeat_interleave(torch.arange(count, device=device), repeats, output_size=flat.numel())
-    shifted = flat.sub_(lows.index_select(0, layer_of))
-    pixels = (shifted * to_pixels.index_select(0, layer_of)).round_().clamp_(0, 255).to(torch.uint8)
-    index = shifted.mul_(to_bins.index_select(0, layer_of)).to(torch.int64).clamp_(max=bins - 1)
-    index.add_(layer_of, alpha=bins)
-    counts = torch.bincount(index, minlength=count * bins)
-    # One copy off the device: the figures first (aligned), then the pixels.
-    packed = torch.cat([lows.view(torch.uint8), highs.view(torch.uint8), counts.view(torch.uint8), pixels])
-    host = packed.cpu().numpy()
-    host_lows = host[:4 * count].view(np.float32)
-    host_highs = host[4 * count:8 * count].view(np.float32)
-    host_counts = host[8 * count:8 * count + 8 * count * bins].view(np.int64).reshape(count, bins)
-    host_pixels = host[8 * count + 8 * count * bins:]
-    out = []
-    first = 0
-    for layer, (tensor, size) in enumerate(zip(tensors, sizes, strict=True)):
+    return list(layers_to_host(None, dict(enumerate(tensors)), range(len(tensors)), bins)[2].values())
+
+
+def layers_to_host(output: torch.Tensor | None, tensors: dict[int, torch.Tensor], scaled: Iterable[int],
+                   bins: int = HISTOGRAM_BINS) -> tuple[torch.Tensor | None, dict[int, torch.Tensor], dict[int, Scaled]]:
+    """``network.to_host``'s ``(output, {index: float tensor})`` and, for the
+    layers ``scaled`` names, their ``Scaled`` fields, in one copy off the
+    device: the floats, uint8 pixels and per-layer figures travel together
+    (each copy of its own waits for the device again)."""
+    chosen = list(scaled)
+    rest = [index for index in tensors if index not in set(chosen)]
+    order = chosen + rest
+    floats = [tensors[index].detach().reshape(-1).float() for index in order]
+    if output is not None:
+        floats.append(output.detach().reshape(-1).float())
+    if not floats:
+        return None, {}, {}
+    device = floats[0].device
+    raw = torch.cat(floats)  # every layer's values as recorded (the activations keep their NaN)
+    sizes = [tensors[index].numel() for index in chosen]
+    count, values = len(chosen), sum(sizes)
+    parts = [raw]
+    if count:
+        flat = torch.nan_to_num(raw[:values], nan=0.0, posinf=0.0, neginf=0.0)  # as layer_array has it
+        ranges = [torch.aminmax(part) for part in flat.split(sizes)]
+        lows = torch.stack([low for low, _ in ranges])
+        highs = torch.stack([high for _, high in ranges])
+        # The scale factors as the CPU computes them: float64 from the float32 extremes, rounded to float32.
+        low64, high64 = lows.double(), highs.double()
+        varied = high64 > low64
+        span = torch.where(varied, high64 - low64, 1.0)
+        to_pixels = (255.0 / span).float()
+        to_bins = torch.where(varied, bins / span, 0.0).float()
+        # Which layer each value belongs to (the sizes travel pinned and asynchronously: no wait here).
+        repeats = torch.tensor(sizes, dtype=torch.int64)
+        if device.type == "cuda":
+            repeats = repeats.pin_memory().to(device, non_blocking=True)
+        layer_of = torch.repeat_interleave(torch.arange(count, device=device), repeats, output_size=values)
+        shifted = flat.sub_(lows.index_select(0, layer_of))
+        pixels = (shifted * to_pixels.index_select(0, layer_of)).round_().clamp_(0, 255).to(torch.uint8)
+        index = shifted.mul_(to_bins.index_select(0, layer_of)).to(torch.int64).clamp_(max=bins - 1)
+        index.add_(layer_of, alpha=bins)
+        counts = torch.bincount(index, minlength=count * bins)
+        # aligned: int64 counts, float32 extremes and values, then the bytes
+        parts = [counts.view(torch.uint8), lows.view(torch.uint8), highs.view(torch.uint8), raw.view(torch.uint8),
+                 pixels]
+    else:
+        parts = [raw.view(torch.uint8)]
+    host = torch.cat(parts).cpu().numpy()
+    at = 0
+
+    def take(dtype, n: int) -> np.ndarray:
+        nonlocal at
+        array = host[at:at + n * np.dtype(dtype).itemsize].view(dtype)
+        at += array.nbytes
+        return array
+
+    if count:
+        host_counts = take(np.int64, count * bins).reshape(count, bins)
+        host_lows, host_highs = take(np.float32, count), take(np.float32, count)
+    host_raw = torch.from_numpy(take(np.float32, raw.numel()))
+    shown, first = {}, 0
+    for index in order:
+        size = tensors[index].numel()
+        shown[index] = host_raw[first:first + size].view(tensors[index].shape)
+        first += size
+    host_output = host_raw[first:].view(output.shape) if output is not None else None
+    if not count:
+        return host_output, shown, {}
+    host_pixels = take(np.uint8, values)
+    out, first = {}, 0
+    for layer, (index, size) in enumerate(zip(chosen, sizes, strict=True)):
+        tensor = tensors[index]
         shape = tuple(tensor.shape) if tensor.dim() == 3 else (size, 1, 1)
         low, high = float(host_lows[layer]), float(host_highs[layer])
         span = high - low if high > low else 1.0
@@ -85,9 +124,9 @@ def scale_layers(tensors: list[torch.Tensor], bins: int = HISTOGRAM_BINS) -> lis
             histogram = Histogram(tuple(int(c) for c in host_counts[layer]), encode._bins(low, high, bins))
         else:
             histogram = constant_histogram(low, size, bins)
-        out.append(Scaled(host_pixels[first:first + size].reshape(shape), zero_value, low, high, histogram))
+        out[index] = Scaled(host_pixels[first:first + size].reshape(shape), zero_value, low, high, histogram)
         first += size
-    return out
+    return host_output, shown, out
 
 
 def constant_histogram(value: float, size: int, bins: int = HISTOGRAM_BINS) -> Histogram:

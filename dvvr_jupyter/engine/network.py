@@ -66,13 +66,11 @@ def to_host(output: torch.Tensor | None, tensors: dict[int, torch.Tensor]):
     return (host[-1].view(output.shape) if output is not None else None), shown
 
 
-def encode_on_device(pool: Executor, layers, on_device: dict[int, torch.Tensor]) -> dict[int, Future]:
-    """Futures of the ``ChannelImages`` of the recorded layers still on the
-    GPU: scaled there in one go (``device_encode``), their PNGs deflated on ``pool``."""
+def encode_on_device(output: torch.Tensor | None, layers, on_device: dict[int, torch.Tensor]):
+    """``to_host``'s ``(output, {index: float tensor})`` plus ``{index:
+    device_encode.Scaled}`` of the shown layers, scaled on the GPU: all in one copy off it."""
     chosen = [index for index, tensor in on_device.items() if layers[index].kind != INFO and tensor.numel()]
-    scaled = device_encode.scale_layers([on_device[index] for index in chosen])
-    return {index: pool.submit(device_encode.channel_images, fields)
-            for index, fields in zip(chosen, scaled, strict=True)}
+    return device_encode.layers_to_host(output, on_device, chosen)
 
 
 class Network:
@@ -289,9 +287,12 @@ class Network:
                     output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
                 version = self.shadow.generation
             if on_device:
-                if self.device.type == "cuda":  # scaled and binned there; the CPU deflates while the floats come
-                    started.update(encode_on_device(self._pool, layers, on_device))
-                output, host = to_host(output, on_device)
+                if self.device.type == "cuda":  # scaled and binned there, one copy off it; the CPU deflates
+                    output, host, scaled = encode_on_device(output, layers, on_device)
+                    started.update({index: self._pool.submit(device_encode.channel_images, fields)
+                                    for index, fields in scaled.items()})
+                else:
+                    output, host = to_host(output, on_device)
                 shown.update(host)
                 for index in host:
                     if index not in started:

@@ -60,3 +60,39 @@ def test_no_layers():
 def test_constant_histogram_is_numpys(value):
     expected = encode.histogram(np.full(37, value, dtype=np.float32))
     assert device_encode.constant_histogram(float(np.float32(value)), 37) == expected
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("with_output", [True, False])
+def test_one_copy_brings_the_floats_of_to_host_and_the_scaled_layers(device, with_output):
+    from dvvr_jupyter.engine.network import to_host
+
+    tensors = dict(zip([4, 0, 7, 2, 9, 5], layers(), strict=True))
+    on_device = {index: tensor.to(device) for index, tensor in tensors.items()}
+    output = torch.randn(1, 6).to(device) if with_output else None
+    chosen = [0, 2, 9, 5]  # the others: info panels, never scaled
+    host_output, host, scaled = device_encode.layers_to_host(output, on_device, chosen)
+    want_output, want = to_host(output, on_device)
+    assert sorted(host) == sorted(want) and list(scaled) == chosen
+    for index in want:  # the activations as recorded (NaN and inf kept), float32 on the CPU
+        assert host[index].device.type == "cpu" and host[index].dtype == torch.float32
+        assert torch.equal(host[index].nan_to_num(), want[index].nan_to_num()), index
+        assert torch.equal(host[index].isnan(), want[index].isnan())
+    assert (host_output is None) == (want_output is None)
+    if want_output is not None:
+        assert torch.equal(host_output, want_output)
+    for index in chosen:
+        pixels, zero_value, low, high, histogram = cpu_fields(tensors[index])
+        got = scaled[index]
+        assert np.array_equal(got.pixels, pixels) and got.histogram == histogram
+        assert (got.zero_value, got.low, got.high) == (zero_value, low, high)
+
+
+def test_one_copy_with_nothing_to_scale():
+    output = torch.randn(1, 3)
+    host_output, host, scaled = device_encode.layers_to_host(output, {1: torch.ones(2, 2, 2)}, [])
+    assert torch.equal(host_output, output) and torch.equal(host[1], torch.ones(2, 2, 2)) and scaled == {}
+    assert device_encode.layers_to_host(None, {}, []) == (None, {}, {})

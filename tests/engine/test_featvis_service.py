@@ -217,3 +217,21 @@ def test_delete_while_a_result_is_being_stored(network):
     job.future.exception(timeout=60)  # done or cancelled: either way nothing may stay stored
     assert network.featvis.stored(CONV2) is None
     assert [name for name in _store_files(network) if name.endswith(".npy")] == []
+
+
+def test_pictures_held_in_memory_until_stored(tmp_path):
+    from dvvr_jupyter.engine.featvis.results import Results
+    from dvvr_jupyter.engine.featvis.store import FeatVisStore
+
+    results = Results(FeatVisStore(tmp_path / "featvis"))
+    images = torch.randint(0, 256, (4, 3, 5, 6), dtype=torch.uint8)
+    results.hold(3, "ab12", images)  # computed, answered, not yet written
+    assert results.has(3, "ab12") and results.load(3, "ab12", (4, 3, 5, 6)) is images
+    assert torch.equal(results.channel(3, "ab12", 2, (4, 3, 5, 6)), images[2])
+    assert not results.has(3, "cd34") and not list(tmp_path.glob("featvis/*.npy"))
+    assert results.keep(3, "ab12", images, None)
+    assert not results._held and len(list(tmp_path.glob("featvis/*.npy"))) == 1
+    assert torch.equal(results.load(3, "ab12", (4, 3, 5, 6)), images)
+    results.hold(4, "ab12", images)
+    results.drop_held(4, "ab12")  # cancelled before it was stored
+    assert not results.has(4, "ab12")

@@ -312,6 +312,7 @@ class FeatVisService:
             if images.shape[1] == 1:  # a gray-input network: stored and shown as colour pictures
                 images = images.expand(-1, 3, -1, -1).contiguous()
             if not job.cancelled:  # the client's answer is encoded while the cache folder is written
+                self.results.hold(job.layer, weights, images)
                 job.pictures.set_result(images)
         except FeatVisCancelled:
             self._finish(job, CANCELLED)
@@ -325,9 +326,13 @@ class FeatVisService:
             return
         with self.results.writing:  # a delete either sees this stored or stops it being stored
             if job.cancelled:  # deleted while finishing: store nothing
+                self.results.drop_held(job.layer, weights)
                 self._finish(job, CANCELLED)
                 return
-            job.stored = self.results.keep(job.layer, weights, images, self._limit_bytes())
+            try:
+                job.stored = self.results.keep(job.layer, weights, images, self._limit_bytes())
+            finally:
+                self.results.drop_held(job.layer, weights)
         log.info("network %r layer %d: %d feature visualizations in %.1f s", network.name, job.layer,
                  job.total, time.perf_counter() - job.began)
         self._finish(job, DONE, images)
