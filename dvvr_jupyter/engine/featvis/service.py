@@ -251,7 +251,8 @@ class FeatVisService:
         self.network._events.emit(FeatVisProgress(self.network, job.layer, job.done, job.total, job.state,
                                                   job.error or ""))
 
-    def _finish(self, job: FeatVisJob, state: str, images=None, error: str | None = None) -> None:
+    def _finish(self, job: FeatVisJob, state: str, error: str | None = None) -> None:
+        """A job that ends without pictures: cancelled or failed."""
         with self._lock:
             if job.finished:
                 return
@@ -259,20 +260,29 @@ class FeatVisService:
         if job.began is not None:
             job.seconds = time.perf_counter() - job.began
         self._emit(job)
-        if state == DONE:
-            outcome = images
-        elif state == CANCELLED:
-            outcome = Conflict(f"feature visualization of layer {job.layer} was cancelled")
+        if state == CANCELLED:
+            failure = Conflict(f"feature visualization of layer {job.layer} was cancelled")
         else:
             msg = f"feature visualization of layer {job.layer} failed on this model: {error}"
-            outcome = Unprocessable(msg, field="layerid")
+            failure = Unprocessable(msg, field="layerid")
         for future in (job.pictures, job.future):
-            if future.done():  # the pictures, handed out before they were stored
-                continue
-            if state == DONE:
-                future.set_result(outcome)
-            else:
-                future.set_exception(outcome)
+            future.set_exception(failure)
+
+    def _pictures_done(self, job: FeatVisJob, weights: str, images: torch.Tensor) -> bool:
+        """The job's pictures exist: readable (held in memory), "done" and
+        handed to ``job.pictures`` before they are stored (the protocol's answer
+        is encoded meanwhile); ``job.future`` follows once they are.  False if
+        the job was cancelled first."""
+        self.results.hold(job.layer, weights, images)
+        with self._lock:
+            if job.finished or job.cancelled:
+                self.results.drop_held(job.layer, weights)
+                return False
+            job.state = DONE
+        job.seconds = time.perf_counter() - job.began
+        job.pictures.set_result(images)
+        self._emit(job)
+        return True
 
     def _run(self, job: FeatVisJob | WarmUp) -> None:
         if isinstance(job, WarmUp):
@@ -311,9 +321,6 @@ class FeatVisService:
                                on_step=step, on_batch=job._batch)
             if images.shape[1] == 1:  # a gray-input network: stored and shown as colour pictures
                 images = images.expand(-1, 3, -1, -1).contiguous()
-            if not job.cancelled:  # the client's answer is encoded while the cache folder is written
-                self.results.hold(job.layer, weights, images)
-                job.pictures.set_result(images)
         except FeatVisCancelled:
             self._finish(job, CANCELLED)
             return
@@ -324,18 +331,18 @@ class FeatVisService:
             log.exception("feature visualization of network %r layer %d failed", network.name, job.layer)
             self._finish(job, FAILED, error=f"{type(exc).__name__}: {exc}")
             return
+        if not self._pictures_done(job, weights, images):
+            self._finish(job, CANCELLED)
+            return
         with self.results.writing:  # a delete either sees this stored or stops it being stored
-            if job.cancelled:  # deleted while finishing: store nothing
-                self.results.drop_held(job.layer, weights)
-                self._finish(job, CANCELLED)
-                return
             try:
-                job.stored = self.results.keep(job.layer, weights, images, self._limit_bytes())
+                if not job.cancelled:  # deleted while finishing: the pictures are answered, not stored
+                    job.stored = self.results.keep(job.layer, weights, images, self._limit_bytes())
             finally:
                 self.results.drop_held(job.layer, weights)
         log.info("network %r layer %d: %d feature visualizations in %.1f s", network.name, job.layer,
                  job.total, time.perf_counter() - job.began)
-        self._finish(job, DONE, images)
+        job.future.set_result(images)
 
     def close(self, wait: float = 0.0) -> None:
         """Cancel every job and stop the worker (``wait``: seconds to wait for it to leave its step)."""
