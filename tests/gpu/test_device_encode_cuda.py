@@ -47,9 +47,15 @@ def test_random_layers_scaled_on_the_gpu_match_the_cpu():
 
 
 def test_switch_on_cuda_encodes_on_the_gpu_as_the_cpu_would(session, serve, client_for, monkeypatch):
-    calls = []
-    scale_layers = device_encode.scale_layers
-    monkeypatch.setattr(device_encode, "scale_layers", lambda tensors: calls.append(len(tensors)) or scale_layers(tensors))
+    calls = []  # the layers each forward pass scaled on the GPU
+    layers_to_host = device_encode.layers_to_host
+
+    def spy(output, tensors, scaled):
+        scaled = list(scaled)
+        calls.append(len(scaled))
+        return layers_to_host(output, tensors, scaled)
+
+    monkeypatch.setattr(device_encode, "layers_to_host", spy)
     model = torchvision.models.resnet18(weights=None, num_classes=10).cuda().eval()
     network = session.attach(model, tiny.tiny_images(), class_names=[str(i) for i in range(10)], input_size=(96, 96))
     for image_id in range(2):
