@@ -53,7 +53,8 @@ def layers_to_host(output: torch.Tensor | None, tensors: dict[int, torch.Tensor]
     device: the floats, uint8 pixels and per-layer figures travel together
     (each copy of its own waits for the device again)."""
     chosen = list(scaled)
-    rest = [index for index in tensors if index not in set(chosen)]
+    picked = set(chosen)
+    rest = [index for index in tensors if index not in picked]
     order = chosen + rest
     floats = [tensors[index].detach().reshape(-1).float() for index in order]
     if output is not None:
