@@ -30,9 +30,11 @@ from tornado import web
 from ..bridge.answers import JSONErrors
 from ..bridge.limits import LimitedBody
 from ..bridge.redact import shorten
+from ..bridge.shown import RESULT_HEADER
 from ..errors import BadRequest, DvvrError, Unavailable
-from .forward import forward_to_kernel, share_of
+from .forward import answer, answer_of, forward_to_kernel, share_of
 from .shares import ClientGone
+from .store import lookup_of
 
 #: What stands for the token in every log line.
 HIDDEN = "<token>"
@@ -136,4 +138,15 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
         entry = ext.router.resolve(self._session_name)
         ext.router.serving(self._session_name, entry)
         ext.router.saw(entry["kernel_id"], self.request.remote_ip or "?")
-        await forward_to_kernel(self, entry, path, self.body, share=share_of(path))
+        kept = lookup_of(path) if self.request.method == "GET" and ext.store.budget else None
+        if kept is not None:
+            stored = ext.store.get(entry, kept)
+            if stored is not None:  # the view shows the result this answer was built from
+                answer(self, stored)
+                return
+        response = await forward_to_kernel(self, entry, path, self.body, share=share_of(path))
+        result = response.headers.get(RESULT_HEADER) if kept is not None and response.code == 200 else None
+        if result is not None:
+            ext.store.keep_kernels(ext.router.registry.read()[0],
+                                   lambda: {live["kernel_id"] for live in ext.router.live_entries()})
+            ext.store.put(entry, kept, result, answer_of(response))
