@@ -147,6 +147,5 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
         response = await forward_to_kernel(self, entry, path, self.body, share=share_of(path))
         result = response.headers.get(RESULT_HEADER) if kept is not None and response.code == 200 else None
         if result is not None:
-            ext.store.keep_kernels(ext.router.registry.read()[0],
-                                   lambda: {live["kernel_id"] for live in ext.router.live_entries()})
+            ext.store.keep_kernels(ext.router.live_ids)
             ext.store.put(entry, kept, result, answer_of(response))

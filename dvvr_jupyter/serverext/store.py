@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..bridge import shown
@@ -64,10 +63,10 @@ class AnswerStore:
     ``nbytes`` say what it did (tests, benchmarks)."""
 
     def __init__(self, budget: int):
-        self.budget = budget
+        self._budget = budget
         self._answers: OrderedDict[tuple[str, str, str], Answer] = OrderedDict()
         self._process: dict[str, str] = {}  # kernel id -> the process its answers are of
-        self._registry: object = None
+        self._live: frozenset[str] | None = None
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
@@ -102,7 +101,19 @@ class AnswerStore:
             self.nbytes -= old.nbytes
         self._answers[key] = answer
         self.nbytes += answer.nbytes
-        while self.nbytes > self.budget:
+        self._trim()
+
+    @property
+    def budget(self) -> int:
+        return self._budget
+
+    @budget.setter
+    def budget(self, budget: int) -> None:
+        self._budget = budget
+        self._trim()
+
+    def _trim(self) -> None:
+        while self.nbytes > self._budget:
             _, dropped = self._answers.popitem(last=False)
             self.nbytes -= dropped.nbytes
 
@@ -111,14 +122,14 @@ class AnswerStore:
             self.nbytes -= self._answers.pop(key).nbytes
         self._process.pop(kernel_id, None)
 
-    def keep_kernels(self, registry: object, live: Callable[[], set[str]]) -> None:
-        """Drop the answers of kernels not in ``live()`` (gone), when the
-        registry (``registry``: its snapshot's entries, a new list after every
-        change) changed since the last call: not a scan per request."""
-        if registry is self._registry:
+    def keep_kernels(self, live: frozenset[str]) -> None:
+        """Drop the answers of kernels not in ``live`` (gone); nothing to do
+        while it is the same object as last time (the router makes a new one
+        only when the live kernels change)."""
+        if live is self._live:
             return
-        self._registry = registry
-        for kernel_id in set(self._process) - live():
+        self._live = live
+        for kernel_id in set(self._process) - live:
             self.drop_kernel(kernel_id)
 
     def __len__(self) -> int:
