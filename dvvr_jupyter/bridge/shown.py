@@ -53,11 +53,12 @@ def remove_state(kernel_id: str) -> None:
     state_path(kernel_id).unlink(missing_ok=True)
 
 
-def read_state(kernel_id: str, process: str) -> dict[str, str] | None:
-    """The views' tags the kernel ``kernel_id`` wrote, if it is ``process``
-    (the one its registry entry names); ``None`` otherwise."""
+def read_state(path: Path, process: str) -> dict[str, str] | None:
+    """The views' tags in the state file ``path`` (``state_path``), if
+    ``process`` wrote it (the one the kernel's registry entry names); ``None``
+    otherwise."""
     try:
-        with open(state_path(kernel_id), "rb") as file:
+        with open(path, "rb") as file:
             state = json.loads(file.read())
     except (OSError, ValueError):
         return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..bridge import shown
 
@@ -67,6 +68,7 @@ class AnswerStore:
         self._answers: OrderedDict[tuple[str, str, str], Answer] = OrderedDict()
         self._process: dict[str, str] = {}  # kernel id -> the process its answers are of
         self._live: frozenset[str] | None = None
+        self._paths: dict[str, Path] = {}  # kernel id -> its state file
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
@@ -77,7 +79,10 @@ class AnswerStore:
         process = entry.get(shown.PROCESS_FIELD)
         if not self.budget or not isinstance(process, str):
             return None
-        views = shown.read_state(entry["kernel_id"], process)
+        path = self._paths.get(entry["kernel_id"])
+        if path is None:  # finding the runtime folder was a tenth of a stored answer's time (profiled)
+            path = self._paths[entry["kernel_id"]] = shown.state_path(entry["kernel_id"])
+        views = shown.read_state(path, process)
         result = views.get(lookup.view_key) if views is not None else None
         answer = self._answers.get((entry["kernel_id"], result, lookup.path)) if isinstance(result, str) else None
         if answer is None:
@@ -121,6 +126,7 @@ class AnswerStore:
         for key in [key for key in self._answers if key[0] == kernel_id]:
             self.nbytes -= self._answers.pop(key).nbytes
         self._process.pop(kernel_id, None)
+        self._paths.pop(kernel_id, None)
 
     def keep_kernels(self, live: frozenset[str]) -> None:
         """Drop the answers of kernels not in ``live`` (gone); nothing to do
