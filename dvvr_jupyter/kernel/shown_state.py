@@ -52,7 +52,7 @@ class ShownState:
         self._generation += 1
         try:
             state.write_state(self.kernel_id, self._generation, self._shown)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - the engine goes on; the store must not
             log.warning("dvvr: could not write the answer store's state (%s); the Jupyter server forwards "
                         "every request", exc)
             self._open = False
@@ -65,4 +65,7 @@ class ShownState:
         self.session.shown.remove(self)
         with self._lock:
             self._open = False
-            state.remove_state(self.kernel_id)
+            try:
+                state.remove_state(self.kernel_id)
+            except OSError as exc:
+                log.warning("dvvr: could not remove the answer store's state file (%s)", exc)
