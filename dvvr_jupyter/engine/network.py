@@ -43,6 +43,7 @@ from .pipeline import InputPipeline
 from .result import Result, channel_images
 from .result_cache import ResultCache
 from .shadow import ShadowModel, input_spec, model_device
+from .shown import ShownListeners
 from .tracking import Tracking
 from .views import SHARED, Views
 
@@ -88,7 +89,8 @@ class Network:
     """
 
     def __init__(self, model: nn.Module, dataset=None, options: AttachOptions | None = None, *, pool: Executor,
-                 events: EventHub, cache_dir: Path, cache: ResultCache | None = None, adopt: bool = False):
+                 events: EventHub, cache_dir: Path, cache: ResultCache | None = None, adopt: bool = False,
+                 shown: ShownListeners | None = None):
         if not isinstance(model, nn.Module):
             msg = f"attach() needs a torch.nn.Module, got {type(model).__name__}"
             raise TypeError(msg)
@@ -120,7 +122,8 @@ class Network:
         self.pipeline = InputPipeline(options.transform, self.input_size, channels=self.input_channels)
         self.shadow = ShadowModel(model, self.device, adopt=adopt)
         self._compute_lock = threading.RLock()  # one forward pass at a time on the shadow
-        self._views = Views()  # what each headset, and the shared view, shows now
+        self._shown = shown  # told each view's new result before it can be read
+        self._views = Views(self._views_change if shown is not None else None)  # what each view shows now
         self._in_flight = InFlight()  # (input key, weights) -> the one forward pass computing it
         self._cache = cache if cache is not None else ResultCache(0)
         self._last_nbytes = 0
@@ -198,6 +201,17 @@ class Network:
         shown = self._show(default_source(self.dataset), origin=ORIGIN_NOTEBOOK, view=SHARED, ticket=0)
         current = self._views.get(SHARED)
         return current if current is not None else shown
+
+    def _views_change(self, changes: dict) -> None:
+        self._shown.shown(self.id, changes)
+
+    def announce_views(self) -> None:
+        """Tell the session's shown-listeners what every view shows now (one added late)."""
+        self._views.announce()
+
+    def mute_views(self) -> None:
+        """Tell the shown-listeners nothing more (detached or replaced: its id is another's)."""
+        self._views.mute()
 
     def peek(self, view: str | None = None) -> Result | None:
         """The current result if one was computed, without computing."""
