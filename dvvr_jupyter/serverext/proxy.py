@@ -158,13 +158,39 @@ class VRHandler(JSONErrors, LimitedBody, APIHandler):
         ext.router.serving(self._session_name, entry)
         ext.router.saw(entry["kernel_id"], self.request.remote_ip or "?")
         kept = lookup_of(path) if self.request.method == "GET" and ext.store.budget else None
+        key = ext.store.key_now(entry, kept) if kept is not None else None
         if kept is not None:
-            stored = ext.store.get(entry, kept)
+            stored = ext.store.answer_for(key)
+            if stored is None and key in ext.store.pending:  # the same answer is on its way for another client
+                stored = await self._joined(ext.store.pending[key])
             if stored is not None:  # the view shows the result this answer was built from
                 answer(self, stored)
                 return
-        response = await forward_to_kernel(self, entry, path, self.body, share=share_of(path))
-        result = response.headers.get(RESULT_HEADER) if kept is not None and response.code == 200 else None
-        if result is not None:
-            ext.store.keep_kernels(ext.router.live_ids)
-            ext.store.put(entry, kept, result, answer_of(response))
+        bringing = None
+        if key is not None and key not in ext.store.pending:
+            bringing = ext.store.pending[key] = asyncio.get_running_loop().create_future()
+        brought = None  # what the waiters for ``bringing`` get (None: they forward on their own)
+        try:
+            response = await forward_to_kernel(self, entry, path, self.body, share=share_of(path))
+            result = response.headers.get(RESULT_HEADER) if kept is not None and response.code == 200 else None
+            if result is not None:
+                ext.store.keep_kernels(ext.router.live_ids)
+                kept_answer = answer_of(response)
+                ext.store.put(entry, kept, result, kept_answer)
+                if key is not None and result == key[1]:  # the result the waiters' view showed when they asked
+                    brought = kept_answer
+        finally:
+            if bringing is not None:
+                del ext.store.pending[key]
+                bringing.set_result(brought)
+
+    async def _joined(self, pending: asyncio.Future):
+        """The answer another request's forward brings (``None``: it brought
+        none that fits; forward this one).  A client that hangs up meanwhile stops waiting."""
+        await asyncio.wait({pending, self.gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not pending.done():
+            raise ClientGone("the client hung up (while its answer was on its way for another client)")
+        kept = pending.result()
+        if kept is not None:
+            self.settings["dvvr"].store.joined += 1
+        return kept

@@ -60,8 +60,12 @@ def lookup_of(path: str) -> Lookup | None:
 
 
 class AnswerStore:
-    """``budget``: bytes of answers kept (0: none).  ``hits``, ``misses`` and
-    ``nbytes`` say what it did (tests, benchmarks)."""
+    """``budget``: bytes of answers kept (0: none).  ``hits``, ``misses``,
+    ``joined`` and ``nbytes`` say what it did (tests, benchmarks).
+
+    ``pending``: key -> a future of the answer a forward now in flight will
+    bring (the proxy's): headsets following one view ask the same answers
+    at the same moment, and all but the first wait for that one."""
 
     def __init__(self, budget: int):
         self._budget = budget
@@ -72,10 +76,27 @@ class AnswerStore:
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
+        self.joined = 0  # answers taken from a forward in flight for another request
+        self.pending: dict[tuple[str, str, str], object] = {}
 
     def get(self, entry: dict, lookup: Lookup) -> Answer | None:
         """The kept answer of ``lookup`` for the kernel of registry ``entry``,
         if its view shows now the result that answer was built from."""
+        return self.answer_for(self.key_now(entry, lookup))
+
+    def answer_for(self, key: tuple[str, str, str] | None) -> Answer | None:
+        """The answer kept under ``key`` (``key_now``), counted as a hit or a miss."""
+        answer = self._answers.get(key) if key is not None else None
+        if answer is None:
+            self.misses += 1
+            return None
+        self._answers.move_to_end(key)
+        self.hits += 1
+        return answer
+
+    def key_now(self, entry: dict, lookup: Lookup) -> tuple[str, str, str] | None:
+        """The key of ``lookup``'s answer for the result its view shows now
+        (``None``: the kernel's state file does not say)."""
         process = entry.get(shown.PROCESS_FIELD)
         if not self.budget or not isinstance(process, str):
             return None
@@ -84,13 +105,7 @@ class AnswerStore:
             path = self._paths[entry["kernel_id"]] = shown.state_path(entry["kernel_id"])
         views = shown.read_state(path, process)
         result = views.get(lookup.view_key) if views is not None else None
-        answer = self._answers.get((entry["kernel_id"], result, lookup.path)) if isinstance(result, str) else None
-        if answer is None:
-            self.misses += 1
-            return None
-        self._answers.move_to_end((entry["kernel_id"], result, lookup.path))
-        self.hits += 1
-        return answer
+        return (entry["kernel_id"], result, lookup.path) if isinstance(result, str) else None
 
     def put(self, entry: dict, lookup: Lookup, result: str, answer: Answer) -> None:
         """Keep ``answer`` (the kernel's, built from result tag ``result``)."""

@@ -5,6 +5,7 @@ switch through Jupyter, ``set_input`` in a cell, new weights, a retrack, a
 restart), per headset view, per kernel; it does answer (its counters), and
 stays within its budget."""
 
+import asyncio
 import json
 
 import pytest
@@ -174,3 +175,24 @@ async def test_kernels_and_restarts_never_share_answers(start_kernel, vr_url, st
     await a.switch(2)
     await a.answers(kept)
     assert {key[0] for key in store._answers} == {first.id}
+
+
+async def test_a_class_following_one_view_reaches_the_kernel_once_per_answer(start_kernel, vr_url, store,
+                                                                             jp_runtime_dir):
+    """Eight headsets that follow the shared view ask each answer of a switch
+    at the same moment: the first request is forwarded, the others take its
+    answer (in flight, or kept by then), each byte for byte the kernel's."""
+    kernel = await start_kernel()
+    await kernel.run(SETUP)
+    paths = Paths(vr_url, read_entry(entry_path(kernel.id, jp_runtime_dir)))
+    kept = kept_paths(json.loads((await paths.direct("network/0")).body))
+    for image in (1, 2):
+        await paths.switch(image)  # the lecturer's switch; the class then asks everything at once
+        before = store.hits, store.misses, store.joined
+        answers = await asyncio.gather(*(paths.jupyter(path) for path in kept for _ in range(8)))
+        hits, misses, joined = (now - then for now, then in zip((store.hits, store.misses, store.joined), before, strict=True))
+        assert misses - joined == len(kept)  # one forward per answer
+        assert hits + joined == 7 * len(kept)
+        for index, path in enumerate(kept):
+            bodies = {answer.body for answer in answers[index * 8:(index + 1) * 8]}
+            assert len(bodies) == 1 and bodies == {(await paths.direct(path)).body}, path
