@@ -210,8 +210,14 @@ class Network:
         self._views.announce()
 
     def mute_views(self) -> None:
-        """Tell the shown-listeners nothing more (detached or replaced: its id is another's)."""
+        """Tell the shown-listeners nothing more (detached or replaced: its id is
+        another's), or nothing until ``unmute_views`` (its id is about to move)."""
         self._views.mute()
+
+    def unmute_views(self) -> None:
+        """Tell the shown-listeners again, starting with what every view shows (under the new id)."""
+        if self._shown is not None:
+            self._views.listen(self._views_change)
 
     def peek(self, view: str | None = None) -> Result | None:
         """The current result if one was computed, without computing."""

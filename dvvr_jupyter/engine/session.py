@@ -139,14 +139,17 @@ class Session:
                 msg = f"{network!r} is not attached to this session"
                 raise ValueError(msg)
             moved = list(range(self.networks.index(network), len(self.networks)))
-            network.mute_views()
+            later = self.networks[moved[0] + 1:]
+            # Muted while their ids move: a switch meanwhile must not be told under an id
+            # that is about to be another network's (or gone).
+            for known in (network, *later):
+                known.mute_views()
             self.shown.forget(moved)  # before later networks answer under lower ids
             self.networks.remove(network)
             for index, known in enumerate(self.networks):
                 known.id = index
-            self.shown.forget(moved)  # what they showed meanwhile, under their old ids
-            for known in self.networks[moved[0]:]:
-                known.announce_views()  # under their new ids
+            for known in later:
+                known.unmute_views()  # what they show now, under their new ids
         network.close()
         self.events.emit(NetworksChanged(network, DETACHED))
 

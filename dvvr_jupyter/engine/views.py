@@ -81,6 +81,14 @@ class Views:
         with self._lock:
             self._on_change = None
 
+    def listen(self, on_change: Callable[[dict[str | None, Result | None]], None]) -> None:
+        """Tell ``on_change`` every change again, starting with every view's
+        result now (after ``mute``: the network's new id)."""
+        with self._lock:
+            self._on_change = on_change
+            if self._current:
+                on_change(dict(self._current))
+
     def announce(self) -> None:
         """Tell ``on_change`` every view's result (a listener that came late)."""
         with self._lock:

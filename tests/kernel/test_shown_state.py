@@ -56,3 +56,61 @@ def test_a_file_that_cannot_be_written_is_not_left_behind(session, runtime, capl
     network.set_input(3)
     published.close()
     assert shown.read_state(shown.state_path("k"), shown.PROCESS) is None  # what the server reads: nothing
+
+
+class Consistent:
+    """A listener told before the state file's (``ShownState``): whenever it is
+    told anything, each view the file names must exist and show that result,
+    so that the server never answers a result a view does not show."""
+
+    def __init__(self, session, kernel_id="k", on_forget=None):
+        self.session, self.kernel_id, self.on_forget = session, kernel_id, on_forget
+        self.wrong: list = []
+
+    def check(self, when):
+        views = shown.read_state(shown.state_path(self.kernel_id), shown.PROCESS) or {}
+        networks = list(self.session.networks)
+        for key, tag in views.items():
+            network_id, _, view = key.partition("/")
+            network = networks[int(network_id)] if int(network_id) < len(networks) else None
+            now = network.peek(view or None) if network is not None else None
+            if now is None or shown.tag(now.id) != tag:
+                self.wrong.append((when, key, tag, None if now is None else shown.tag(now.id)))
+
+    def shown(self, network_id, changes):
+        self.check(("shown", network_id))
+
+    def forget(self, network_ids):
+        self.check(("forget", list(network_ids)))
+        if self.on_forget is not None:
+            on_forget, self.on_forget = self.on_forget, None
+            on_forget()
+
+
+def test_a_switch_during_a_detach_never_leaves_an_id_showing_another_network_s_result(session, runtime):
+    """A headset switches the later network while an earlier one is detached
+    (the ids move down): at no moment may the file say that an id shows a
+    result its network now does not (another network's, or a gone id's)."""
+    import threading
+
+    first, second = attach(session, "a"), attach(session, "b")
+    first.set_input(1)
+    second.set_input(2)
+    switched = second.set_input(3)  # image 3's result: kept, shown again below
+    second.set_input(2)
+
+    def switch_meanwhile():  # in another thread, as the kernel's server would, while the detach runs
+        thread = threading.Thread(target=second.set_input, args=(3,))
+        thread.start()
+        thread.join()
+
+    probe = Consistent(session)
+    session.shown.add(probe)  # told before the state file is written
+    published = ShownState(session, "k")
+    session.shown.add(Consistent(session, on_forget=switch_meanwhile))  # told after: the ids are forgotten
+    session.detach(first)
+    assert second.peek() is switched
+    probe.check("after")
+    assert probe.wrong == []
+    assert state()["shown"] == {"0": shown.tag(switched.id)}
+    published.close()
