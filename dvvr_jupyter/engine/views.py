@@ -65,8 +65,7 @@ class Views:
             evicted = None
             if view not in self._current and len(self._current) >= MAX_VIEWS:  # forget the headset idle longest
                 evicted = next((name for name in self._current if name is not SHARED and name != view), None)
-            if self._on_change is not None:
-                self._on_change({view: result} if evicted is None else {view: result, evicted: None})
+            self._tell({view: result} if evicted is None else {view: result, evicted: None})
             self._shown_ticket[view] = ticket
             previous = self._current.pop(view, None)
             self._current[view] = result  # the most recently used view last
@@ -74,6 +73,18 @@ class Views:
                 del self._current[evicted]
                 self._shown_ticket.pop(evicted, None)
         return True, previous
+
+    def _tell(self, change: dict[str | None, Result | None]) -> None:
+        """Under the lock, before ``change`` is made.  Interrupted (Ctrl+C in the
+        cell making it, perhaps after a listener recorded it), the change is
+        not made: the listeners are told again what those views show still."""
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(change)
+        except BaseException:
+            self._on_change({name: self._current.get(name) for name in change})
+            raise
 
     def mute(self) -> None:
         """Tell ``on_change`` nothing more (the network is detached or replaced:
@@ -100,8 +111,8 @@ class Views:
         what the shared view showed."""
         with self._lock:
             shared = self._current.get(SHARED)
-            if self._on_change is not None and self._current:
-                self._on_change(dict.fromkeys(self._current))
+            if self._current:
+                self._tell(dict.fromkeys(self._current))
             self._current.clear()
             self._shown_ticket.clear()
         return shared

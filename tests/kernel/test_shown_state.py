@@ -114,3 +114,46 @@ def test_a_switch_during_a_detach_never_leaves_an_id_showing_another_network_s_r
     assert probe.wrong == []
     assert state()["shown"] == {"0": shown.tag(switched.id)}
     published.close()
+
+
+class Interrupt:
+    """A listener told after the state file's, where Ctrl+C in the cell
+    making the change lands: the file is written, the change not yet made."""
+
+    def __init__(self):
+        self.armed = False
+
+    def shown(self, network_id, changes):
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
+
+    def forget(self, network_ids):
+        self.shown(None, {})
+
+
+def test_an_interrupted_switch_leaves_the_file_saying_what_is_shown(session, runtime):
+    """Ctrl+C while a cell switches (a loop of set_input calls on kept
+    results spends most of its time writing the file): the change is not
+    made, and the file must not say it was, or the server would answer the
+    interrupted result's kept answers while the kernel answers the old one's."""
+    network = attach(session, "a")
+    network.set_input(1)  # kept: the interrupted switch below is to a result with kept answers
+    second = network.set_input(2)
+    network.set_input(2, view="alice")
+    published = ShownState(session, "k")
+    interrupt = Interrupt()
+    session.shown.add(interrupt)
+    interrupt.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        network.set_input(1)  # image 1's kept result
+    assert network.peek() is second
+    assert state()["shown"] == {"0": shown.tag(second.id), "0/alice": shown.tag(second.id)}
+    interrupt.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        network.retrack(["conv1", "conv2"])  # the views are forgotten first: interrupted there
+    assert network.peek() is second and network.peek("alice") is second
+    assert state()["shown"] == {"0": shown.tag(second.id), "0/alice": shown.tag(second.id)}
+    again = network.set_input(1)  # and the next switch is told as always
+    assert state()["shown"] == {"0": shown.tag(again.id), "0/alice": shown.tag(second.id)}
+    published.close()
