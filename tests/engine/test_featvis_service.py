@@ -273,3 +273,39 @@ def test_close_while_a_job_makes_its_model_copies_keeps_none(network):
     network.featvis.queue.join(60)
     assert not network.featvis.queue.worker.is_alive()
     assert not network.featvis.copies.held  # a closed network keeps no model copies (GPU memory)
+
+
+def test_delete_while_a_result_falls_back_to_memory(tmp_path):
+    # an unwritable cache folder keeps results in memory: a delete arriving
+    # while one is being stored must not leave it there to be loaded again
+    import threading
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    session = dvvr.Session(cache_dir=blocker / "cache")
+    try:
+        network = session.attach(tiny.TinyTracked(), tiny.tiny_images(), input_size=(32, 36))
+        featvis = network.featvis
+        featvis.config = FAST
+        held, gate = threading.Event(), threading.Event()
+        save = featvis.store.save
+
+        def slow_save(*args, **kwargs):  # the real save (it fails: OSError), held at its start
+            held.set()
+            gate.wait(60)
+            return save(*args, **kwargs)
+
+        featvis.store.save = slow_save
+        job = featvis.start(CONV2)
+        assert held.wait(120), "the job never reached its save"
+        deleting = threading.Thread(target=featvis.delete)
+        deleting.start()
+        while not job.discarded:
+            deleting.join(0.01)
+        gate.set()
+        deleting.join(60)
+        job.future.exception(timeout=60)
+        assert not job.stored and featvis.stored(CONV2) is None  # deleted: not served by load mode
+        assert not featvis.results.has(CONV2, featvis.current_weights())
+    finally:
+        session.close()
