@@ -225,8 +225,8 @@ class FeatVisService:
         on the worker thread at attach, not on the client's first request
         (about half a second on an H200).  Real jobs queue behind it."""
         layers = self.visualizable()
-        if self.network.device.type == "cuda" and layers:
-            self.queue.put(WarmUp(layers[-1].id))
+        if self.network.device.type == "cuda" and layers and self.queue.put(WarmUp(layers[-1].id)):
+            stop_at_exit(self)  # an exit during the warm-up (or the idle release after it) waits for its step
 
     def _warm(self, warm: WarmUp) -> None:
         network = self.network
