@@ -113,8 +113,22 @@ def histogram(values: torch.Tensor | np.ndarray, bins: int = HISTOGRAM_BINS) -> 
     low, high = float(finite.min()), float(finite.max())
     if high <= low:
         low, high = low - 0.5, high + 0.5
-    counts, _ = np.histogram(finite, bins=bins, range=(low, high))
+    try:
+        counts, _ = np.histogram(finite, bins=bins, range=(low, high))
+    except ValueError:  # a range float32 cannot split into bins: a constant of 2**19 or more, a few ulps
+        counts = _histogram64(finite, low, high, bins)
     return Histogram(tuple(int(c) for c in counts), _bins(low, high, bins))
+
+
+def _histogram64(data: np.ndarray, low: float, high: float, bins: int) -> np.ndarray:
+    """``np.histogram``'s counts, binned in float64 (every value in the middle
+    bin when even float64 cannot tell ``low`` from ``high``)."""
+    if high > low:
+        index = ((data.astype(np.float64) - low) * (bins / (high - low))).astype(np.int64)
+        np.clip(index, 0, bins - 1, out=index)
+    else:
+        index = np.full(data.size, bins // 2, dtype=np.int64)
+    return np.bincount(index, minlength=bins)
 
 
 def layer_histogram(data: np.ndarray, low: float, high: float, bins: int = HISTOGRAM_BINS) -> Histogram:

@@ -96,3 +96,22 @@ def test_one_copy_with_nothing_to_scale():
     host_output, host, scaled = device_encode.layers_to_host(output, {1: torch.ones(2, 2, 2)}, [])
     assert torch.equal(host_output, output) and torch.equal(host[1], torch.ones(2, 2, 2)) and scaled == {}
     assert device_encode.layers_to_host(None, {}, []) == (None, {}, {})
+
+
+def test_a_constant_layer_float32_cannot_bin_breaks_no_other_layer():
+    # a mask filled with float32's lowest value, a constant of 2**24: numpy's
+    # histogram refused their unit-wide range in float32 and, on a GPU, one such
+    # layer failed the whole forward pass (every layer is scaled in one call)
+    lowest = torch.finfo(torch.float32).min
+    tensors = [torch.randn(3, 4, 4), torch.full((2, 3, 3), lowest), torch.full((5,), 2.0**24), torch.randn(6)]
+    for tensor, scaled in zip(tensors, device_encode.scale_layers(tensors), strict=True):
+        cpu, device = channel_images(tensor), device_encode.channel_images(scaled)
+        assert sum(cpu.histogram.counts) == tensor.numel() and device.histogram == cpu.histogram
+        assert np.array_equal(device.pixels, cpu.pixels) and device.pngs == cpu.pngs
+    assert encode.histogram(torch.full((4,), lowest)).counts == (0,) * 8 + (4,) + (0,) * 7
+
+
+def test_weights_a_few_ulps_apart_have_a_histogram():
+    weights = np.array([1.0, np.nextafter(np.float32(1.0), np.float32(2.0))], dtype=np.float32)
+    histogram = encode.histogram(weights)
+    assert histogram.counts[0] == 1 and histogram.counts[-1] == 1 and sum(histogram.counts) == 2

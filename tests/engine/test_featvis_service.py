@@ -235,3 +235,77 @@ def test_pictures_held_in_memory_until_stored(tmp_path):
     results.hold(4, "ab12", images)
     results.drop_held(4, "ab12")  # cancelled before it was stored
     assert not results.has(4, "ab12")
+
+
+def test_a_job_done_and_then_cancelled_or_closed_is_still_stored(network):
+    # "done" once its pictures exist: a cancel (or the network closing) that
+    # arrives while they wait to be stored must not lose them (only a delete does)
+    featvis = network.featvis
+    with featvis.results.writing:  # the real store waits: the pictures are answered meanwhile
+        job = featvis.start(CONV2)
+        pictures = job.pictures.result(timeout=120)
+        assert job.state == "done"
+        job.cancel()
+        featvis.close()
+    assert job.result(timeout=60) is pictures and job.state == "done" and job.stored
+    assert torch.equal(featvis.stored(CONV2), pictures)
+    assert len([name for name in _store_files(network) if name.endswith(".npy")]) == 1
+
+
+def test_close_while_a_job_makes_its_model_copies_keeps_none(network):
+    import threading
+
+    inside, gate = threading.Event(), threading.Event()
+    snapshot = network.shadow.snapshot
+
+    def slow_snapshot(*args, **kwargs):  # the real snapshot, held at its start
+        inside.set()
+        gate.wait(60)
+        return snapshot(*args, **kwargs)
+
+    network.shadow.snapshot = slow_snapshot
+    job = network.featvis.start(CONV2)
+    assert inside.wait(120), "the job never started making its model copies"
+    network.featvis.close()
+    gate.set()
+    with pytest.raises(Exception, match="cancelled|detached"):
+        job.result(timeout=60)
+    network.featvis.queue.join(60)
+    assert not network.featvis.queue.worker.is_alive()
+    assert not network.featvis.copies.held  # a closed network keeps no model copies (GPU memory)
+
+
+def test_delete_while_a_result_falls_back_to_memory(tmp_path):
+    # an unwritable cache folder keeps results in memory: a delete arriving
+    # while one is being stored must not leave it there to be loaded again
+    import threading
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    session = dvvr.Session(cache_dir=blocker / "cache")
+    try:
+        network = session.attach(tiny.TinyTracked(), tiny.tiny_images(), input_size=(32, 36))
+        featvis = network.featvis
+        featvis.config = FAST
+        held, gate = threading.Event(), threading.Event()
+        save = featvis.store.save
+
+        def slow_save(*args, **kwargs):  # the real save (it fails: OSError), held at its start
+            held.set()
+            gate.wait(60)
+            return save(*args, **kwargs)
+
+        featvis.store.save = slow_save
+        job = featvis.start(CONV2)
+        assert held.wait(120), "the job never reached its save"
+        deleting = threading.Thread(target=featvis.delete)
+        deleting.start()
+        while not job.discarded:
+            deleting.join(0.01)
+        gate.set()
+        deleting.join(60)
+        job.future.exception(timeout=60)
+        assert not job.stored and featvis.stored(CONV2) is None  # deleted: not served by load mode
+        assert not featvis.results.has(CONV2, featvis.current_weights())
+    finally:
+        session.close()

@@ -20,6 +20,7 @@ class ModelCopies:
     def __init__(self, network):
         self.network = network
         self.changed = threading.Condition()  # notified when the copies are dropped
+        self._closed = False  # the service closed: copies a job still makes are not kept
         self._copies: tuple[tuple, list] | None = None  # ((generation, devices, channels_last), model per device)
         self._weights: tuple[int, str] | None = None  # (shadow generation, fingerprint)
         self.versions: dict[str, int] = network.weights_versions  # fingerprint -> generation
@@ -49,15 +50,26 @@ class ModelCopies:
         probe = network.input.tensor.unsqueeze(0)  # checks the folded BatchNorms compute the same
         with shadow.lock:
             key = (shadow.generation, devices, config.channels_last)
-            if self._copies is None or self._copies[0] != key:
+            kept = self._copies  # read once: close() may drop them meanwhile
+            if kept is None or kept[0] != key:
                 base = shadow.snapshot()  # a copy even of dvvr serve's own models: prepare_model changes it
                 home = torch.device(network.device)
                 models = [prepare_model(base if _same_device(device, home) else copy.deepcopy(base), device,
                                         config.channels_last, network.tracking.capture, probe)
                           for device in devices]
-                self._copies = (key, models)
-            models = self._copies[1]
-        return models, self.weights()
+                with self.changed:  # closed while they were made: used by the job (it stops), not kept
+                    if not self._closed:
+                        self._copies = (key, models)
+            else:
+                models = kept[1]
+            return models, self.weights()  # under the same lock: the fingerprint of the weights copied
+
+    def close(self) -> None:
+        """Drop the copies and keep none made from now on (a job mid-way when the service closed)."""
+        with self.changed:
+            self._closed = True
+            self._copies = None
+            self.changed.notify_all()
 
     def drop(self) -> None:
         """Forget the copies (the queue ran dry: their memory goes back)."""

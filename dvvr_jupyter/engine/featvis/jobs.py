@@ -51,6 +51,7 @@ class FeatVisJob:
         self._steps_total = max(1, layer.channels * max(1, steps))
         self._steps_done = 0
         self._cancel = threading.Event()
+        self._discard = threading.Event()  # deleted: its pictures are never stored
         self._changed = threading.Condition()
         self._watchers: list[FeatVisJob] = []  # an all-layers job following this one
 
@@ -89,9 +90,20 @@ class FeatVisJob:
         self._cancel.set()
         self._notify()
 
+    def discard(self) -> None:
+        """``cancel``, and pictures already computed are not stored either (a
+        delete); a plain ``cancel`` leaves a job that is done (its pictures
+        exist, being stored) to be stored."""
+        self._discard.set()
+        self.cancel()
+
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    @property
+    def discarded(self) -> bool:
+        return self._discard.is_set()
 
     @property
     def finished(self) -> bool:

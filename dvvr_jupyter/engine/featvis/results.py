@@ -95,6 +95,7 @@ class Results:
             self._held.clear()
 
     def delete_all(self) -> None:
-        """Delete every stored result (``OSError`` if the folder refuses)."""
+        """Delete every result (``OSError`` if the folder refuses)."""
         with self.writing:
+            self.forget_memory()  # one kept in memory (the folder refused it) while this waited for ``writing``
             self.store.delete_all()

@@ -167,7 +167,7 @@ class FeatVisService:
             jobs, self._jobs = list(self._jobs.values()), {}
             self.results.forget_memory()
         for job in jobs:
-            job.cancel()
+            job.discard()
         try:
             self.results.delete_all()
         except OSError as error:
@@ -225,8 +225,8 @@ class FeatVisService:
         on the worker thread at attach, not on the client's first request
         (about half a second on an H200).  Real jobs queue behind it."""
         layers = self.visualizable()
-        if self.network.device.type == "cuda" and layers:
-            self.queue.put(WarmUp(layers[-1].id))
+        if self.network.device.type == "cuda" and layers and self.queue.put(WarmUp(layers[-1].id)):
+            stop_at_exit(self)  # an exit during the warm-up (or the idle release after it) waits for its step
 
     def _warm(self, warm: WarmUp) -> None:
         network = self.network
@@ -336,7 +336,7 @@ class FeatVisService:
             return
         with self.results.writing:  # a delete either sees this stored or stops it being stored
             try:
-                if not job.cancelled:  # deleted while finishing: the pictures are answered, not stored
+                if not job.discarded:  # deleted while finishing: the pictures are answered, not stored
                     job.stored = self.results.keep(job.layer, weights, images, self._limit_bytes())
             finally:
                 self.results.drop_held(job.layer, weights)
@@ -352,4 +352,4 @@ class FeatVisService:
             if isinstance(job, FeatVisJob):
                 self._finish(job, CANCELLED, error=DETACHED)
         self.queue.join(wait)
-        self.copies.drop()  # a worker closed within its idle time never released them
+        self.copies.close()  # a worker closed within its idle time, or mid-job, never releases them
