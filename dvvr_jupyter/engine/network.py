@@ -22,6 +22,7 @@ from torch import nn
 from ..errors import Conflict
 from . import encode
 from .capture import HookCapture, layer_tensor
+from .cpu_threads import forward_threads, intra_op_threads
 from .encode import Histogram
 from .events import (
     ORIGIN_NOTEBOOK,
@@ -274,7 +275,9 @@ class Network:
                 shown[index] = tensor.float()  # half models: encoded as float
                 encode(index)  # overlaps the rest of the forward pass
 
-            with self.shadow.lock:
+            # on the CPU the pass leaves a core to the workers encoding what it has recorded (cpu_threads.py)
+            threads = forward_threads() if on_cpu else torch.get_num_threads()
+            with self.shadow.lock, intra_op_threads(threads):
                 batch = input.tensor.unsqueeze(0).to(self.device, self.input_dtype)
                 with torch.no_grad():
                     output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
