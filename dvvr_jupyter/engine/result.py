@@ -136,7 +136,11 @@ class Result:
 
         ``build()`` runs on the pool; with ``layer``, ``build(channel images of
         layer)`` runs there once those are encoded; ``here=True`` runs
-        ``build()`` in the calling thread (cheap answers: done on return)."""
+        ``build()`` in the calling thread (cheap answers: done on return), and
+        with ``layer`` too, ``build(images)`` runs in the thread that finishes
+        encoding the layer, or in the calling thread if it is encoded already:
+        no second trip through the pool (the cold switch paid a thread's
+        wake-up per answer for it)."""
         with self._lock:
             future = self._answers.get(key)
             if future is not None:
@@ -145,8 +149,10 @@ class Result:
                 future = self._answers[key] = self._pool.submit(build)
                 return future
             future = self._answers[key] = Future()
-        if here:
+        if layer is None:
             _settle(future, build)
+        elif here:
+            self.images_future(layer).add_done_callback(lambda images: _settle(future, lambda: build(images.result())))
         else:
             self._after_images(layer, future, build)
         return future
