@@ -26,6 +26,12 @@ def colour(pixels: np.ndarray, zero: int) -> Image.Image:
     return Image.fromarray(rgb.clip(0, 255).astype(np.uint8)).resize((TILE, TILE), Image.NEAREST)
 
 
+def save_figure(canvas: Image.Image, name: str) -> None:
+    out = REPO / "docs" / name
+    canvas.save(out)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     from dvvr_jupyter.engine.project import load_project
     from dvvr_jupyter.engine.session import Session
@@ -58,9 +64,7 @@ def main() -> None:
                   fill="black")
         for c in range(CHANNELS):
             canvas.paste(colour(pixels[c], zero), (220 + c * (TILE + GAP), top + 16))
-    out = REPO / "docs" / "demo_layers.png"
-    canvas.save(out)
-    print(f"wrote {out}")
+    save_figure(canvas, "demo_layers.png")
     session.close()
 
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from make_figures import colour
+from make_figures import colour, save_figure
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,9 +56,7 @@ def main() -> None:
                 cell = TILE // squares.GRID
                 draw.rectangle([left + c * cell, top + r * cell, left + (c + 1) * cell - 1, top + (r + 1) * cell - 1],
                                outline="black", width=2)
-    out = REPO / "docs" / "vit_attention.png"
-    canvas.save(out)
-    print(f"wrote {out}")
+    save_figure(canvas, "vit_attention.png")
     session.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import threading
@@ -9,6 +10,19 @@ import urllib.parse
 import urllib.request
 
 from .waiting import wait_until
+
+
+def raw_request(url: str, resource: str, method: str = "GET", body=None, headers=None, timeout: float = 60):
+    """Status, headers and raw body of one request for ``resource`` below ``url``
+    (http.client: nothing follows redirects or decodes the body)."""
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=timeout)
+    try:
+        connection.request(method, address.path + resource, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
 
 
 def start_featvis(url: str, network: int = 0, layer: int = 1, timeout: float = 60) -> None:

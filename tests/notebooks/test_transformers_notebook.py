@@ -3,9 +3,9 @@ the tiny ViT trains while dvvr watches, and its attention ends on the square."""
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from conftest import REPO
+from notebook_run import execute_notebook
 
 NOTEBOOK = REPO / "notebooks" / "transformers.ipynb"
 
@@ -20,16 +20,6 @@ def test_saved_without_outputs():
 @pytest.mark.jupyter
 @pytest.mark.slow
 def test_transformers_notebook_executes(tmp_path, monkeypatch):
-    monkeypatch.setenv("DVVR_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the kernel imports this checkout's dvvr
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(REPO / "notebooks")}})
-    client.execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    text = execute_notebook("transformers.ipynb", tmp_path, monkeypatch)
     assert "'encoder Encoder attention', (2, 4, 4)" in text
     assert "after training, the attention peaks on the square in" in text

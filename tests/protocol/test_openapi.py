@@ -3,7 +3,6 @@ these tests: every route of ``protocol/app.py`` is in it, real answers
 validate against its schemas, and a bounded property-based fuzz run from it
 finds no 5xx and no answer outside the schemas."""
 
-import http.client
 import itertools
 import json
 import re
@@ -18,6 +17,7 @@ from jsonschema import Draft202012Validator
 from dvvr_jupyter.protocol import handlers as h
 from dvvr_jupyter.protocol.app import routes
 from dvvr_jupyter.protocol.openapi import document
+from dvvr_jupyter.testing.probes import raw_request as fetch
 
 DOC = document()
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -62,17 +62,6 @@ def check_answer(template: str, method: str, status: int, headers, raw: bytes) -
         return f"status {answer['status']} in the body"
     return None
 
-
-def fetch(url: str, method: str, resource: str, body=None):
-    """A raw request: status, headers and body bytes."""
-    address = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
-    try:
-        connection.request(method, address.path + resource, body=body)
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
 
 
 def template_regex(template: str) -> re.Pattern:
@@ -141,7 +130,7 @@ class ValidatingClient:
         self.seen: set[tuple[str, str, int]] = set()
 
     def check(self, method: str, resource: str, body=None, expect: int | None = None):
-        status, headers, raw = fetch(self.url, method.upper(), resource, body)
+        status, headers, raw = fetch(self.url, resource, method.upper(), body)
         template = find_template("/" + resource)
         assert template is not None and method in DOC["paths"][template], resource
         error = check_answer(template, method, status, headers, raw)
@@ -255,7 +244,7 @@ def fuzzed_server(tmp_path_factory):
 @given(request=requests())
 def test_fuzz_no_5xx_and_every_answer_in_the_schema(fuzzed_server, request):
     method, template, path, body = request
-    status, headers, raw = fetch(fuzzed_server.url, method, path[1:], body)
+    status, headers, raw = fetch(fuzzed_server.url, path[1:], method, body)
     assert status < 500, (method, path, body, raw[:300])
     documented = method.lower() in DOC["paths"][template] and find_template(urllib.parse.unquote(path)) == template
     if documented:

@@ -3,7 +3,6 @@ server on loopback: its files under ``xr/``, a layer's PNG atlas, the
 current input, and the ``events/`` long poll (docs/xr-protocol.md)."""
 
 import base64
-import http.client
 import io
 import json
 import math
@@ -16,19 +15,8 @@ import pytest
 from PIL import Image
 
 from dvvr_jupyter.protocol import live, wire, xr_static
+from dvvr_jupyter.testing.probes import raw_request as fetch
 from dvvr_jupyter.testing.waiting import wait_until
-
-
-def fetch(url: str, resource: str, method: str = "GET", body=None, headers=None, timeout: float = 60):
-    """Status, headers and raw body of one request below ``url``."""
-    address = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=timeout)
-    try:
-        connection.request(method, address.path + resource, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
 
 
 def png_array(raw: bytes) -> np.ndarray:

@@ -3,32 +3,21 @@ base_url) to a real kernel: its files with their own types and policy, the
 binary atlas with its layout header, and the events long poll."""
 
 import base64
-import http.client
 import io
 import json
 import threading
-import urllib.parse
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from dvvr_jupyter.testing.probes import raw_request as fetch
 from dvvr_jupyter.testing.waiting import wait_until_async
 
 from .dvvr_kernels import SETUP, in_thread
 
 pytestmark = [pytest.mark.jupyter, pytest.mark.slow]  # real Jupyter servers and kernels
 
-
-def fetch(url: str, resource: str, method: str = "GET", body=None, timeout: float = 60):
-    address = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=timeout)
-    try:
-        connection.request(method, address.path + resource, body=body)
-        response = connection.getresponse()
-        return response.status, response.headers, response.read()
-    finally:
-        connection.close()
 
 
 async def get(url, resource, method="GET", body=None):
