@@ -16,7 +16,10 @@ For each project, start ``dvvr serve`` twice in subprocesses and measure:
   HTTP and JSON cost on their own, client included);
 - first answer: seconds from spawning ``dvvr serve`` to ``GET base_url`` = 200,
   and until the project is loaded (``GET network`` answers);
-- peak RSS of each server process (VmHWM).
+- peak RSS of each server process (VmHWM);
+- CPU milliseconds per cold switch of our server's process and the
+  baseline's (``/proc``), and of this process, the client (on the same cores):
+  steadier than wall times on a machine that others load too.
 
 ``--original URL``: a running original DeepVisionVR server serving the
 caltech101 network; its switches are interleaved with the cold ones of ours
@@ -145,19 +148,38 @@ class DvvrServe:
         return rss
 
 
-def switches(client: VRClient, layers: list, count: int, n_images: int, others=()) -> list[list]:
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time a process has used (user + system), all its threads."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def switches(client: VRClient, layers: list, count: int, n_images: int, others=(), pids=()) -> list[list]:
     """``count`` switches over the dataset page (warm-up first); each image is
     switched on every one of ``others`` ((client, layers) pairs) too, right
-    after ours.  One list of runs per server, ours first."""
+    after ours.  One list of runs per server, ours first; with ``pids`` (one
+    per server, ``None`` for one not ours) each run's ``cpu_s`` is what that
+    server's process spent on it and ``client_cpu_s`` what this process did."""
     servers = [(client, layers), *others]
+    pids = list(pids) or [None] * len(servers)
     for who, architecture in servers:
         who.switch(0, architecture, {"mode": 1, "imageID": 0})
     runs: list[list] = [[] for _ in servers]
     for i in range(count):
         choice = {"mode": 1, "imageID": (i + 1) % n_images}
-        for mine, (who, architecture) in zip(runs, servers, strict=True):
-            mine.append(who.switch(0, architecture, choice))
+        for mine, (who, architecture), pid in zip(runs, servers, pids, strict=True):
+            began, client_began = cpu_seconds(pid), time.process_time()
+            run = who.switch(0, architecture, choice)
+            run.cpu_s, run.client_cpu_s = cpu_seconds(pid) - began, time.process_time() - client_began
+            mine.append(run)
     return runs
+
+
+def cpu_ms(runs) -> float:
+    """Mean CPU milliseconds per switch of the server's process (ticks of 10 ms: a mean, not a median)."""
+    return round(statistics.mean(r.cpu_s for r in runs) * 1000, 1) if runs else float("nan")
 
 
 def median_ms(runs) -> float:
@@ -231,7 +253,8 @@ def bench(project: Path, env: dict, count: int, port: int, original: str | None,
                 others.append((theirs, theirs.get("network/0")["architecture"]))
         profiler = (Profiler(server.proc.pid, profile / f"{project.name}-cold-gil.txt", native=native)
                     if profile else None)
-        cold, *other_runs = switches(client, layers, count, n_images, others)
+        pids = [server.proc.pid, *([None] if original else []), *([before.proc.pid] if before else [])]
+        cold, *other_runs = switches(client, layers, count, n_images, others, pids)
         if profiler:
             row["profile"] = profiler.stop()
         orig = other_runs.pop(0) if original else []
@@ -242,7 +265,10 @@ def bench(project: Path, env: dict, count: int, port: int, original: str | None,
         row["cold_rss_mb"] = round(server.stop())
         if before:
             row["baseline_rss_mb"] = round(before.stop())
+    row["cold_cpu_ms"] = cpu_ms(cold)
+    row["client_cpu_ms"] = round(statistics.mean(r.client_cpu_s for r in cold) * 1000, 1)
     if old:
+        row["baseline_cpu_ms"] = cpu_ms(old)
         row["baseline_ms"] = median_ms(old)
         row["baseline_vs_cold"] = round(row["baseline_ms"] / median_ms(cold), 2)
     row.update(layers=len(layers), requests=cold[0].requests, bytes_per_switch=cold[0].nbytes,
@@ -302,6 +328,7 @@ def main() -> None:
     print(f"$ {command}   ({os.cpu_count()} CPUs)")
     header = ["project", "layers", "requests", "cold_ms", "warm_ms", "floor_ms", "cold_vs_floor", "http_only_ms",
               "original_ms", "original_vs_cold", "original_vs_warm", "baseline_ms", "baseline_vs_cold",
+              "cold_cpu_ms", "baseline_cpu_ms", "client_cpu_ms",
               "bytes_per_switch", "cold_rss_mb", "warm_rss_mb", "baseline_rss_mb",
               "cached_results", "first_answer_s", "loaded_s", "precomputed_s"]
     print(" | ".join(header))
