@@ -122,7 +122,9 @@ def _serve(args) -> int:
         while server.running:
             time.sleep(0.5)
     except KeyboardInterrupt as stop:  # Ctrl+C (or SIGTERM, see _stop_on_sigterm): the way to stop serving
-        print(f"dvvr: stopped{' (SIGTERM)' if isinstance(stop, _Terminated) else ''}", file=sys.stderr, flush=True)
+        how = " (SIGTERM)" if isinstance(stop, _Terminated) else ""
+        server.stop()  # first: the IO loop may still be logging the request answered just before
+        print(f"dvvr: stopped{how}", file=sys.stderr, flush=True)
     finally:
         server.stop()
         session.close()
