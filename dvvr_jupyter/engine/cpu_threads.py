@@ -38,7 +38,9 @@ def intra_op_threads(count: int) -> Iterator[None]:
     ``torch.set_num_threads`` sets the calling thread's count and the default
     of threads that have not run a parallel op yet; both are put back after
     (threads already running keep theirs throughout: the user's own code is
-    not slowed)."""
+    not slowed).  A thread whose first parallel op falls inside the block
+    keeps ``count`` for good: torch offers no per-thread setting that leaves
+    the default alone."""
     previous = torch.get_num_threads()
     if count == previous:
         yield
