@@ -15,7 +15,9 @@ Then, every comparison measured side by side in this run:
    untimed first, so both paths get answers the kernel already computed (it
    keeps results per input): the ratio is the proxy against pure transport,
    the strictest case (a switch that computes adds the same ms to a longer
-   time); the same for a bare ``GET network`` and the start-up sequence;
+   time); then the same switch again (``switch_again``): through Jupyter
+   the server's answer store answers its GETs (``serverext/store.py``);
+   the same for a bare ``GET network`` and the start-up sequence;
 2. latency while a training cell runs (~8 s, not awaited): ``GET network``
    and a full switch of the demo network through Jupyter, median/p95, idle
    vs during training (only samples inside the training loop's window);
@@ -29,7 +31,7 @@ Then, every comparison measured side by side in this run:
    in every variant.  A switch burns CPU the training would use: on a
    machine with few cores that is contention for cores, not locking.
 
-Run: python benchmarks/jupyter.py [--rounds 10] [--train-rounds 3] [--steps 25] [--threads N]
+Run: python benchmarks/jupyter.py [--rounds 10] [--train-rounds 3] [--steps 25] [--threads N] [--proxy-only]
 """
 
 from __future__ import annotations
@@ -146,20 +148,22 @@ def proxy_overhead(jupyter_url: str, direct_url: str, secret: str, rounds: int) 
         for way in orders[r % 2]:
             get[way].append(clients[way].request("GET", "network", timeout=10).seconds)
     switch = {"jupyter": [], "direct": []}
+    again = {"jupyter": [], "direct": []}
     requests = nbytes = 0
     for r in range(rounds):
         choice = {"mode": 1, "imageID": r % n_images}
         # untimed first: the kernel keeps results per input, so whichever path came second
         # would be answered from memory; now both are, and the ratio is the proxy on transport alone
         clients["direct"].switch(0, layers, choice)
-        for way in orders[r % 2]:
-            stats = clients[way].switch(0, layers, choice)
-            switch[way].append(stats.seconds)
-            requests, nbytes = stats.requests, stats.nbytes
+        for samples in (switch, again):  # Jupyter's first switch to the input, then its second
+            for way in orders[r % 2]:
+                stats = clients[way].switch(0, layers, choice)
+                samples[way].append(stats.seconds)
+                requests, nbytes = stats.requests, stats.nbytes
     for client in clients.values():
         client.close()
     out = {"requests_per_switch": requests, "bytes_per_switch": nbytes, "switches_each": rounds}
-    for name, samples in (("switch", switch), ("get_network", get), ("startup", startup)):
+    for name, samples in (("switch", switch), ("switch_again", again), ("get_network", get), ("startup", startup)):
         j, d = statistics.median(samples["jupyter"]), statistics.median(samples["direct"])
         out[name] = {"jupyter_ms": round(j * 1000, 1), "direct_ms": round(d * 1000, 1),
                      "ratio": round(j / d, 3), "added_ms": round((j - d) * 1000, 1)}
@@ -316,13 +320,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25, help="training steps per timed run")
     parser.add_argument("--train-seconds", type=float, default=8.0, help="the training cell of the latency part")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch.set_num_threads in the kernel")
+    parser.add_argument("--proxy-only", action="store_true", help="part 1 only (no training)")
+    parser.add_argument("--answer-store-mb", type=float, default=None,
+                        help="DvvrExtension.answer_store_mb of the server (0: every request forwarded)")
     args = parser.parse_args()
 
-    began = time.time()
-    figures: dict = {"cpus": os.cpu_count(), "torch_threads": args.threads}
+    figures: dict = {"cpus": os.cpu_count(), "torch_threads": args.threads, "began": time.time()}
     with tempfile.TemporaryDirectory(prefix="dvvr-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        server = JupyterServer(tmp, base_url=BASE_URL)
+        server_class = JupyterServer
+        if args.answer_store_mb is not None:
+            server_class = type("Server", (JupyterServer,), {"ARGS": (f"--DvvrExtension.answer_store_mb={args.answer_store_mb}",)})
+            figures["answer_store_mb"] = args.answer_store_mb
+        server = server_class(tmp, base_url=BASE_URL)
         kernel = None
         try:
             figures["server_ready_s"] = round(server.wait_ready(), 1)
@@ -338,10 +348,12 @@ def main() -> None:
             jupyter_url, direct_url = server.vr_url(), f"http://127.0.0.1:{entry['port']}/"
 
             figures["proxy"], state = proxy_overhead(jupyter_url, direct_url, entry["secret"], args.rounds)
-            figures["latency"] = latency_during_training(kernel, jupyter_url, state, idle_iters=max(4, args.rounds // 2),
-                                                         seconds=args.train_seconds)
-            pids = {"kernel": entry["pid"], "server": server.proc.pid, "client": os.getpid()}
-            figures["slowdown"] = training_slowdown(kernel, jupyter_url, state, args.train_rounds, args.steps, pids)
+            if not args.proxy_only:
+                figures["latency"] = latency_during_training(kernel, jupyter_url, state, seconds=args.train_seconds,
+                                                             idle_iters=max(4, args.rounds // 2))
+                pids = {"kernel": entry["pid"], "server": server.proc.pid, "client": os.getpid()}
+                figures["slowdown"] = training_slowdown(kernel, jupyter_url, state, args.train_rounds, args.steps,
+                                                        pids)
         except BaseException:
             log = tmp / "server.log"
             if log.exists():
@@ -351,11 +363,18 @@ def main() -> None:
             if kernel is not None:
                 kernel.shutdown()
             server.stop()
-    figures["total_s"] = round(time.time() - began, 1)
+    report(args, figures)
 
-    p, lat, slow = figures["proxy"], figures["latency"], figures["slowdown"]
+
+def report(args, figures: dict) -> None:
+    figures["total_s"] = round(time.time() - figures["began"], 1)
+    del figures["began"]
+    p = figures["proxy"]
+    options = " --proxy-only" if args.proxy_only else ""
+    if args.answer_store_mb is not None:
+        options += f" --answer-store-mb {args.answer_store_mb:g}"
     print(f"$ python benchmarks/jupyter.py --rounds {args.rounds} --train-rounds {args.train_rounds} "
-          f"--steps {args.steps} --threads {args.threads}   ({os.cpu_count()} CPUs, torch threads in the kernel: "
+          f"--steps {args.steps} --threads {args.threads}{options}   ({os.cpu_count()} CPUs, torch threads in the kernel: "
           f"{figures['kernel_torch_threads']}, total {figures['total_s']} s)")
     print(f"server ready {figures['server_ready_s']} s, kernel ready {figures['kernel_ready_s']} s, "
           f"%load_ext + demo + attach {figures['setup_s']} s; networks: {figures['networks']}")
@@ -363,11 +382,16 @@ def main() -> None:
     print(f"1. proxy overhead (demo network, {p['requests_per_switch']} requests / "
           f"{p['bytes_per_switch'] / 1e6:.2f} MB per switch, {p['switches_each']} each, interleaved)")
     print("what | through Jupyter ms | direct ms | ratio | added ms")
-    for name in ("switch", "get_network", "startup"):
+    for name in ("switch", "switch_again", "get_network", "startup"):
         row = p[name]
         print(f"{name} | {row['jupyter_ms']} | {row['direct_ms']} | {row['ratio']} | {row['added_ms']}")
-    print("goal: switch ratio <= 1.10")
+    print("goal: switch ratio <= 1.10 (switch: Jupyter's first switch to an input the kernel computed already; "
+          "switch_again: its second, answered by the server's answer store)")
     print()
+    if args.proxy_only:
+        print(json.dumps(figures))
+        return
+    lat, slow = figures["latency"], figures["slowdown"]
     print(f"2. latency through Jupyter while a cell trains resnet18 ({lat['training_steps']} steps in "
           f"{lat['training_s']} s, {lat['training_step_ms']} ms/step)")
     print("request | idle n | idle median ms | idle p95 ms | training n | training median ms | training p95 ms")

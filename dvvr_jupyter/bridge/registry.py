@@ -30,6 +30,12 @@ def entry_path(kernel_id: str, runtime_dir: str | Path | None = None) -> Path:
     return registry_dir(runtime_dir) / f"kernel-{kernel_id}.json"
 
 
+def shown_path(kernel_id: str, runtime_dir: str | Path | None = None) -> Path:
+    """The kernel's answer-store state (``shown``): a folder of its own, so
+    that its frequent rewrites leave ``Snapshot`` alone."""
+    return registry_dir(runtime_dir) / "shown" / f"kernel-{kernel_id}.json"
+
+
 def slug(text: str) -> str:
     """A session name that fits in a URL path segment."""
     return _NAME.sub("-", text).strip("-.") or "session"
@@ -50,6 +56,7 @@ def remove_entry(kernel_id: str, pid: int | None = None) -> None:
         if entry is not None and entry.get("pid") != pid:
             return
     path.unlink(missing_ok=True)
+    shown_path(kernel_id).unlink(missing_ok=True)
     if active_kernel_id() == kernel_id:
         (registry_dir() / "active").unlink(missing_ok=True)
 

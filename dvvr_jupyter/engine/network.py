@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import Conflict
-from . import encode
+from . import device_encode, encode
 from .capture import HookCapture, layer_tensor
 from .cpu_threads import cores, forward_threads, intra_op_threads
 from .encode import Histogram
@@ -44,6 +44,7 @@ from .pipeline import InputPipeline
 from .result import LayerEncoder, Result
 from .result_cache import ResultCache
 from .shadow import ShadowModel, input_spec, model_device
+from .shown import ShownListeners
 from .tracking import Tracking
 from .views import SHARED, Views
 
@@ -67,6 +68,13 @@ def to_host(output: torch.Tensor | None, tensors: dict[int, torch.Tensor]):
     return (host[-1].view(output.shape) if output is not None else None), shown
 
 
+def encode_on_device(output: torch.Tensor | None, layers, on_device: dict[int, torch.Tensor]):
+    """``to_host``'s ``(output, {index: float tensor})`` plus ``{index:
+    device_encode.Scaled}`` of the shown layers, scaled on the GPU: all in one copy off it."""
+    chosen = [index for index, tensor in on_device.items() if layers[index].kind != INFO and tensor.numel()]
+    return device_encode.layers_to_host(output, on_device, chosen)
+
+
 class Network:
     """Handle returned by ``dvvr.attach``: one model shown to the VR client.
 
@@ -82,7 +90,8 @@ class Network:
     """
 
     def __init__(self, model: nn.Module, dataset=None, options: AttachOptions | None = None, *, pool: Executor,
-                 events: EventHub, cache_dir: Path, cache: ResultCache | None = None, adopt: bool = False):
+                 events: EventHub, cache_dir: Path, cache: ResultCache | None = None, adopt: bool = False,
+                 shown: ShownListeners | None = None):
         if not isinstance(model, nn.Module):
             msg = f"attach() needs a torch.nn.Module, got {type(model).__name__}"
             raise TypeError(msg)
@@ -114,7 +123,8 @@ class Network:
         self.pipeline = InputPipeline(options.transform, self.input_size, channels=self.input_channels)
         self.shadow = ShadowModel(model, self.device, adopt=adopt)
         self._compute_lock = threading.RLock()  # one forward pass at a time on the shadow
-        self._views = Views()  # what each headset, and the shared view, shows now
+        self._shown = shown  # told each view's new result before it can be read
+        self._views = Views(self._views_change if shown is not None else None)  # what each view shows now
         self._in_flight = InFlight()  # (input key, weights) -> the one forward pass computing it
         self._cache = cache if cache is not None else ResultCache(0)
         self._last_nbytes = 0
@@ -192,6 +202,17 @@ class Network:
         shown = self._show(default_source(self.dataset), origin=ORIGIN_NOTEBOOK, view=SHARED, ticket=0)
         current = self._views.get(SHARED)
         return current if current is not None else shown
+
+    def _views_change(self, changes: dict) -> None:
+        self._shown.shown(self.id, changes)
+
+    def announce_views(self) -> None:
+        """Tell the session's shown-listeners what every view shows now (one added late)."""
+        self._views.announce()
+
+    def mute_views(self) -> None:
+        """Tell the shown-listeners nothing more (detached or replaced: its id is another's)."""
+        self._views.mute()
 
     def peek(self, view: str | None = None) -> Result | None:
         """The current result if one was computed, without computing."""
@@ -287,10 +308,16 @@ class Network:
                     encoder.open_up()
                 version = self.shadow.generation
             if on_device:
-                output, host = to_host(output, on_device)
+                if self.device.type == "cuda":  # scaled and binned there, one copy off it; the CPU deflates
+                    output, host, scaled = encode_on_device(output, layers, on_device)
+                    started.update({index: self._pool.submit(device_encode.channel_images, fields)
+                                    for index, fields in scaled.items()})
+                else:
+                    output, host = to_host(output, on_device)
                 shown.update(host)
                 for index in host:
-                    encode(index)
+                    if index not in started:
+                        encode(index)
             # A layer this input did not reach (the model's own control flow) shows as zeros
             activations = [shown.get(i) if value is not None else
                            None if layers[i].kind == INFO else torch.zeros(layers[i].shape)

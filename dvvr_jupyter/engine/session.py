@@ -22,6 +22,7 @@ from .noise import NoiseGenerator
 from .options import AttachOptions, with_attach_signature
 from .paths import default_cache_dir
 from .result_cache import DEFAULT_BUDGET_MB, ResultCache
+from .shown import ShownListeners
 
 
 def _pick(items: list, index: int, what: str, field: str):
@@ -48,6 +49,8 @@ class Session:
         #: project file -> (datasets, noise generators) it added when last loaded (a reload replaces them)
         self.projects: dict[Path, tuple[list, list]] = {}
         self.events = EventHub()
+        #: told each view's new result before it can be read (``shown``; the kernel's answer-store state)
+        self.shown = ShownListeners()
         self._lock = threading.RLock()
         self.pool = ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2),
                                        thread_name_prefix="dvvr-encode")
@@ -97,13 +100,15 @@ class Session:
         if dataset is not None:
             wrapped = self.add_dataset(dataset, None if own_classes else options.class_names, replacing=old)
         network = Network(model, wrapped, options, pool=self.pool, events=self.events, cache_dir=self.cache_dir,
-                          cache=self.results, adopt=adopt)
+                          cache=self.results, adopt=adopt, shown=self.shown)
         with self._lock:
             if not self.noise_generators:
                 self.noise_generators.append(NoiseGenerator(network.input_size))
             if same is not None and same < len(self.networks):
                 replaced = self.networks[same]
                 network.id = same
+                replaced.mute_views()
+                self.shown.forget([same])  # before the new network answers under the id
                 self.networks[same] = network
                 change = REPLACED
             else:
@@ -133,9 +138,15 @@ class Session:
             if network not in self.networks:
                 msg = f"{network!r} is not attached to this session"
                 raise ValueError(msg)
+            moved = list(range(self.networks.index(network), len(self.networks)))
+            network.mute_views()
+            self.shown.forget(moved)  # before later networks answer under lower ids
             self.networks.remove(network)
             for index, known in enumerate(self.networks):
                 known.id = index
+            self.shown.forget(moved)  # what they showed meanwhile, under their old ids
+            for known in self.networks[moved[0]:]:
+                known.announce_views()  # under their new ids
         network.close()
         self.events.emit(NetworksChanged(network, DETACHED))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 
 from .result import Result
 
@@ -22,7 +23,10 @@ MAX_VIEWS = 256  # headsets' own views kept per network (the idlest is forgotten
 class Views:
     """Each view's current result and the ticket of the choice it shows."""
 
-    def __init__(self):
+    def __init__(self, on_change: Callable[[dict[str | None, Result | None]], None] | None = None):
+        #: told ``{view: result it will show, or None: forgotten}`` under the lock, before
+        #: anyone can read the change (``shown.ShownListeners``: the Jupyter server's answer store)
+        self._on_change = on_change
         self._lock = threading.Lock()
         self._current: dict[str | None, Result] = {}  # view name -> current result, most recently used last
         self._tickets = itertools.count(1)
@@ -58,20 +62,38 @@ class Views:
         with self._lock:
             if ticket < self._shown_ticket.get(view, 0) and view in self._current:
                 return False, None
+            evicted = None
+            if view not in self._current and len(self._current) >= MAX_VIEWS:  # forget the headset idle longest
+                evicted = next((name for name in self._current if name is not SHARED and name != view), None)
+            if self._on_change is not None:
+                self._on_change({view: result} if evicted is None else {view: result, evicted: None})
             self._shown_ticket[view] = ticket
             previous = self._current.pop(view, None)
             self._current[view] = result  # the most recently used view last
-            if len(self._current) > MAX_VIEWS:  # forget the headset idle longest
-                oldest = next(name for name in self._current if name is not SHARED)
-                del self._current[oldest]
-                self._shown_ticket.pop(oldest, None)
+            if evicted is not None:
+                del self._current[evicted]
+                self._shown_ticket.pop(evicted, None)
         return True, previous
+
+    def mute(self) -> None:
+        """Tell ``on_change`` nothing more (the network is detached or replaced:
+        its id is another's now)."""
+        with self._lock:
+            self._on_change = None
+
+    def announce(self) -> None:
+        """Tell ``on_change`` every view's result (a listener that came late)."""
+        with self._lock:
+            if self._on_change is not None and self._current:
+                self._on_change(dict(self._current))
 
     def clear(self) -> Result | None:
         """Forget every view (their results are never current again); returns
         what the shared view showed."""
         with self._lock:
             shared = self._current.get(SHARED)
+            if self._on_change is not None and self._current:
+                self._on_change(dict.fromkeys(self._current))
             self._current.clear()
             self._shown_ticket.clear()
         return shared

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..bridge import registry
+from ..bridge import shown as shown_state
 from ..bridge.token import read_token, rotate_token
 from ..explore.requests import ExplorerRequests
 from .clients import ClientTracker
@@ -92,6 +93,7 @@ class KernelService:
         # the %load_ext panel points there instead of showing them a second time
         self.explorer_shown = False
         self.server = None  # behind Jupyter: loopback + secret
+        self.shown = None  # the answer store's state file, while the server runs
         self.direct = None  # %dvvr serve: for clients that keep a direct URL
         self.secret = None
         self.started = None
@@ -113,6 +115,9 @@ class KernelService:
             server = Server(self.session, "127.0.0.1", 0, secret=self.secret, log_function=self.clients.log_function,
                             extra_routes=explorer_routes(self))
             self.server = server.start()
+            from .shown_state import ShownState
+
+            self.shown = ShownState(self.session, self.kernel_id)  # before the registration names it
             self.started = time.time()
             self.register()
             registry.set_active(self.kernel_id)
@@ -128,7 +133,9 @@ class KernelService:
                     server.stop()
             if self.server is not None:
                 registry.remove_entry(self.kernel_id, os.getpid())
-            self.server = self.direct = None
+            if self.shown is not None:
+                self.shown.close()
+            self.server = self.direct = self.shown = None
 
     @property
     def running(self) -> bool:
@@ -145,6 +152,7 @@ class KernelService:
             "started": self.started,
             "notebook_path": os.environ.get("JPY_SESSION_NAME"),
             "networks": self.network_names(),
+            shown_state.PROCESS_FIELD: shown_state.PROCESS,  # the tags of this process's answers
         }
 
     def register(self) -> None:

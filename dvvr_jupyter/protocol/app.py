@@ -87,12 +87,14 @@ _summary = _SwitchSummary()
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     """Answered requests at DEBUG (``--log-level debug`` lists them), a
-    summary per switch at INFO, failures at WARNING."""
+    summary per switch at INFO, failures at WARNING (but wrong tokens, whose
+    burst is logged once, at DEBUG)."""
     status = handler.get_status()
     ms = 1000.0 * handler.request.request_time()
-    level = logging.DEBUG if status < 400 else logging.WARNING
+    quiet = getattr(handler, "quiet", False)  # a burst of wrong tokens: the throttle says it once
+    level = logging.DEBUG if status < 400 or quiet else logging.WARNING
     access_log.log(level, "%d %s %s %.1f ms", status, handler.request.method, h.log_path(handler), ms)
-    if status < 400 and not getattr(handler, "quiet", False):
+    if status < 400 and not quiet:
         _summary.count(handler, ms)
 
 

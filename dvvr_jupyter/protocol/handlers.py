@@ -23,6 +23,7 @@ from ..bridge.answers import JSONErrors
 from ..bridge.headers import check_secret
 from ..bridge.limits import LimitedBody
 from ..bridge.redact import redact_path, shorten
+from ..bridge.shown import RESULT_HEADER, tag
 from ..errors import DvvrError, NotFound, Unavailable
 from . import wire
 
@@ -121,6 +122,15 @@ class ProtocolHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
     def answer(self, body: dict | bytes) -> None:
         self.finish(body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False))
 
+    def answer_of(self, result, body: dict | bytes) -> None:
+        """``answer``, for a body built from ``result`` alone (kept by it, so
+        the same every time): behind Jupyter, the result's tag goes with it,
+        and the server may answer it again itself while the view shows that
+        result (``bridge.shown``)."""
+        if self.settings.get("dvvr_secret"):
+            self.set_header(RESULT_HEADER, tag(result.id))
+        self.answer(body)
+
     async def offload(self, fn, *args):
         return await IOLoop.current().run_in_executor(self.session.pool, fn, *args)
 
@@ -132,7 +142,8 @@ class ProtocolHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
         Off the IO loop: finding them may read a large file or wait for the weights' lock."""
         if network.featvis.is_input(layer):
             return wire.input_layer_images(network, layer)
-        return await asyncio.wrap_future(await self.offload(network.featvis.images, layer))
+        # not waiting for the cache folder's copy: the answer is encoded while it is written
+        return await asyncio.wrap_future(await self.offload(lambda: network.featvis.images(layer, stored=False)))
 
     async def current_result(self, network):
         return network.peek(self.view) or await self.offload(network.result, self.view)
@@ -213,7 +224,7 @@ class ActivationHandler(ProtocolHandler):
         network = self.network(network_id)
         layer = wire.parse_id(layer_id, "layerid")
         result = await self.current_result(network)
-        self.answer(await settled(wire.activation(network, result, layer)))
+        self.answer_of(result, await settled(wire.activation(network, result, layer)))
 
 
 class AtlasHandler(ProtocolHandler):
@@ -227,7 +238,7 @@ class AtlasHandler(ProtocolHandler):
         png, layout = await settled(wire.atlas(network, result, layer))
         self.set_header("Content-Type", "image/png")
         self.set_header("X-Dvvr-Atlas", layout)
-        self.answer(png)
+        self.answer_of(result, png)
 
 
 class InputHandler(ProtocolHandler):
@@ -236,7 +247,7 @@ class InputHandler(ProtocolHandler):
     async def get(self, network_id):
         network = self.network(network_id)
         result = await self.current_result(network)
-        self.answer(await settled(wire.current_input(self.session, network, result)))
+        self.answer_of(result, await settled(wire.current_input(self.session, network, result)))
 
 
 class EventsHandler(ProtocolHandler):
@@ -295,18 +306,18 @@ class HistogramHandler(ProtocolHandler):
                 self.answer(known)
                 return
             result = await self.current_result(network)
-            self.answer(await settled(result.once(("wire.weighthistogram", network.id, layer),
-                                                  lambda: wire.weight_histogram(network, layer))))
+            self.answer_of(result, await settled(result.once(("wire.weighthistogram", network.id, layer),
+                                                             lambda: wire.weight_histogram(network, layer))))
             return
         result = await self.current_result(network)
-        self.answer(await settled(wire.activation_histogram(network, result, layer)))
+        self.answer_of(result, await settled(wire.activation_histogram(network, result, layer)))
 
 
 class ClassificationHandler(ProtocolHandler):
     async def get(self, network_id):
         network = self.network(network_id)
         result = await self.current_result(network)
-        self.answer(wire.classification(network, result))
+        self.answer_of(result, wire.classification(network, result))
 
 
 class PrepareForInputHandler(ProtocolHandler):

@@ -56,9 +56,16 @@ def _b64_bytes(data: bytes) -> bytes:
 def _tensors_answer(encoded: list[bytes], rest: dict) -> bytes:
     """``_dumps({"tensors": [base64 strings], **rest})``, the same bytes, joined
     directly: base64 needs no escaping, and json.dumps scanning megabytes of it
-    cost more than the PNGs (a 512-channel layer's pictures: 52 MB)."""
-    items = b'"' + b'", "'.join(encoded) + b'"' if encoded else b""
-    return b'{"tensors": [' + items + b"]" + (b", " + _dumps(rest)[1:] if rest else b"}")
+    cost more than the PNGs (a 512-channel layer's pictures: 52 MB).  One
+    join: each concatenation of the whole would copy it again."""
+    tail = b"]" + (b", " + _dumps(rest)[1:] if rest else b"}")
+    if not encoded:
+        return b'{"tensors": [' + tail
+    parts = [b'{"tensors": ["']
+    for item in encoded:
+        parts += (item, b'", "')
+    parts[-1] = b'"' + tail
+    return b"".join(parts)
 
 
 def _histogram_fields(histogram: Histogram | None) -> dict:

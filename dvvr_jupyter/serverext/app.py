@@ -25,6 +25,7 @@ from .pages import PageHandler, SessionsHandler
 from .proxy import HIDDEN, WRONG_TOKEN, VRHandler
 from .routing import KernelRouter
 from .shares import Shares
+from .store import AnswerStore
 
 LOGGERS = ("tornado.access", "tornado.application", "tornado.general", "tornado.curl_httpclient")
 
@@ -67,6 +68,13 @@ class DvvrExtension(ExtensionApp):
         config=True,
         help="Seconds a quick VR or explorer request may wait in line (slow ones: request_timeout); then 503.",
     )
+    answer_store_mb = Float(
+        128.0,
+        config=True,
+        help="Megabytes of kernels' answers the server keeps and answers again itself while the view still shows "
+        "the result they were built from (activations, histograms, classifications: a switch back to an input "
+        "needs no request to the kernel); 0 forwards every request.",
+    )
     client_window = Float(
         60.0, config=True, help="A VR client counts as connected this many seconds after its last request."
     )
@@ -91,6 +99,7 @@ class DvvrExtension(ExtensionApp):
                               "vr-slow": (self.share_slots, waiting, self.request_timeout),
                               "vr-events": (self.share_slots, waiting, self.share_wait),
                               "explorer": (self.share_slots, waiting, self.share_wait)})
+        self.store = AnswerStore(int(self.answer_store_mb * 1e6))
         self.settings["dvvr"] = self
         registry.remove_dead()
         self.log.info(

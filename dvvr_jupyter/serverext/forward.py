@@ -13,6 +13,7 @@ from ..bridge.headers import CLIENT_HEADER, SECRET_HEADER
 from ..errors import BadGateway, BadRequest, GatewayTimeout, Unavailable
 from .routing import NO_SESSION
 from .shares import EVENTS_ROUTE, SLOW_ROUTE, ClientGone
+from .store import Answer
 
 # Only the kernel's status, body and these headers come back; hop-by-hop and
 # framing headers are tornado's business.  The kernel's Content-Security-Policy
@@ -86,10 +87,10 @@ def share_of(path: str) -> str:
 
 
 async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, body: bytes,
-                            headers: dict | None = None, share: str = "vr") -> None:
+                            headers: dict | None = None, share: str = "vr"):
     """Send ``handler``'s request (with ``body`` and extra ``headers``) to the
-    kernel of registry ``entry`` as ``/<path>`` and finish ``handler`` with the
-    kernel's answer.
+    kernel of registry ``entry`` as ``/<path>``, finish ``handler`` with the
+    kernel's answer and return that answer (tornado's ``HTTPResponse``).
     A kernel whose port refuses raises ``Unavailable`` (503: no session), one
     that hangs up mid-request ``BadGateway`` (502), one too slow
     ``GatewayTimeout`` (504)."""
@@ -105,12 +106,24 @@ async def forward_to_kernel(handler: RequestHandler, entry: dict, path: str, bod
     gone = getattr(handler, "gone", None)
     async with ext.shares.slot(entry["kernel_id"], share, gone):
         response = await _fetch(ext, entry, path, body, headers, method, gone)
-    handler.set_status(response.code, reason=response.reason)
-    for header in _KEEP_HEADERS:
-        if header in response.headers:
-            handler.set_header(header, response.headers[header])
+    answer(handler, answer_of(response))
+    return response
+
+
+def answer_of(response) -> Answer:
+    """What of the kernel's ``response`` goes back to the client."""
+    return Answer(response.code, response.reason,
+                  tuple((name, response.headers[name]) for name in _KEEP_HEADERS if name in response.headers),
+                  response.headers.get("Content-Type", "application/json"), response.body or b"")
+
+
+def answer(handler: RequestHandler, kept: Answer) -> None:
+    """Finish ``handler`` with a kernel's answer (just forwarded, or kept by the answer store)."""
+    handler.set_status(kept.status, reason=kept.reason)
+    for name, value in kept.headers:
+        handler.set_header(name, value)
     # set_content_type: Jupyter's APIHandler would label every answer JSON
-    handler.finish(response.body or b"", set_content_type=response.headers.get("Content-Type", "application/json"))
+    handler.finish(kept.body, set_content_type=kept.content_type)
 
 
 async def _fetch(ext, entry: dict, path: str, body: bytes, headers: dict, method: str, gone):

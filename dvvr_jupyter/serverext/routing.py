@@ -29,6 +29,8 @@ class KernelRouter:
         self.client_window = client_window
         self.log = log or logging.getLogger("dvvr.serverext")
         self.registry = registry.Snapshot()
+        #: the kernels found live by the last lookup
+        self.live_ids: frozenset[str] = frozenset()
         self._seen: dict[str, dict[str, float]] = {}  # kernel id -> {client address: last request}
         self._serving: dict[str | None, str | None] = {}  # session name (None: the VR URL) -> kernel id or None
         self._unknown_logged = -NAMES_LOGGED_EVERY  # when a name no kernel had was last logged
@@ -47,7 +49,11 @@ class KernelRouter:
 
     def live_entries(self) -> list[dict]:
         entries, _ = self.registry.read()
-        return [entry for entry in entries if self.live(entry)]
+        live = [entry for entry in entries if self.live(entry)]
+        ids = frozenset(entry["kernel_id"] for entry in live)
+        if ids != self.live_ids:
+            self.live_ids = ids  # a new object only when it changes (the answer store's cue)
+        return live
 
     def resolve(self, name: str | None = None) -> dict:
         """The target of a VR request: the session ``name`` (name or kernel

@@ -150,6 +150,7 @@ def test_close_cancels_and_later_jobs_never_run(network):
 
 
 def test_model_copy_released_when_idle(network):
+    network.featvis.queue.idle_s = 0.1
     network.featvis.start(CONV2).wait(timeout=120)
     worker = network.featvis.queue.worker
     copies = network.featvis.copies
@@ -158,6 +159,27 @@ def test_model_copy_released_when_idle(network):
         assert not copies.held
     assert worker.daemon
     assert all(p.grad is None for p in network.shadow.model.parameters())
+
+
+def test_jobs_in_a_row_share_the_model_copies(network):
+    network.featvis.queue.idle_s = 600  # released only once the queue has been dry this long
+    network.featvis.start(CONV2).wait(timeout=120)
+    copies = network.featvis.copies
+    assert copies.held
+    models = copies.models(network.featvis.config)[0]
+    network.featvis.start(1).wait(timeout=120)
+    assert copies.held and copies.models(network.featvis.config)[0][0] is models[0]  # not prepared again
+    network.featvis.close(wait=30)
+    assert not copies.held
+
+
+def test_protocol_gets_the_pictures_before_they_are_stored(network):
+    early = network.featvis.images(CONV2, stored=False)
+    job = network.featvis.job(CONV2)
+    assert early is job.pictures and network.featvis.images(CONV2) is job.future
+    pictures = early.result(timeout=120)
+    assert job.result(timeout=120) is pictures and job.stored
+    assert torch.equal(network.featvis.stored(CONV2), pictures)
 
 
 def test_first_input_and_a_job_at_once_never_deadlock(session):
@@ -195,3 +217,21 @@ def test_delete_while_a_result_is_being_stored(network):
     job.future.exception(timeout=60)  # done or cancelled: either way nothing may stay stored
     assert network.featvis.stored(CONV2) is None
     assert [name for name in _store_files(network) if name.endswith(".npy")] == []
+
+
+def test_pictures_held_in_memory_until_stored(tmp_path):
+    from dvvr_jupyter.engine.featvis.results import Results
+    from dvvr_jupyter.engine.featvis.store import FeatVisStore
+
+    results = Results(FeatVisStore(tmp_path / "featvis"))
+    images = torch.randint(0, 256, (4, 3, 5, 6), dtype=torch.uint8)
+    results.hold(3, "ab12", images)  # computed, answered, not yet written
+    assert results.has(3, "ab12") and results.load(3, "ab12", (4, 3, 5, 6)) is images
+    assert torch.equal(results.channel(3, "ab12", 2, (4, 3, 5, 6)), images[2])
+    assert not results.has(3, "cd34") and not list(tmp_path.glob("featvis/*.npy"))
+    assert results.keep(3, "ab12", images, None)
+    assert not results._held and len(list(tmp_path.glob("featvis/*.npy"))) == 1
+    assert torch.equal(results.load(3, "ab12", (4, 3, 5, 6)), images)
+    results.hold(4, "ab12", images)
+    results.drop_held(4, "ab12")  # cancelled before it was stored
+    assert not results.has(4, "ab12")

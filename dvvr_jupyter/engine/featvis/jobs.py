@@ -26,8 +26,10 @@ class FeatVisJob:
     ``state`` is ``"queued"``, ``"running"``, ``"done"``, ``"failed"`` or
     ``"cancelled"``; ``done``/``total`` count finished channels and
     ``fraction`` the optimisation steps done (it moves within a batch);
-    ``result()`` waits for the images (uint8 [C, 3, H, W]); ``cancel()``
-    stops it at its next step.
+    ``result()`` waits for the images (uint8 [C, 3, H, W]) once they are
+    stored; ``pictures`` is a future of the same images as soon as they are
+    computed (the protocol answers from it while they are written to the
+    cache folder); ``cancel()`` stops it at its next step.
     """
 
     def __init__(self, layer, steps: int):
@@ -45,6 +47,7 @@ class FeatVisJob:
         self.partial: torch.Tensor | None = None
         self.ready: list[bool] = [False] * layer.channels
         self.future: Future = Future()
+        self.pictures: Future = Future()  # set before ``future``: before the images are stored
         self._steps_total = max(1, layer.channels * max(1, steps))
         self._steps_done = 0
         self._cancel = threading.Event()

@@ -22,18 +22,20 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def images_for_mode(featvis, layer, mode: str) -> Future:
+def images_for_mode(featvis, layer, mode: str, *, stored: bool = True) -> Future:
     """A future of ``layer``'s images (uint8 [C, 3, H, W]) as ``mode`` asks
-    (``featvis``: the network's ``FeatVisService``)."""
+    (``featvis``: the network's ``FeatVisService``); computed ones once they
+    are stored, or (``stored=False``) as soon as they exist."""
     if mode == LOAD:
-        stored = featvis.stored(layer)
-        if stored is not None:
+        kept = featvis.stored(layer)
+        if kept is not None:
             done: Future = Future()
-            done.set_result(stored)
+            done.set_result(kept)
             return done
         stale = featvis.results.stale(layer.id, featvis.current_weights())
         if stale:
             log.info("network %r layer %d: the stored feature visualizations are of other weights (%d "
                      "version(s)); computing them for the current weights", featvis.network.name, layer.id,
                      len(stale))
-    return featvis.start(layer).future
+    job = featvis.start(layer)
+    return job.future if stored else job.pictures

@@ -2,7 +2,10 @@
 store, or memory when the folder refuses them (read-only, full).
 
 Kept in memory, a result lives until the weights change: pictures of
-weights left behind are never served again.
+weights left behind are never served again.  Between being computed and
+being stored, a result is readable from memory too (``hold``): the
+protocol answers with it meanwhile, and the client may ask for one of its
+channels as an input before the file is written.
 """
 
 from __future__ import annotations
@@ -29,20 +32,35 @@ class Results:
         self.writing = threading.Lock()
         self._lock = threading.Lock()
         self._memory: dict[tuple[int, str], torch.Tensor] = {}
+        self._held: dict[tuple[int, str], torch.Tensor] = {}  # computed, being stored
         self._warned = False
 
+    def _in_memory(self, layer: int, weights: str) -> torch.Tensor | None:
+        key = (layer, weights)
+        found = self._memory.get(key)
+        return found if found is not None else self._held.get(key)
+
+    def hold(self, layer: int, weights: str, images: torch.Tensor) -> None:
+        """Readable from now on, until ``keep`` stored them or ``drop_held``."""
+        with self._lock:
+            self._held[(layer, weights)] = images
+
+    def drop_held(self, layer: int, weights: str) -> None:
+        with self._lock:
+            self._held.pop((layer, weights), None)
+
     def load(self, layer: int, weights: str, shape: tuple[int, ...]) -> torch.Tensor | None:
-        in_memory = self._memory.get((layer, weights))
+        in_memory = self._in_memory(layer, weights)
         if in_memory is not None:
             return in_memory
         return self.store.load(layer, weights, shape)
 
     def has(self, layer: int, weights: str) -> bool:
         """Whether a result exists (without reading it)."""
-        return (layer, weights) in self._memory or self.store.has(layer, weights)
+        return self._in_memory(layer, weights) is not None or self.store.has(layer, weights)
 
     def channel(self, layer: int, weights: str, channel: int, shape: tuple[int, ...]) -> torch.Tensor | None:
-        in_memory = self._memory.get((layer, weights))
+        in_memory = self._in_memory(layer, weights)
         if in_memory is not None:
             return in_memory[channel]
         return self.store.channel(layer, weights, channel, shape)
@@ -57,6 +75,7 @@ class Results:
         try:
             self.store.limit_bytes = limit_bytes
             self.store.save(layer, weights, images)
+            self.drop_held(layer, weights)
             return True
         except OSError as error:
             if not self._warned:
@@ -67,11 +86,13 @@ class Results:
             for key in [key for key in self._memory if key[1] != weights]:
                 del self._memory[key]  # pictures of weights left behind: never served again
             self._memory[(layer, weights)] = images
+            self._held.pop((layer, weights), None)
         return False
 
     def forget_memory(self) -> None:
         with self._lock:
             self._memory.clear()
+            self._held.clear()
 
     def delete_all(self) -> None:
         """Delete every stored result (``OSError`` if the folder refuses)."""

@@ -124,7 +124,8 @@ class FeatVisService:
                 job.state = CANCELLED
         if job.state == CANCELLED:
             job.error = DETACHED
-            job.future.set_exception(Conflict(f"feature visualization of layer {layer.id}: {DETACHED}"))
+            for future in (job.pictures, job.future):
+                future.set_exception(Conflict(f"feature visualization of layer {layer.id}: {DETACHED}"))
         self._emit(job)
         return job
 
@@ -150,10 +151,12 @@ class FeatVisService:
                 job.cancel()
 
     # --- the protocol's modes -------------------------------------------------------
-    def images(self, layer) -> Future:
+    def images(self, layer, *, stored: bool = True) -> Future:
         """A future of the layer's images (uint8 [C, 3, H, W]) as the client's
-        mode asks (``modes``)."""
-        return images_for_mode(self, self._layer(layer), self.mode)
+        mode asks (``modes``).  Computed ones are there once stored in the
+        cache folder; ``stored=False``: as soon as they are computed (the
+        protocol encodes its answer while they are written)."""
+        return images_for_mode(self, self._layer(layer), self.mode, stored=stored)
 
     def set_mode(self, mode: str) -> None:
         self.mode = check_mode(mode)
@@ -248,7 +251,8 @@ class FeatVisService:
         self.network._events.emit(FeatVisProgress(self.network, job.layer, job.done, job.total, job.state,
                                                   job.error or ""))
 
-    def _finish(self, job: FeatVisJob, state: str, images=None, error: str | None = None) -> None:
+    def _finish(self, job: FeatVisJob, state: str, error: str | None = None) -> None:
+        """A job that ends without pictures: cancelled or failed."""
         with self._lock:
             if job.finished:
                 return
@@ -256,13 +260,29 @@ class FeatVisService:
         if job.began is not None:
             job.seconds = time.perf_counter() - job.began
         self._emit(job)
-        if state == DONE:
-            job.future.set_result(images)
-        elif state == CANCELLED:
-            job.future.set_exception(Conflict(f"feature visualization of layer {job.layer} was cancelled"))
+        if state == CANCELLED:
+            failure = Conflict(f"feature visualization of layer {job.layer} was cancelled")
         else:
             msg = f"feature visualization of layer {job.layer} failed on this model: {error}"
-            job.future.set_exception(Unprocessable(msg, field="layerid"))
+            failure = Unprocessable(msg, field="layerid")
+        for future in (job.pictures, job.future):
+            future.set_exception(failure)
+
+    def _pictures_done(self, job: FeatVisJob, weights: str, images: torch.Tensor) -> bool:
+        """The job's pictures exist: readable (held in memory), "done" and
+        handed to ``job.pictures`` before they are stored (the protocol's answer
+        is encoded meanwhile); ``job.future`` follows once they are.  False if
+        the job was cancelled first."""
+        self.results.hold(job.layer, weights, images)
+        with self._lock:
+            if job.finished or job.cancelled:
+                self.results.drop_held(job.layer, weights)
+                return False
+            job.state = DONE
+        job.seconds = time.perf_counter() - job.began
+        job.pictures.set_result(images)
+        self._emit(job)
+        return True
 
     def _run(self, job: FeatVisJob | WarmUp) -> None:
         if isinstance(job, WarmUp):
@@ -311,14 +331,18 @@ class FeatVisService:
             log.exception("feature visualization of network %r layer %d failed", network.name, job.layer)
             self._finish(job, FAILED, error=f"{type(exc).__name__}: {exc}")
             return
+        if not self._pictures_done(job, weights, images):
+            self._finish(job, CANCELLED)
+            return
         with self.results.writing:  # a delete either sees this stored or stops it being stored
-            if job.cancelled:  # deleted while finishing: store nothing
-                self._finish(job, CANCELLED)
-                return
-            job.stored = self.results.keep(job.layer, weights, images, self._limit_bytes())
+            try:
+                if not job.cancelled:  # deleted while finishing: the pictures are answered, not stored
+                    job.stored = self.results.keep(job.layer, weights, images, self._limit_bytes())
+            finally:
+                self.results.drop_held(job.layer, weights)
         log.info("network %r layer %d: %d feature visualizations in %.1f s", network.name, job.layer,
                  job.total, time.perf_counter() - job.began)
-        self._finish(job, DONE, images)
+        job.future.set_result(images)
 
     def close(self, wait: float = 0.0) -> None:
         """Cancel every job and stop the worker (``wait``: seconds to wait for it to leave its step)."""
@@ -328,3 +352,4 @@ class FeatVisService:
             if isinstance(job, FeatVisJob):
                 self._finish(job, CANCELLED, error=DETACHED)
         self.queue.join(wait)
+        self.copies.drop()  # a worker closed within its idle time never released them
