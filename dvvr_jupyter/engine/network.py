@@ -310,13 +310,13 @@ class Network:
             if on_device:
                 if self.device.type == "cuda":  # scaled and binned there, one copy off it; the CPU deflates
                     output, host, scaled = encode_on_device(output, layers, on_device)
-                    started.update({index: self._pool.submit(device_encode.channel_images, fields)
-                                    for index, fields in scaled.items()})
+                    encoder.futures.update({index: self._pool.submit(device_encode.channel_images, fields)
+                                            for index, fields in scaled.items()})
                 else:
                     output, host = to_host(output, on_device)
                 shown.update(host)
                 for index in host:
-                    if index not in started:
+                    if index not in encoder.futures:
                         encode(index)
             # A layer this input did not reach (the model's own control flow) shows as zeros
             activations = [shown.get(i) if value is not None else
