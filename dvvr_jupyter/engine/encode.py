@@ -149,10 +149,40 @@ _IDAT_CRC = zlib.crc32(b"IDAT")
 STORED_BELOW = 1024
 
 
-def _zlib_stored(raw: bytes) -> bytes:
-    size = len(raw)
-    return (b"\x78\x01\x01" + struct.pack("<HH", size, size ^ 0xFFFF) + raw
-            + struct.pack(">I", zlib.adler32(raw) & 0xFFFFFFFF))
+_ADLER_MOD = 65521
+
+
+def _stored_pngs(rows: np.ndarray, head: bytes) -> list[bytes]:
+    """PNGs of [N, H, 1 + W] scanlines too small to deflate, all N at once.
+
+    Each is a zlib stream of one "stored" block (what ``zlib.compress(raw, 0)``
+    writes), and they all have one length: written into one array, the
+    Adler-32 checksums computed by numpy, only the CRC and the cut per image.
+    The demo's switch has 3,000 such maps; assembled one by one in Python,
+    they held the interpreter lock longer than deflating the large ones took.
+    """
+    count = rows.shape[0]
+    raw = rows.reshape(count, -1)
+    size = raw.shape[1]
+    # length, "IDAT", zlib header (no compression), final stored block of ``size`` bytes
+    before = head + struct.pack(">I", size + 11) + b"IDAT\x78\x01\x01" + struct.pack("<HH", size, size ^ 0xFFFF)
+    start, checksum = len(before), len(before) + size
+    length = checksum + 8 + len(_IEND)  # the data's Adler-32, the chunk's CRC, IEND
+    out = np.empty((count, length), dtype=np.uint8)
+    out[:, :start] = np.frombuffer(before, dtype=np.uint8)
+    out[:, start:checksum] = raw
+    out[:, checksum + 8:] = np.frombuffer(_IEND, dtype=np.uint8)
+    # Adler-32: a = 1 + sum(d), b = size + sum((size - i) * d[i]) (exact in float64: below 2**53), mod 65521
+    low = (1 + raw.sum(axis=1, dtype=np.int64)) % _ADLER_MOD
+    high = (size + (raw @ np.arange(size, 0, -1, dtype=np.float64)).astype(np.int64)) % _ADLER_MOD
+    out[:, checksum:checksum + 4] = ((high << 16) | low).astype(">u4").view(np.uint8).reshape(count, 4)
+    flat = memoryview(out.reshape(-1))
+    chunk = len(head) + 4  # the CRC covers "IDAT" and the data
+    crcs = np.fromiter((zlib.crc32(flat[i:i + checksum + 4 - chunk])
+                        for i in range(chunk, count * length, length)), dtype=np.uint32, count=count)
+    out[:, checksum + 4:checksum + 8] = crcs.astype(">u4").view(np.uint8).reshape(count, 4)
+    blob = out.tobytes()
+    return [blob[i:i + length] for i in range(0, count * length, length)]
 
 
 @functools.cache
@@ -172,11 +202,12 @@ def gray_pngs(pixels: np.ndarray) -> list[bytes]:
     rows = np.zeros((count, height, 1 + width), dtype=np.uint8)  # filter byte 0 per scanline
     rows[:, :, 1:] = pixels
     head = _PNG_SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    if rows[0].nbytes < STORED_BELOW:
+        return _stored_pngs(rows, head)
     pack, crc32 = struct.pack, zlib.crc32
-    compress = _zlib_stored if rows[0].nbytes < STORED_BELOW else (lambda raw: _deflate(raw, ZLIB_LEVEL))
     out = []
     for image in rows:
-        data = compress(image.tobytes())
+        data = _deflate(image.tobytes(), ZLIB_LEVEL)
         out.append(head + pack(">I", len(data)) + b"IDAT" + data + pack(">I", crc32(data, _IDAT_CRC) & 0xFFFFFFFF)
                    + _IEND)
     return out

@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import warnings
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from torch import nn
 from ..errors import Conflict
 from . import device_encode, encode
 from .capture import HookCapture, layer_tensor
+from .cpu_threads import cores, forward_threads, intra_op_threads
 from .encode import Histogram
 from .events import (
     ORIGIN_NOTEBOOK,
@@ -40,7 +41,7 @@ from .inputs import Input
 from .layers import INFO, Layer, find_layer
 from .options import AttachOptions
 from .pipeline import InputPipeline
-from .result import Result, channel_images
+from .result import LayerEncoder, Result
 from .result_cache import ResultCache
 from .shadow import ShadowModel, input_spec, model_device
 from .shown import ShownListeners
@@ -286,12 +287,15 @@ class Network:
             capture, layers = self.tracking.capture, self.layers
             shown: dict[int, torch.Tensor] = {}  # layer id -> [C, H, W] or [C] on the CPU
             on_device: dict[int, torch.Tensor] = {}  # the same, still on an accelerator
-            started: dict[int, Future] = {}
             on_cpu = self.device.type == "cpu"
+            # on the CPU the pass leaves a core to the workers encoding what it has recorded (cpu_threads.py) ...
+            threads = forward_threads() if on_cpu else torch.get_num_threads()
+            # ... and, while the pass runs, the encoders leave it the cores it uses (LayerEncoder)
+            encoder = LayerEncoder(self._pool, lanes=max(1, cores() - threads) if on_cpu else None)
 
             def encode(index: int) -> None:
                 if layers[index].kind != INFO:
-                    started[index] = self._pool.submit(channel_images, shown[index])
+                    encoder.add(index, shown[index])
 
             def encode_now(index, activation):
                 tensor = layer_tensor(activation)
@@ -301,21 +305,24 @@ class Network:
                 shown[index] = tensor.float()  # half models: encoded as float
                 encode(index)  # overlaps the rest of the forward pass
 
-            with self.shadow.lock:
+            with self.shadow.lock, intra_op_threads(threads):
                 batch = input.tensor.unsqueeze(0).to(self.device, self.input_dtype)
-                with torch.no_grad():
-                    output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
+                try:
+                    with torch.no_grad():
+                        output, recorded = capture.run(self.shadow.model, batch, on_record=encode_now)
+                finally:
+                    encoder.open_up()
                 version = self.shadow.generation
             if on_device:
                 if self.device.type == "cuda":  # scaled and binned there, one copy off it; the CPU deflates
                     output, host, scaled = encode_on_device(output, layers, on_device)
-                    started.update({index: self._pool.submit(device_encode.channel_images, fields)
-                                    for index, fields in scaled.items()})
+                    encoder.futures.update({index: self._pool.submit(device_encode.channel_images, fields)
+                                            for index, fields in scaled.items()})
                 else:
                     output, host = to_host(output, on_device)
                 shown.update(host)
                 for index in host:
-                    if index not in started:
+                    if index not in encoder.futures:
                         encode(index)
             # A layer this input did not reach (the model's own control flow) shows as zeros
             activations = [shown.get(i) if value is not None else
@@ -323,7 +330,7 @@ class Network:
                            for i, value in enumerate(recorded)]
             return Result(input=input, layers=layers, activations=activations,
                           output=None if output is None else output.detach().float().cpu(), class_names=self.class_names,
-                          softmax=self.softmax, weights_version=version, pool=self._pool, started=started)
+                          softmax=self.softmax, weights_version=version, pool=self._pool, started=encoder.futures)
 
     def _make_current(self, result: Result, *, origin: str, view: str | None, ticket: int) -> Result:
         """Show ``result`` in ``view`` unless a choice asked for after it (a

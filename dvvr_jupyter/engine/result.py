@@ -9,8 +9,10 @@ still runs, and shared by every reader (the VR client, the widget, code).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -48,6 +50,53 @@ def channel_images(activation: torch.Tensor) -> ChannelImages:
     pixels, zero_value, low, high = encode.scale_layer(data)
     histogram = encode.layer_histogram(data, low, high)
     return ChannelImages(pixels, zero_value, low, high, histogram, tuple(encode.gray_pngs(pixels)))
+
+
+class LayerEncoder:
+    """Encodes layers (``channel_images``) on ``pool`` as a forward pass
+    records them, at most ``lanes`` at once until ``open_up()`` (``None``:
+    no limit); ``futures`` maps each layer's index to its images' future.
+
+    On the CPU the pass itself needs a core: with an encoder on every core it
+    had taken about twice as long on the 2-core machine, and the switch's
+    answers all wait for it.  One lane keeps up with it there (a layer's
+    encoding is a fraction of the pass that records it); once the pass is
+    over, whatever waits starts at once."""
+
+    def __init__(self, pool: Executor, lanes: int | None = None):
+        self._pool = pool
+        self._lanes = lanes
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[Future, torch.Tensor]] = deque()
+        self._busy = 0
+        self.futures: dict[int, Future] = {}
+
+    def add(self, index: int, activation: torch.Tensor) -> None:
+        future = self.futures[index] = Future()
+        with self._lock:
+            if self._lanes is not None and self._busy >= self._lanes:
+                self._waiting.append((future, activation))
+                return
+            self._busy += 1
+        self._pool.submit(self._run, future, activation)
+
+    def _run(self, future: Future, activation: torch.Tensor) -> None:
+        while True:  # then the next waiting layer, in this lane
+            _settle(future, functools.partial(channel_images, activation))
+            with self._lock:
+                if not self._waiting:
+                    self._busy -= 1
+                    return
+                future, activation = self._waiting.popleft()
+
+    def open_up(self) -> None:
+        """No limit from now on: every waiting layer starts."""
+        with self._lock:
+            self._lanes = None
+            waiting, self._waiting = list(self._waiting), deque()
+            self._busy += len(waiting)
+        for future, activation in waiting:
+            self._pool.submit(self._run, future, activation)
 
 
 def top_classes(output: torch.Tensor | None, class_names: Sequence[str], softmax: bool | None,
@@ -136,7 +185,11 @@ class Result:
 
         ``build()`` runs on the pool; with ``layer``, ``build(channel images of
         layer)`` runs there once those are encoded; ``here=True`` runs
-        ``build()`` in the calling thread (cheap answers: done on return)."""
+        ``build()`` in the calling thread (cheap answers: done on return), and
+        with ``layer`` too, ``build(images)`` runs in the thread that finishes
+        encoding the layer, or in the calling thread if it is encoded already:
+        no second trip through the pool (the cold switch paid a thread's
+        wake-up per answer for it)."""
         with self._lock:
             future = self._answers.get(key)
             if future is not None:
@@ -145,8 +198,10 @@ class Result:
                 future = self._answers[key] = self._pool.submit(build)
                 return future
             future = self._answers[key] = Future()
-        if here:
+        if layer is None:
             _settle(future, build)
+        elif here:
+            self.images_future(layer).add_done_callback(lambda images: _settle(future, lambda: build(images.result())))
         else:
             self._after_images(layer, future, build)
         return future

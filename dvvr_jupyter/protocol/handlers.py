@@ -301,6 +301,10 @@ class HistogramHandler(ProtocolHandler):
         layer = wire.parse_id(layer_id, "layerid")
         if kind == "weight":
             network.layer(layer)  # an unknown layer: the client's words now, not from a worker
+            known = wire.known_weight_histogram(network, layer)
+            if known is not None:
+                self.answer(known)
+                return
             result = await self.current_result(network)
             self.answer_of(result, await settled(result.once(("wire.weighthistogram", network.id, layer),
                                                              lambda: wire.weight_histogram(network, layer))))

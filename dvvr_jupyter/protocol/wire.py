@@ -23,6 +23,7 @@ import base64
 import binascii
 import json
 import re
+import weakref
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
@@ -124,7 +125,8 @@ def activation(network, result, layer_id: int) -> Future:
                        "zeroValue": images.zero_value, "mode": "Activation"})
 
     result.images_future(layer_id)  # fails now, with the client's words, for an info panel
-    return result.once(("wire.activation", network_id, layer_id), build, layer=layer_id)
+    # base64 and joining: a fraction of the encoding, done right where the encoding ends
+    return result.once(("wire.activation", network_id, layer_id), build, layer=layer_id, here=True)
 
 
 def activation_histogram(network, result, layer_id: int) -> Future:
@@ -135,14 +137,33 @@ def activation_histogram(network, result, layer_id: int) -> Future:
         return _dumps({"networkid": network_id, "layer_id": layer_id, **_histogram_fields(images.histogram)})
 
     result.images_future(layer_id, "activation histogram")
-    return result.once(("wire.histogram", network_id, layer_id), build, layer=layer_id)
+    return result.once(("wire.histogram", network_id, layer_id), build, layer=layer_id, here=True)
 
 
 def weight_histogram(network, layer_id: int) -> bytes:
     """``weighthistogram/layerid/{l}`` (``has_weights`` is the string "True"/"False")."""
-    histogram = network.weight_histogram(layer_id)
-    return _dumps({"networkid": network.id, "layer_id": layer_id, "has_weights": str(histogram is not None),
+    generation = network.shadow.generation
+    histogram = network.weight_histogram(layer_id)  # may wait for a forward pass to let go of the weights
+    body = _dumps({"networkid": network.id, "layer_id": layer_id, "has_weights": str(histogram is not None),
                    **_histogram_fields(histogram)})
+    known = _weight_answers.setdefault(network, {})
+    for old in [key for key in list(known) if key[0] != generation]:  # weights moved on: never asked again
+        known.pop(old, None)
+    known[(generation, layer_id, network.id)] = body
+    return body
+
+
+#: network -> {(weights generation, layer id, network id): ``weighthistogram`` answer}
+_weight_answers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def known_weight_histogram(network, layer_id: int) -> bytes | None:
+    """``weight_histogram``'s answer if it was made for the weights as they
+    are now, else ``None``; waits for nothing (the IO loop answers it: a
+    switch asks for every layer's, and a worker's round trip each cost more
+    than the answer)."""
+    known = _weight_answers.get(network)
+    return None if known is None else known.get((network.shadow.generation, layer_id, network.id))
 
 
 def classification(network, result) -> bytes:

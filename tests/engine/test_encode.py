@@ -1,4 +1,6 @@
 import io
+import struct
+import zlib
 
 import numpy as np
 import torch
@@ -29,6 +31,26 @@ def test_gray_pngs_decode_to_the_pixels_small_large_and_one_pixel():
         assert len(pngs) == shape[0]
         for png, channel in zip(pngs, pixels, strict=True):
             assert (np.asarray(decode(png)) == channel).all()
+
+
+def test_small_maps_written_together_are_the_pngs_written_one_by_one():
+    """The stored-block PNGs of a whole layer, made in one array, are byte for
+    byte the PNG written per image (zlib's own stored stream, chunks, CRCs)."""
+    rng = np.random.default_rng(2)
+    for shape in [(1280, 7, 7), (40, 28, 28), (3, 1, 9), (2, 9, 1), (5, 4, 5)]:
+        for pixels in (rng.integers(0, 256, shape, dtype=np.uint8), np.full(shape, 255, dtype=np.uint8)):
+            assert pixels[0].size + shape[1] < encode.STORED_BELOW  # the stored path
+            expected = []
+            for channel in pixels:
+                raw = np.concatenate([np.zeros((shape[1], 1), np.uint8), channel], axis=1).tobytes()
+                header = struct.pack(">IIBBBBB", shape[2], shape[1], 8, 0, 0, 0, 0)
+                expected.append(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 0))
+                                + chunk(b"IEND", b""))
+            assert encode.gray_pngs(pixels) == expected
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def test_layer_scaling_uses_one_min_max_and_places_zero():
