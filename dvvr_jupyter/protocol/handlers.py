@@ -66,6 +66,8 @@ class ProtocolHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
     counts_as_activity = True  # idle-time work pauses while such a request runs
 
     async def prepare(self):
+        # in flight until answered or gone: a stopping server lets these answer first (``Server.stop``)
+        self.settings.setdefault("dvvr_in_flight", set()).add(self)
         self._activity = self.settings.get("dvvr_activity") if self.counts_as_activity else None
         if self._activity is not None:
             self._activity.started()
@@ -101,6 +103,7 @@ class ProtocolHandler(JSONErrors, LimitedBody, tornado.web.RequestHandler):
             raise
 
     def _done(self) -> None:
+        self.settings.get("dvvr_in_flight", set()).discard(self)
         activity, self._activity = getattr(self, "_activity", None), None
         if activity is not None:
             activity.finished()

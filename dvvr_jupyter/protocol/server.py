@@ -157,9 +157,10 @@ class Server:
             return
 
         async def shutdown():
+            if self._server is not None:
+                self._server.stop()  # no new connections
             await self._end_polls()
             if self._server is not None:
-                self._server.stop()
                 await self._server.close_all_connections()
             asyncio.get_running_loop().stop()
 
@@ -169,14 +170,18 @@ class Server:
 
     async def _end_polls(self, grace: float = 0.5) -> None:
         """Waiting ``events/`` polls answer now (their clients poll again
-        elsewhere or see the server gone), before the connections close."""
+        elsewhere or see the server gone), and requests in flight get
+        ``grace`` seconds to answer (those waiting for a project that failed
+        to load answer 503 at once), before the connections close."""
         self.app.settings["dvvr_stopping"] = True
         polls = self.app.settings.get("dvvr_polls", set())
         for poll in list(polls):
             poll.wake()
+        in_flight = self.app.settings.get("dvvr_in_flight", set())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        while polls and loop.time() < deadline:
+        await asyncio.sleep(0)  # handlers woken by the same event as this shutdown run first
+        while (polls or in_flight) and loop.time() < deadline:
             await asyncio.sleep(0.01)
 
     @property
