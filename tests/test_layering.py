@@ -171,3 +171,23 @@ def test_the_check_sees_the_package_roots_lazy_names(tmp_path):
     found = imports_of("dvvr_jupyter.engine.network", module, module_files())
     assert found == [("dvvr_jupyter.widgets", 2), (PACKAGE, 2)]
     assert not allowed(part_of("dvvr_jupyter.engine.network"), part_of(found[0][0]))
+
+
+def test_the_standalone_server_needs_no_jupyter():
+    """``dvvr serve`` and the protocol it serves import without any Jupyter
+    package installed (``pip install .[demo]``): the bridge's registry needs
+    jupyter_core, and the protocol's handlers import the bridge."""
+    import subprocess
+    import sys
+
+    code = """
+import importlib.abc, sys
+class NoJupyter(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('jupyter_core', 'jupyter_server', 'jupyter_client', 'ipykernel', 'IPython'):
+            raise ImportError('not installed: ' + name)
+sys.meta_path.insert(0, NoJupyter())
+import dvvr_jupyter.cli, dvvr_jupyter.protocol.server, dvvr_jupyter.protocol.app, dvvr_jupyter.protocol.handlers
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -21,7 +21,6 @@ import secrets
 from pathlib import Path
 
 from .private import write_private
-from .registry import shown_path
 
 #: Response header of the kernel: the tag of the result an answer was built from.
 RESULT_HEADER = "X-Dvvr-Result"
@@ -41,6 +40,10 @@ def view_key(network_id: int, view: str | None) -> str:
 
 
 def state_path(kernel_id: str, runtime_dir: str | Path | None = None) -> Path:
+    # imported here: the registry needs jupyter_core, and ``dvvr serve`` (which
+    # imports ``RESULT_HEADER`` through the protocol's handlers) runs without Jupyter
+    from .registry import shown_path
+
     return shown_path(kernel_id, runtime_dir)
 
 
