@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -31,22 +32,37 @@ def forward_threads() -> int:
     return max(1, min(torch.get_num_threads(), cores() - 1))
 
 
+def _in_a_new_thread(call, *args):
+    """``call(*args)`` in a thread that has run no parallel op (it reads or sets torch's default)."""
+    out = []
+    thread = threading.Thread(target=lambda: out.append(call(*args)), name="dvvr-torch-threads")
+    thread.start()
+    thread.join()
+    return out[0]
+
+
 @contextlib.contextmanager
 def intra_op_threads(count: int) -> Iterator[None]:
     """torch's intra-op threads for the calling thread while the block runs.
 
-    ``torch.set_num_threads`` sets the calling thread's count and the default
-    of threads that have not run a parallel op yet; both are put back after
-    (threads already running keep theirs throughout: the user's own code is
-    not slowed).  A thread whose first parallel op falls inside the block
-    keeps ``count`` for good: torch offers no per-thread setting that leaves
-    the default alone."""
+    ``torch.set_num_threads`` sets the calling thread's count and also the
+    default a thread takes at its first parallel op: left there for the
+    pass, a user's thread (the notebook's main thread training, a feature
+    visualization) starting its work meanwhile kept ``count`` for good.  So
+    the default is put back at once from a throwaway thread (whose own count
+    does not matter); only the calling thread runs with ``count``, and gets
+    its own count back after, exception or not.  Threads already running
+    keep theirs throughout."""
     previous = torch.get_num_threads()
     if count == previous:
         yield
         return
+    default = _in_a_new_thread(torch.get_num_threads)
     torch.set_num_threads(count)
+    _in_a_new_thread(torch.set_num_threads, default)  # microseconds after: no public per-thread setting
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+        if previous != default:
+            _in_a_new_thread(torch.set_num_threads, default)
