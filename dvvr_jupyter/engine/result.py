@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import BadRequest
+from ..errors import BadRequest, Unavailable
 from . import encode
 from .encode import Histogram
 from .inputs import Input
@@ -78,7 +78,24 @@ class LayerEncoder:
                 self._waiting.append((future, activation))
                 return
             self._busy += 1
-        self._pool.submit(self._run, future, activation)
+        self._start(future, activation)
+
+    def _start(self, future: Future, activation: torch.Tensor) -> None:
+        try:
+            lane = self._pool.submit(self._run, future, activation)
+        except RuntimeError:  # the pool was shut down
+            self._give_up(future)
+            return
+        lane.add_done_callback(lambda lane: lane.cancelled() and self._give_up(future))
+
+    def _give_up(self, future: Future) -> None:
+        """The pool shut down before a lane ran (a stopping server cancels
+        what it had queued): its layer and every waiting one fail, rather
+        than leaving futures that nobody settles to whoever waits for them."""
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), deque()
+        for lost in [future, *(lost for lost, _ in waiting)]:
+            _settle(lost, _stopping)
 
     def _run(self, future: Future, activation: torch.Tensor) -> None:
         while True:  # then the next waiting layer, in this lane
@@ -96,7 +113,11 @@ class LayerEncoder:
             waiting, self._waiting = list(self._waiting), deque()
             self._busy += len(waiting)
         for future, activation in waiting:
-            self._pool.submit(self._run, future, activation)
+            self._start(future, activation)
+
+
+def _stopping() -> ChannelImages:
+    raise Unavailable("the server is stopping: its workers are gone")
 
 
 def top_classes(output: torch.Tensor | None, class_names: Sequence[str], softmax: bool | None,
