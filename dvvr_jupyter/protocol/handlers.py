@@ -304,9 +304,13 @@ class HistogramHandler(ProtocolHandler):
         layer = wire.parse_id(layer_id, "layerid")
         if kind == "weight":
             network.layer(layer)  # an unknown layer: the client's words now, not from a worker
-            known = wire.known_weight_histogram(network, layer)
-            if known is not None:
-                self.answer(known)
+            result = network.peek(self.view)
+            # answered at once if made for the weights the shown result was computed with (the same
+            # answer as that result keeps, so it carries the result's tag for Jupyter's answer store)
+            known = None if result is None else \
+                wire.known_weight_histogram(network, layer, generation=result.weights_version)
+            if known is not None and result.weights_version == network.shadow.generation:
+                self.answer_of(result, known)
                 return
             result = await self.current_result(network)
             self.answer_of(result, await settled(result.once(("wire.weighthistogram", network.id, layer),
