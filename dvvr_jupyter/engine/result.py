@@ -86,7 +86,11 @@ class LayerEncoder:
         except RuntimeError:  # the pool was shut down
             self._give_up(future)
             return
-        lane.add_done_callback(lambda lane: lane.cancelled() and self._give_up(future))
+        def cancelled(lane: Future) -> None:
+            if lane.cancelled():
+                self._give_up(future)
+
+        lane.add_done_callback(cancelled)
 
     def _give_up(self, future: Future) -> None:
         """The pool shut down before a lane ran (a stopping server cancels

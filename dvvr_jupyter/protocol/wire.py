@@ -157,14 +157,12 @@ def weight_histogram(network, layer_id: int) -> bytes:
 _weight_answers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def known_weight_histogram(network, layer_id: int, generation: int | None = None) -> bytes | None:
+def known_weight_histogram(network, layer_id: int, generation: int) -> bytes | None:
     """``weight_histogram``'s answer if it was made for the weights of
-    ``generation`` (default: as they are now), else ``None``; waits for
-    nothing (the IO loop answers it: a switch asks for every layer's, and a
-    worker's round trip each cost more than the answer)."""
+    ``generation``, else ``None``; waits for nothing (the IO loop answers it:
+    a switch asks for every layer's, and a worker's round trip each cost more
+    than the answer)."""
     known = _weight_answers.get(network)
-    if generation is None:
-        generation = network.shadow.generation
     return None if known is None else known.get((generation, layer_id, network.id))
 
 
